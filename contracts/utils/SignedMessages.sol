@@ -1,0 +1,73 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
+
+/**
+ * @title SignedMessages
+ * @notice Verification of EIP-712 statements signed by parties who never send transactions themselves:
+ * a relayer submits them, the contract checks who signed, that the statement is still in time and that
+ * it has not been recorded before.
+ *
+ * Nonces are unordered (a bitmap per signer, as in Uniswap's Permit2): a party can sign several
+ * statements at once and they can be recorded in any order, and one statement that fails does not
+ * invalidate the ones signed after it. Nonces taken in sequence share a storage word, so the usual
+ * cost of consuming one is a warm-word update, not a new slot.
+ *
+ * Signatures are checked with OpenZeppelin's SignatureChecker, so a firm may sign with an externally
+ * owned key or with a contract wallet (ERC-1271, e.g. a multisig).
+ */
+abstract contract SignedMessages is EIP712 {
+    mapping(address signer => mapping(uint256 word => uint256 bits)) private _nonceBitmaps;
+
+    /// @dev The statement's deadline (unix seconds) has passed.
+    error SignatureExpired(uint256 deadline);
+    /// @dev The signer already used this nonce for a statement recorded in this contract.
+    error NonceAlreadyUsed(address signer, uint256 nonce);
+    /// @dev The signature is not the named signer's signature of this statement.
+    error InvalidSignature(address signer);
+
+    /**
+     * @notice Whether `signer` has already used `nonce` in this contract.
+     * @param signer The party that signs statements.
+     * @param nonce The nonce to look up.
+     */
+    function nonceUsed(address signer, uint256 nonce) external view returns (bool) {
+        return _nonceBitmaps[signer][nonce >> 8] & (1 << (nonce & 0xff)) != 0;
+    }
+
+    /**
+     * @notice The EIP-712 domain separator that signatures for this contract are bound to.
+     */
+    // solhint-disable-next-line func-name-mixedcase
+    function DOMAIN_SEPARATOR() external view returns (bytes32) {
+        return _domainSeparatorV4();
+    }
+
+    /**
+     * @dev Checks the deadline, consumes the nonce and verifies `signature` as `signer`'s signature of the
+     * EIP-712 message with struct hash `structHash`. Returns the message digest, which identifies the
+     * statement (it binds the chain id, this contract, the signer and the nonce).
+     */
+    function _useSignedMessage(
+        address signer,
+        bytes32 structHash,
+        uint256 nonce,
+        uint256 deadline,
+        bytes calldata signature
+    ) internal returns (bytes32 digest) {
+        if (block.timestamp > deadline) revert SignatureExpired(deadline);
+        _useNonce(signer, nonce);
+        digest = _hashTypedDataV4(structHash);
+        if (!SignatureChecker.isValidSignatureNow(signer, digest, signature)) revert InvalidSignature(signer);
+    }
+
+    function _useNonce(address signer, uint256 nonce) private {
+        uint256 bit = 1 << (nonce & 0xff);
+        mapping(uint256 => uint256) storage bitmap = _nonceBitmaps[signer];
+        uint256 bits = bitmap[nonce >> 8];
+        if (bits & bit != 0) revert NonceAlreadyUsed(signer, nonce);
+        bitmap[nonce >> 8] = bits | bit;
+    }
+}

@@ -1,0 +1,1 @@
+"""Symbiosis Ledger service: relays parties' signed statements to the chain and serves the read model."""

@@ -1,0 +1,1 @@
+"""HTTP API: routers per domain over the runtime (gateway, relayer, indexer, read model)."""

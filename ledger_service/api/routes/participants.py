@@ -1,0 +1,113 @@
+"""Participants: registration, suspension and reinstatement by a regulator's signed statement."""
+
+from fastapi import APIRouter, Response, status
+from sqlalchemy import select
+
+from ledger_service.api.deps import RuntimeDep, SessionDep
+from ledger_service.api.errors import ApiError
+from ledger_service.api.schemas import (
+    Address,
+    ParticipantOut,
+    PreparedStatement,
+    RegistrationTerms,
+    SignedRegistration,
+    SignedStatusChange,
+    StatusTerms,
+    Submission,
+)
+from ledger_service.api.signing import prepare, require_role, submit
+from ledger_service.api.views import participant_out, submission_out
+from ledger_service.db.models import Participant
+from ledger_service.relayer import RECORDED
+from ledger_service.roles import Role, roles_mask
+from ledger_service.statements import REGISTER_PARTICIPANT, SET_PARTICIPANT_STATUS
+
+router = APIRouter(prefix="/participants", tags=["participants"])
+
+
+@router.post("/registrations/prepare", operation_id="prepare_participant_registration")
+def prepare_registration(terms: RegistrationTerms, runtime: RuntimeDep, session: SessionDep) -> PreparedStatement:
+    """The RegisterParticipant statement a regulator signs to register a participant."""
+    fields = {
+        "regulator": terms.regulator,
+        "participant": terms.participant,
+        "roles": roles_mask(terms.roles),
+        "legalName": terms.legal_name,
+        "enterpriseId": terms.enterprise_id,
+        "park": terms.park,
+    }
+    require_role(runtime, REGISTER_PARTICIPANT, fields, terms.regulator, Role.REGULATOR)
+    return prepare(runtime, session, REGISTER_PARTICIPANT, fields, terms)
+
+
+@router.post(
+    "",
+    operation_id="register_participant",
+    status_code=status.HTTP_201_CREATED,
+    responses={202: {"model": Submission, "description": "Accepted; not yet recorded on chain"}},
+)
+def register_participant(
+    body: SignedRegistration, runtime: RuntimeDep, session: SessionDep, response: Response
+) -> ParticipantOut | Submission:
+    """Records a regulator's signed registration of a participant."""
+    submitted = submit(runtime, REGISTER_PARTICIPANT, body.message, body.signature)
+    if submitted.status != RECORDED:
+        response.status_code = status.HTTP_202_ACCEPTED
+        return submission_out(submitted)
+    return participant_out(session, _get(session, body.message.participant))
+
+
+@router.post("/{address}/status/prepare", operation_id="prepare_participant_status")
+def prepare_status(
+    address: Address, terms: StatusTerms, runtime: RuntimeDep, session: SessionDep
+) -> PreparedStatement:
+    """The SetParticipantStatus statement a regulator signs to suspend or reinstate a participant."""
+    _get(session, address)
+    fields = {
+        "regulator": terms.regulator,
+        "participant": address,
+        "suspended": terms.suspended,
+        "reason": terms.reason,
+    }
+    require_role(runtime, SET_PARTICIPANT_STATUS, fields, terms.regulator, Role.REGULATOR)
+    return prepare(runtime, session, SET_PARTICIPANT_STATUS, fields, terms)
+
+
+@router.post(
+    "/{address}/status",
+    operation_id="set_participant_status",
+    responses={202: {"model": Submission, "description": "Accepted; not yet recorded on chain"}},
+)
+def set_status(
+    address: Address, body: SignedStatusChange, runtime: RuntimeDep, session: SessionDep, response: Response
+) -> ParticipantOut | Submission:
+    """Records a regulator's signed suspension or reinstatement of a participant."""
+    if body.message.participant != address:
+        raise ApiError(422, "path_mismatch", f"message names participant {body.message.participant}, "
+                       f"not {address}", ["body", "message", "participant"])
+    submitted = submit(runtime, SET_PARTICIPANT_STATUS, body.message, body.signature)
+    if submitted.status != RECORDED:
+        response.status_code = status.HTTP_202_ACCEPTED
+        return submission_out(submitted)
+    session.expire_all()
+    return participant_out(session, _get(session, address))
+
+
+@router.get("/{address}", operation_id="get_participant")
+def get_participant(address: Address, session: SessionDep) -> ParticipantOut:
+    """A participant with its roles, status and the chain events behind them."""
+    return participant_out(session, _get(session, address))
+
+
+@router.get("", operation_id="list_participants")
+def list_participants(session: SessionDep) -> list[ParticipantOut]:
+    """Every registered participant, in order of registration."""
+    rows = session.scalars(select(Participant).order_by(Participant.registered_block, Participant.address))
+    return [participant_out(session, p) for p in rows]
+
+
+def _get(session: SessionDep, address: str) -> Participant:
+    participant = session.get(Participant, address)
+    if participant is None:
+        raise ApiError(404, "unknown_participant", f"no participant {address} is registered", ["path", "address"])
+    return participant

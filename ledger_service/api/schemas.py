@@ -1,0 +1,222 @@
+"""Request and response bodies. Field checks here name the field and the reason in every 422."""
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from eth_utils import is_checksum_address, is_hex_address, to_checksum_address
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+from ledger_service.roles import Role
+
+MAX_QUANTITY = 2**63 - 1  # the ledger contract's bound (int64, exact in every SQL database)
+MAX_UINT256 = 2**256 - 1
+
+
+def _address(value: str) -> str:
+    if not is_hex_address(value):
+        raise ValueError("not an address: expected 0x followed by 40 hexadecimal digits")
+    if value != value.lower() and value[2:] != value[2:].upper() and not is_checksum_address(value):
+        raise ValueError("mixed-case address with a wrong EIP-55 checksum (mistyped?)")
+    return to_checksum_address(value)
+
+
+Address = Annotated[str, AfterValidator(_address)]
+Bytes32 = Annotated[
+    str, StringConstraints(pattern=r"^0x[0-9a-fA-F]{64}$", to_lower=True), Field(examples=["0x" + "ab" * 32])
+]
+Signature = Annotated[
+    str, StringConstraints(pattern=r"^0x([0-9a-fA-F]{2}){65,1024}$"), Field(description="0x-hex signature")
+]
+Quantity = Annotated[int, Field(gt=0, le=MAX_QUANTITY, description="Positive integer in the unit")]
+Uint256 = Annotated[int, Field(ge=0, le=MAX_UINT256)]
+WasteCode = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Z0-9][A-Z0-9 .*\-]{1,31}$", strip_whitespace=True),
+    Field(description="Waste code as written in its scheme, e.g. '10 02 02' or 'D001'"),
+]
+# UN/CEFACT Recommendation 20 codes of the units quantities are declared in.
+UNITS = {"KGM": "kilogram", "TNE": "tonne", "MTQ": "cubic metre", "LTR": "litre",
+         "KWH": "kilowatt hour", "MWH": "megawatt hour", "GV": "gigajoule"}
+
+
+def _unit(value: str) -> str:
+    if value not in UNITS:
+        raise ValueError(f"unknown unit; expected a UN/CEFACT code, one of {', '.join(sorted(UNITS))}")
+    return value
+
+
+Unit = Annotated[str, AfterValidator(_unit)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- prepared statements ------------------------------------------------------------------------
+
+
+class PreparedStatement(BaseModel):
+    statement: str = Field(description="EIP-712 primary type")
+    signer: str = Field(description="The address whose signature the ledger will require")
+    digest: str = Field(description="EIP-712 digest the signature covers")
+    typed_data: dict[str, Any] = Field(description="eth_signTypedData_v4 payload, to sign unchanged")
+
+
+class StatementTerms(Strict):
+    nonce: Uint256 | None = Field(None, description="Default: the signer's next unused nonce")
+    deadline: datetime | None = Field(None, description="Default: now + the service's statement TTL")
+
+
+class RegistrationTerms(StatementTerms):
+    regulator: Address
+    participant: Address
+    roles: list[Role] = Field(min_length=1)
+    legal_name: Text
+    enterprise_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+    park: Annotated[str, StringConstraints(strip_whitespace=True, max_length=120)] = ""
+
+
+class StatusTerms(StatementTerms):
+    regulator: Address
+    suspended: bool
+    reason: Text
+
+
+class DispatchTerms(StatementTerms):
+    shipper: Address
+    receiver: Address
+    lot_id: Bytes32
+    waste_code: WasteCode
+    quantity: Quantity
+    unit: Unit
+    document_hash: Bytes32
+
+
+class ReceiptTerms(StatementTerms):
+    received_quantity: Quantity
+
+
+# --- signed statements (the message exactly as in the typed data) -------------------------------
+
+
+class RegisterParticipantMessage(Strict):
+    regulator: Address
+    participant: Address
+    roles: Annotated[int, Field(gt=0, lt=2**16)]
+    legalName: Text
+    enterpriseId: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    park: Annotated[str, StringConstraints(max_length=120)]
+    nonce: Uint256
+    deadline: Uint256
+
+
+class SetParticipantStatusMessage(Strict):
+    regulator: Address
+    participant: Address
+    suspended: bool
+    reason: Text
+    nonce: Uint256
+    deadline: Uint256
+
+
+class DispatchMessage(Strict):
+    shipper: Address
+    receiver: Address
+    lotId: Bytes32
+    wasteCode: WasteCode
+    quantity: Quantity
+    unit: Unit
+    documentHash: Bytes32
+    nonce: Uint256
+    deadline: Uint256
+
+
+class ReceiptMessage(Strict):
+    transferId: Bytes32
+    receiver: Address
+    receivedQuantity: Quantity
+    nonce: Uint256
+    deadline: Uint256
+
+
+class SignedRegistration(Strict):
+    message: RegisterParticipantMessage
+    signature: Signature
+
+
+class SignedStatusChange(Strict):
+    message: SetParticipantStatusMessage
+    signature: Signature
+
+
+class SignedDispatch(Strict):
+    message: DispatchMessage
+    signature: Signature
+
+
+class SignedReceipt(Strict):
+    message: ReceiptMessage
+    signature: Signature
+
+
+# --- read model ---------------------------------------------------------------------------------
+
+
+class Submission(BaseModel):
+    """A statement accepted into the outbox that the chain has not recorded yet."""
+
+    digest: str
+    statement: str
+    status: str
+    tx_hash: str | None
+
+
+class Evidence(BaseModel):
+    """Where a statement stands on chain, and who signed it."""
+
+    signer: str | None = Field(description="Who signed it; None for what the deployment itself recorded")
+    nonce: str | None = Field(description="The signer's nonce, for statements that carry it on chain")
+    tx_hash: str
+    block_number: int
+    block_hash: str
+    log_index: int
+    contract: str
+    event: str
+    recorded_at: datetime
+
+
+class ParticipantOut(BaseModel):
+    address: str
+    roles: list[str]
+    legal_name: str
+    enterprise_id: str
+    park: str
+    status: str
+    status_reason: str | None
+    registered_by: str | None
+    evidence: list[Evidence]
+
+
+class TransferOut(BaseModel):
+    id: str
+    status: str
+    lot_id: str
+    waste_code: str
+    quantity: int
+    unit: str
+    received_quantity: int | None
+    discrepancy: int | None = Field(description="received - shipped, in the unit; None until received")
+    shipper: str
+    receiver: str
+    document_hash: str
+    dispatched_at: datetime
+    received_at: datetime | None
+    evidence: list[Evidence]
+
+
+class TransferPage(BaseModel):
+    items: list[TransferOut]
+    total: int
+    offset: int
+    limit: int

@@ -1,0 +1,1 @@
+"""All web3 code of the service lives in `chain.gateway`."""

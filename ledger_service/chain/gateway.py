@@ -1,0 +1,379 @@
+"""The chain gateway: the only module that speaks to the node.
+
+It binds the contracts from the build artifacts and the deployment record, reads their state,
+simulates statements before they are accepted, signs the relayer's transactions locally and sends
+them raw (production chains have no unlocked accounts), and reads and decodes event logs.
+"""
+
+import hashlib
+import json
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import requests
+from eth_abi import decode as abi_decode
+from eth_account.signers.local import LocalAccount
+from eth_utils import function_abi_to_4byte_selector, to_checksum_address
+from web3 import Web3
+from web3._utils.events import get_event_data
+from web3.contract.contract import Contract, ContractFunction
+from web3.exceptions import ContractCustomError, ContractLogicError, TransactionNotFound
+from web3.middleware import ExtraDataToPOAMiddleware
+
+from ledger_service.deployment import DeployedContract, Deployment
+from ledger_service.statements import Statement
+
+CONTRACT_NAMES = {"registry": "ParticipantRegistry", "ledger": "TransferLedger"}
+# Solidity enum values of the registry's Participant.status and the ledger's Transfer.status.
+PARTICIPANT_STATUS = ("none", "active", "suspended")
+TRANSFER_STATUS = ("none", "dispatched", "received")
+# Which contract function records each statement: it takes the message as a struct, then the signature.
+FUNCTIONS = {
+    "RegisterParticipant": "registerParticipant",
+    "SetParticipantStatus": "setParticipantStatus",
+    "Dispatch": "dispatch",
+    "Receipt": "confirmReceipt",
+}
+
+
+class NodeUnavailable(Exception):
+    """The node did not answer (down, unreachable, or timed out)."""
+
+
+@dataclass
+class ContractRejection(Exception):
+    """The contract refused a call with a custom error (decoded) or a plain revert."""
+
+    error: str
+    details: dict[str, Any]
+
+    def __str__(self) -> str:
+        return f"{self.error}({', '.join(f'{k}={v}' for k, v in self.details.items())})"
+
+
+@dataclass(frozen=True)
+class DecodedEvent:
+    contract: str  # "registry" or "ledger"
+    address: str
+    event: str
+    args: dict[str, Any]
+    block_number: int
+    block_hash: str
+    tx_hash: str
+    log_index: int
+
+
+@dataclass(frozen=True)
+class Artifact:
+    name: str
+    abi: list[dict[str, Any]]
+    bytecode: str
+    compiler: dict[str, Any]
+    sha256: str
+
+    @classmethod
+    def load(cls, artifacts_dir: Path, name: str) -> "Artifact":
+        path = artifacts_dir / f"{name}.json"
+        if not path.exists():
+            raise FileNotFoundError(f"{path} is missing: compile the contracts first (make build)")
+        raw = json.loads(path.read_text())
+        canonical = json.dumps(
+            {"abi": raw["abi"], "bytecode": raw["bytecode"], "deployedBytecode": raw["deployedBytecode"]},
+            sort_keys=True,
+        )
+        return cls(
+            name=name,
+            abi=raw["abi"],
+            bytecode=raw["bytecode"],
+            compiler=raw.get("compiler", {}),
+            sha256=hashlib.sha256(canonical.encode()).hexdigest(),
+        )
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
+    if isinstance(value, str) and Web3.is_address(value) and value.startswith("0x") and len(value) == 42:
+        return to_checksum_address(value)
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+class ChainGateway:
+    def __init__(
+        self,
+        rpc_url: str,
+        artifacts_dir: Path,
+        *,
+        relayer: LocalAccount,
+        gas_price_wei: int | None = 0,
+        poa_chain: bool = False,
+        timeout: float = 10.0,
+    ) -> None:
+        self.w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
+        if poa_chain:
+            self.w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
+        self.relayer = relayer
+        self.gas_price_wei = gas_price_wei
+        self.artifacts = {key: Artifact.load(artifacts_dir, name) for key, name in CONTRACT_NAMES.items()}
+        self._errors = self._error_table(self.artifacts.values())
+        self._send_lock = threading.Lock()
+        self._next_tx_nonce: int | None = None
+        self.deployment: Deployment | None = None
+        self.contracts: dict[str, Contract] = {}
+        self._events: dict[bytes, tuple[str, dict[str, Any]]] = {}
+
+    # --- binding -------------------------------------------------------------------------------
+
+    def bind(self, deployment: Deployment) -> None:
+        """Binds the deployed contracts; refuses a record made for another chain or another build."""
+        chain_id = self.chain_id()
+        if deployment.chain_id != chain_id:
+            raise RuntimeError(
+                f"the deployment record is for chain {deployment.chain_id} but the node is chain {chain_id}"
+            )
+        for key in CONTRACT_NAMES:
+            deployed: DeployedContract = getattr(deployment, key)
+            if self._call(lambda a=deployed.address: self.w3.eth.get_code(a)) in (b"", None):
+                raise RuntimeError(
+                    f"no contract code at {deployed.address} ({CONTRACT_NAMES[key]}) on chain {chain_id}: "
+                    "the chain state was lost; remove the deployment record to deploy anew"
+                )
+            if deployed.artifact_sha256 != self.artifacts[key].sha256:
+                raise RuntimeError(
+                    f"{CONTRACT_NAMES[key]} was deployed from another build than build/contracts "
+                    f"(artifact sha256 {deployed.artifact_sha256[:12]}… != {self.artifacts[key].sha256[:12]}…)"
+                )
+            self.contracts[key] = self.w3.eth.contract(address=deployed.address, abi=self.artifacts[key].abi)
+        self.deployment = deployment
+        self._events = {}
+        for key, contract in self.contracts.items():
+            for item in contract.abi:
+                if item["type"] == "event":
+                    topic = Web3.keccak(text=f"{item['name']}({','.join(i['type'] for i in item['inputs'])})")
+                    self._events[bytes(topic)] = (key, item)
+
+    def address(self, key: str) -> str:
+        return self.contracts[key].address
+
+    # --- reads -------------------------------------------------------------------------------------
+
+    def chain_id(self) -> int:
+        return int(self._call(lambda: self.w3.eth.chain_id))
+
+    def block_number(self) -> int:
+        return int(self._call(lambda: self.w3.eth.block_number))
+
+    def block(self, number: int) -> tuple[str, datetime]:
+        block = self._call(lambda: self.w3.eth.get_block(number))
+        return "0x" + bytes(block["hash"]).hex(), datetime.fromtimestamp(block["timestamp"], UTC)
+
+    def participant(self, address: str) -> tuple[int, str]:
+        roles, status = self._call(self.contracts["registry"].functions.participant(address).call)
+        return int(roles), PARTICIPANT_STATUS[status]
+
+    def require_active(self, address: str, role: int) -> None:
+        """Raises ContractRejection (UnregisteredParticipant, SuspendedParticipant, MissingRole)."""
+        self._transact_or_call(self.contracts["registry"].functions.requireActive(address, role).call)
+
+    def nonce_used(self, contract: str, signer: str, nonce: int) -> bool:
+        return bool(self._call(self.contracts[contract].functions.nonceUsed(signer, nonce).call))
+
+    def transfer_status(self, transfer_id: bytes) -> str:
+        stored = self._call(self.contracts["ledger"].functions.transfer(transfer_id).call)
+        return TRANSFER_STATUS[stored[1]]
+
+    # --- statements --------------------------------------------------------------------------------
+
+    def statement_call(self, statement: Statement, message: dict[str, Any], signature: bytes) -> ContractFunction:
+        args = [self._abi_value(typ, message[name]) for name, typ in statement.fields]
+        fn = getattr(self.contracts[statement.contract].functions, FUNCTIONS[statement.primary_type])
+        return fn(tuple(args), signature)
+
+    def simulate(self, call: ContractFunction) -> int:
+        """Gas the call needs; raises ContractRejection if the contract would refuse it."""
+        return int(self._transact_or_call(lambda: call.estimate_gas({"from": self.relayer.address})))
+
+    def send(self, call: ContractFunction, gas: int) -> str:
+        """Signs the call as the relayer and sends it raw; returns the transaction hash."""
+        with self._send_lock:
+            if self._next_tx_nonce is None:
+                self._next_tx_nonce = self._call(
+                    lambda: self.w3.eth.get_transaction_count(self.relayer.address, "pending")
+                )
+            gas_price = self.gas_price_wei if self.gas_price_wei is not None else self._call(
+                lambda: self.w3.eth.gas_price
+            )
+            tx = call.build_transaction(
+                {
+                    "from": self.relayer.address,
+                    "nonce": self._next_tx_nonce,
+                    "gas": gas,
+                    "gasPrice": gas_price,
+                    "chainId": self.chain_id(),
+                }
+            )
+            signed = self.relayer.sign_transaction(tx)
+            try:
+                tx_hash = self._call(lambda: self.w3.eth.send_raw_transaction(signed.raw_transaction))
+            except Exception:
+                # The node may or may not have taken the transaction: ask it again next time.
+                self._next_tx_nonce = None
+                raise
+            self._next_tx_nonce += 1
+            return "0x" + bytes(tx_hash).hex()
+
+    def receipt(self, tx_hash: str) -> dict[str, Any] | None:
+        try:
+            receipt = self._call(lambda: self.w3.eth.get_transaction_receipt(tx_hash))
+        except TransactionNotFound:
+            return None
+        return dict(receipt) if receipt is not None else None
+
+    def transaction_known(self, tx_hash: str) -> bool:
+        try:
+            return self._call(lambda: self.w3.eth.get_transaction(tx_hash)) is not None
+        except TransactionNotFound:
+            return False
+
+    def replay_failure(self, tx_hash: str) -> ContractRejection:
+        """Why a mined transaction reverted, by re-running it against the state of its block's parent."""
+        tx = self._call(lambda: self.w3.eth.get_transaction(tx_hash))
+        try:
+            self._transact_or_call(
+                lambda: self.w3.eth.call(
+                    {"from": tx["from"], "to": tx["to"], "data": tx["input"], "gas": tx["gas"]},
+                    tx["blockNumber"] - 1,
+                )
+            )
+        except ContractRejection as rejection:
+            return rejection
+        return ContractRejection("Reverted", {"tx_hash": tx_hash})
+
+    # --- events ------------------------------------------------------------------------------------
+
+    def events(self, from_block: int, to_block: int) -> list[DecodedEvent]:
+        logs = self._call(
+            lambda: self.w3.eth.get_logs(
+                {"fromBlock": from_block, "toBlock": to_block, "address": list(self._addresses())}
+            )
+        )
+        decoded = []
+        for log in logs:
+            known = self._events.get(bytes(log["topics"][0])) if log["topics"] else None
+            if known is None:
+                continue
+            key, abi = known
+            data = get_event_data(self.w3.codec, abi, log)
+            decoded.append(
+                DecodedEvent(
+                    contract=key,
+                    address=to_checksum_address(log["address"]),
+                    event=data["event"],
+                    args={k: _jsonable(v) for k, v in data["args"].items()},
+                    block_number=int(log["blockNumber"]),
+                    block_hash="0x" + bytes(log["blockHash"]).hex(),
+                    tx_hash="0x" + bytes(log["transactionHash"]).hex(),
+                    log_index=int(log["logIndex"]),
+                )
+            )
+        return decoded
+
+    # --- deployment --------------------------------------------------------------------------------
+
+    def deploy(self, founding_regulator: str, regulator_name: str) -> Deployment:
+        """Deploys the registry and the ledger with transactions signed by the relayer key."""
+        registry = self._deploy_one("registry", founding_regulator, regulator_name)
+        ledger = self._deploy_one("ledger", registry.address)
+        return Deployment(
+            chain_id=self.chain_id(),
+            registry=registry,
+            ledger=ledger,
+            founding_regulator=to_checksum_address(founding_regulator),
+            deployer=self.relayer.address,
+            deployed_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            compiler=self.artifacts["ledger"].compiler,
+        )
+
+    def wait_for_receipt(self, tx_hash: str, timeout: float, poll: float) -> dict[str, Any] | None:
+        deadline = time.monotonic() + timeout
+        while True:
+            receipt = self.receipt(tx_hash)
+            if receipt is not None or time.monotonic() >= deadline:
+                return receipt
+            time.sleep(poll)
+
+    def _deploy_one(self, key: str, *constructor_args: Any) -> DeployedContract:
+        artifact = self.artifacts[key]
+        factory = self.w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
+        call = factory.constructor(*constructor_args)
+        gas = int(self._transact_or_call(lambda: call.estimate_gas({"from": self.relayer.address})))
+        tx_hash = self.send(call, gas + gas // 5)
+        receipt = self.wait_for_receipt(tx_hash, timeout=60, poll=0.1)
+        if receipt is None or receipt["status"] != 1:
+            raise RuntimeError(f"deploying {CONTRACT_NAMES[key]} failed (tx {tx_hash})")
+        return DeployedContract(
+            address=to_checksum_address(receipt["contractAddress"]),
+            tx_hash=tx_hash,
+            block_number=int(receipt["blockNumber"]),
+            artifact_sha256=artifact.sha256,
+        )
+
+    # --- internals ---------------------------------------------------------------------------------
+
+    def _addresses(self) -> Iterable[str]:
+        return (c.address for c in self.contracts.values())
+
+    @staticmethod
+    def _abi_value(typ: str, value: Any) -> Any:
+        if typ.startswith("uint"):
+            return int(value)
+        if typ == "bytes32":
+            return bytes.fromhex(value[2:])
+        if typ == "address":
+            return to_checksum_address(value)
+        return value
+
+    @staticmethod
+    def _call(fn: Any) -> Any:
+        try:
+            return fn()
+        except (requests.ConnectionError, requests.Timeout, ConnectionError, TimeoutError) as exc:
+            raise NodeUnavailable(str(exc)) from exc
+
+    def _transact_or_call(self, fn: Any) -> Any:
+        try:
+            return self._call(fn)
+        except ContractCustomError as exc:
+            raise self._decode_error(exc.data if isinstance(exc.data, str) else exc.args[0]) from exc
+        except ContractLogicError as exc:
+            if exc.data and isinstance(exc.data, str) and exc.data.startswith("0x") and len(exc.data) >= 10:
+                raise self._decode_error(exc.data) from exc
+            raise ContractRejection("Reverted", {"reason": exc.message or str(exc)}) from exc
+
+    def _decode_error(self, data: str) -> ContractRejection:
+        raw = bytes.fromhex(data[2:] if data.startswith("0x") else data)
+        known = self._errors.get(raw[:4])
+        if known is None:
+            return ContractRejection("UnknownError", {"data": "0x" + raw.hex()})
+        name, inputs = known
+        values = abi_decode([i["type"] for i in inputs], raw[4:])
+        return ContractRejection(name, {i["name"]: _jsonable(v) for i, v in zip(inputs, values, strict=True)})
+
+    @staticmethod
+    def _error_table(artifacts: Iterable[Artifact]) -> dict[bytes, tuple[str, list[dict[str, Any]]]]:
+        # The ledger's calls into the registry bubble up the registry's errors: decode with every ABI.
+        table: dict[bytes, tuple[str, list[dict[str, Any]]]] = {}
+        for artifact in artifacts:
+            for item in artifact.abi:
+                if item["type"] == "error":
+                    table[function_abi_to_4byte_selector(item)] = (item["name"], item["inputs"])
+        return table
+
+

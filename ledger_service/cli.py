@@ -1,0 +1,336 @@
+"""`symledger`: the party's tool (keys, offline signing, the custody workflow over the API) and the
+operator's (deploy, serve, the local profile).
+
+A party's key never leaves this process: the CLI asks the service to prepare a statement, checks that
+the typed data says what the party asked for, signs it locally, and submits only the signature.
+"""
+
+import hashlib
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import httpx
+import typer
+from eth_account import Account
+
+from ledger_service import statements
+from ledger_service.keystore import KeystoreError, create_keystore, keystore_address, load_account
+from ledger_service.roles import Role
+
+app = typer.Typer(
+    help="Symbiosis Ledger: signed waste-to-resource transfers.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+key_app = typer.Typer(help="Party keys in encrypted keystore files.", no_args_is_help=True)
+app.add_typer(key_app, name="key")
+
+ApiUrl = Annotated[str, typer.Option("--api", envvar="SYMLEDGER_API", help="Service URL")]
+Keystore = Annotated[Path, typer.Option("--keystore", "-k", help="The signing party's keystore file")]
+PasswordFile = Annotated[
+    Path | None,
+    typer.Option("--password-file", help="File holding the keystore password (else asked for)"),
+]
+# Where each statement is submitted; {x} are message fields.
+SUBMIT_PATHS = {
+    "RegisterParticipant": "/participants",
+    "SetParticipantStatus": "/participants/{participant}/status",
+    "Dispatch": "/transfers",
+    "Receipt": "/transfers/{transferId}/receipt",
+}
+
+
+def fail(message: str) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(1)
+
+
+def _password(password_file: Path | None, confirm: bool = False) -> str:
+    if password_file is not None:
+        try:
+            return password_file.read_text().rstrip("\n")
+        except OSError as exc:
+            fail(f"--password-file: {exc.strerror}: {password_file}")
+    if env := os.environ.get("SYMLEDGER_KEY_PASSWORD"):
+        return env
+    return typer.prompt("keystore password", hide_input=True, confirmation_prompt=confirm)
+
+
+def _account(keystore: Path, password_file: Path | None):  # type: ignore[no-untyped-def]
+    try:
+        return load_account(keystore, _password(password_file))
+    except KeystoreError as exc:
+        fail(f"--keystore: {exc}")
+
+
+# --- keys ---------------------------------------------------------------------------------------
+
+
+@key_app.command("new")
+def key_new(keystore: Keystore, password_file: PasswordFile = None) -> None:
+    """Create a new key, encrypted with a password, in KEYSTORE; print its address."""
+    try:
+        address = create_keystore(keystore, _password(password_file, confirm=True))
+    except KeystoreError as exc:
+        fail(f"--keystore: {exc}")
+    typer.echo(address)
+
+
+@key_app.command("address")
+def key_address(keystore: Keystore) -> None:
+    """Print the address of the key in KEYSTORE (no password needed)."""
+    try:
+        typer.echo(keystore_address(keystore))
+    except (OSError, KeyError, ValueError) as exc:
+        fail(f"--keystore: cannot read {keystore}: {exc}")
+
+
+# --- offline signing ----------------------------------------------------------------------------
+
+
+@app.command("sign")
+def sign(
+    prepared: Annotated[Path, typer.Argument(help="Prepared statement or bare typed-data JSON ('-': stdin)")],
+    keystore: Keystore,
+    password_file: PasswordFile = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write here instead of stdout")] = None,
+) -> None:
+    """Sign a prepared statement offline; print the body to submit ({message, signature})."""
+    raw = sys.stdin.read() if str(prepared) == "-" else _read(prepared)
+    try:
+        document = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        fail(f"{prepared}: not JSON ({exc.msg} at line {exc.lineno})")
+    payload = document.get("typed_data", document)
+    account = _account(keystore, password_file)
+    signed = _sign(account, payload)
+    text = json.dumps(signed, indent=2)
+    if output:
+        output.write_text(text + "\n")
+    else:
+        typer.echo(text)
+
+
+@app.command("submit")
+def submit(
+    signed: Annotated[Path, typer.Argument(help="Signed body written by `symledger sign`")], api: ApiUrl
+) -> None:
+    """Submit a signed statement to the service; print the recorded result."""
+    try:
+        body = json.loads(_read(signed))
+        primary = body.pop("statement")
+    except (json.JSONDecodeError, KeyError):
+        fail(f"{signed}: not a body written by `symledger sign`")
+    typer.echo(json.dumps(_submit(api, primary, body), indent=2))
+
+
+# --- the custody workflow -----------------------------------------------------------------------
+
+
+@app.command("register")
+def register(
+    api: ApiUrl,
+    keystore: Keystore,
+    participant: Annotated[str, typer.Option(help="Address of the participant to register")],
+    role: Annotated[list[Role], typer.Option(help="A role (repeat for several)")],
+    legal_name: Annotated[str, typer.Option()],
+    enterprise_id: Annotated[str, typer.Option(help="Enterprise or tax id")],
+    park: Annotated[str, typer.Option()] = "",
+    password_file: PasswordFile = None,
+) -> None:
+    """As a regulator: register a participant with its roles."""
+    account = _account(keystore, password_file)
+    terms = {"regulator": account.address, "participant": participant, "roles": [r.value for r in role],
+             "legal_name": legal_name, "enterprise_id": enterprise_id, "park": park}
+    expected = {"regulator": account.address, "participant": participant, "legalName": legal_name,
+                "enterpriseId": enterprise_id, "park": park}
+    _workflow(api, account, "/participants/registrations/prepare", terms, expected)
+
+
+@app.command("set-status")
+def set_status(
+    api: ApiUrl,
+    keystore: Keystore,
+    participant: Annotated[str, typer.Argument(help="Address of the participant")],
+    suspend: Annotated[bool, typer.Option("--suspend/--reinstate")],
+    reason: Annotated[str, typer.Option()],
+    password_file: PasswordFile = None,
+) -> None:
+    """As a regulator: suspend or reinstate a participant."""
+    account = _account(keystore, password_file)
+    terms = {"regulator": account.address, "suspended": suspend, "reason": reason}
+    _workflow(api, account, f"/participants/{participant}/status/prepare", terms,
+              {"regulator": account.address, "suspended": suspend, "reason": reason})
+
+
+@app.command("dispatch")
+def dispatch(
+    api: ApiUrl,
+    keystore: Keystore,
+    receiver: Annotated[str, typer.Option(help="Receiver's address")],
+    lot: Annotated[str, typer.Option(help="Lot id (0x + 64 hex digits)")],
+    waste_code: Annotated[str, typer.Option(help="Waste code, e.g. '10 02 02'")],
+    quantity: Annotated[int, typer.Option(help="Positive integer in --unit")],
+    unit: Annotated[str, typer.Option(help="UN/CEFACT unit code: KGM, TNE, MTQ, ...")],
+    document: Annotated[Path, typer.Option(help="The transfer document; its SHA-256 is signed")],
+    password_file: PasswordFile = None,
+) -> None:
+    """As a shipper: dispatch a quantity of a lot to a receiver."""
+    account = _account(keystore, password_file)
+    document_hash = "0x" + hashlib.sha256(_read_bytes(document)).hexdigest()
+    terms = {"shipper": account.address, "receiver": receiver, "lot_id": lot, "waste_code": waste_code,
+             "quantity": quantity, "unit": unit, "document_hash": document_hash}
+    expected = {"shipper": account.address, "receiver": receiver, "lotId": lot.lower(), "wasteCode": waste_code,
+                "quantity": str(quantity), "unit": unit, "documentHash": document_hash}
+    _workflow(api, account, "/transfers/dispatches/prepare", terms, expected)
+
+
+@app.command("receive")
+def receive(
+    api: ApiUrl,
+    keystore: Keystore,
+    transfer_id: Annotated[str, typer.Argument(help="The transfer's id")],
+    quantity: Annotated[int, typer.Option(help="The quantity measured on arrival, in the transfer's unit")],
+    password_file: PasswordFile = None,
+) -> None:
+    """As the named receiver: confirm receipt of a transfer with the measured quantity."""
+    account = _account(keystore, password_file)
+    _workflow(api, account, f"/transfers/{transfer_id}/receipt/prepare", {"received_quantity": quantity},
+              {"transferId": transfer_id.lower(), "receiver": account.address, "receivedQuantity": str(quantity)})
+
+
+@app.command("show")
+def show(
+    api: ApiUrl,
+    what: Annotated[str, typer.Argument(help="'transfer' or 'participant'")],
+    ident: Annotated[str, typer.Argument(help="Transfer id or participant address")],
+) -> None:
+    """Print a transfer or a participant with its on-chain evidence."""
+    paths = {"transfer": "/transfers/", "participant": "/participants/"}
+    if what not in paths:
+        fail(f"what: expected 'transfer' or 'participant', got {what!r}")
+    typer.echo(json.dumps(_request(api, "GET", paths[what] + ident), indent=2))
+
+
+# --- operator commands --------------------------------------------------------------------------
+
+
+@app.command("deploy")
+def deploy(
+    regulator: Annotated[str, typer.Option(help="Founding regulator's address")],
+    regulator_name: Annotated[str, typer.Option(help="Founding regulator's legal name")],
+) -> None:
+    """Deploy the contracts with the relayer key and write the deployment record (settings: SYMLEDGER_*)."""
+    from ledger_service.chain.gateway import ChainGateway
+    from ledger_service.settings import Settings
+
+    settings = Settings()
+    if settings.resolved_deployment_file.exists():
+        fail(f"{settings.resolved_deployment_file} exists: the contracts are deployed already")
+    relayer = load_account(settings.resolved_relayer_keystore,
+                           settings.resolved_relayer_password_file.read_text().rstrip("\n"))
+    gateway = ChainGateway(settings.rpc_url, settings.artifacts_dir, relayer=relayer,
+                           gas_price_wei=settings.gas_price_wei, poa_chain=settings.poa_chain)
+    deployment = gateway.deploy(regulator, regulator_name)
+    deployment.save(settings.resolved_deployment_file)
+    typer.echo(f"registry {deployment.registry.address}, ledger {deployment.ledger.address}")
+
+
+@app.command("serve")
+def serve() -> None:
+    """Serve the API against an existing node and deployment (settings: SYMLEDGER_*)."""
+    import uvicorn
+
+    from ledger_service.main import create_app
+    from ledger_service.settings import Settings
+
+    settings = Settings()
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port)
+
+
+@app.command("up")
+def up(
+    data_dir: Annotated[Path, typer.Option(help="Chain state, database, keys, deployment record")] = Path("data"),
+    port: Annotated[int, typer.Option(help="API port")] = 8000,
+    rpc_port: Annotated[int, typer.Option(help="anvil's port")] = 8545,
+) -> None:
+    """Run the local profile: anvil with state on disk, contracts deployed once, the API on 127.0.0.1."""
+    from ledger_service import devstack
+    from ledger_service.settings import Settings
+
+    settings = Settings(data_dir=data_dir, port=port, host="127.0.0.1")
+    try:
+        devstack.run(settings, rpc_port, lambda line: typer.echo(f"==> {line}"))
+    except RuntimeError as exc:
+        fail(str(exc))
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def _read(path: Path) -> str:
+    return _read_bytes(path).decode()
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        fail(f"{path}: {exc.strerror}")
+
+
+def _sign(account: Any, payload: dict[str, Any]) -> dict[str, Any]:
+    primary = payload.get("primaryType")
+    statement = statements.STATEMENTS.get(primary or "")
+    if statement is None:
+        fail(f"primaryType {primary!r} is not a Symbiosis Ledger statement")
+    signer = payload["message"].get(statement.signer_field, "")
+    if signer.lower() != account.address.lower():
+        fail(f"this statement must be signed by {statement.signer_field} {signer}, not by {account.address}")
+    signature = Account.sign_typed_data(account.key, full_message=payload).signature
+    return {"statement": primary, "message": payload["message"], "signature": "0x" + bytes(signature).hex()}
+
+
+def _workflow(api: str, account: Any, prepare_path: str, terms: dict[str, Any], expected: dict[str, Any]) -> None:
+    prepared = _request(api, "POST", prepare_path, terms)
+    payload = prepared["typed_data"]
+    # Sign only what the party asked for: a service that altered the statement is caught here.
+    message = payload["message"]
+    for field, value in expected.items():
+        if str(message.get(field)).lower() != str(value).lower():
+            fail(f"the service prepared {field}={message.get(field)!r}, not {value!r}; not signing")
+    if "0x" + statements.digest(payload).hex() != prepared["digest"]:
+        fail("the service's digest does not match the typed data; not signing")
+    body = _sign(account, payload)
+    typer.echo(json.dumps(_submit(api, body.pop("statement"), body), indent=2))
+
+
+def _submit(api: str, primary: str, body: dict[str, Any]) -> Any:
+    if primary not in SUBMIT_PATHS:
+        fail(f"statement {primary!r} is not a Symbiosis Ledger statement")
+    return _request(api, "POST", SUBMIT_PATHS[primary].format(**body["message"]), body)
+
+
+def _request(api: str, method: str, path: str, body: Any = None) -> Any:
+    try:
+        response = httpx.request(method, api.rstrip("/") + path, json=body, timeout=60)
+    except httpx.HTTPError as exc:
+        fail(f"cannot reach the service at {api}: {exc}")
+    if response.status_code >= 400:
+        try:
+            detail = response.json()["detail"]
+            first = detail[0] if isinstance(detail, list) else {"msg": str(detail), "loc": []}
+            where = ".".join(str(p) for p in first.get("loc", []) if p not in ("body", "message"))
+            fail(f"{where + ': ' if where else ''}{first['msg']} (HTTP {response.status_code})")
+        except (ValueError, KeyError, IndexError):
+            fail(f"HTTP {response.status_code}: {response.text[:200]}")
+    if response.status_code == 202:
+        typer.echo("accepted; the chain has not recorded it yet (the service will keep relaying it)", err=True)
+    return response.json()
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,1 @@
+"""The SQL read model (rebuilt from chain events) and the outbox of signed payloads."""

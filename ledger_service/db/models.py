@@ -1,0 +1,108 @@
+"""Tables of the read model and the outbox.
+
+Everything here except `signed_payloads` is derived from chain events and can be rebuilt from the
+chain alone; `signed_payloads` holds parties' signed statements until the chain has them.
+"""
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, DateTime, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+ADDRESS = String(42)
+HASH = String(66)
+UINT256 = String(78)  # decimal text: uint256 does not fit any SQL integer type
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Participant(Base):
+    __tablename__ = "participants"
+
+    address: Mapped[str] = mapped_column(ADDRESS, primary_key=True)
+    roles: Mapped[int] = mapped_column(Integer)
+    legal_name: Mapped[str] = mapped_column(String(200))
+    enterprise_id: Mapped[str] = mapped_column(String(64))
+    park: Mapped[str] = mapped_column(String(120))
+    status: Mapped[str] = mapped_column(String(16))
+    registered_by: Mapped[str | None] = mapped_column(ADDRESS)
+    registered_tx: Mapped[str] = mapped_column(HASH)
+    registered_block: Mapped[int] = mapped_column(BigInteger)
+    registered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    status_changed_tx: Mapped[str | None] = mapped_column(HASH)
+
+
+class Transfer(Base):
+    __tablename__ = "transfers"
+
+    id: Mapped[str] = mapped_column(HASH, primary_key=True)
+    shipper: Mapped[str] = mapped_column(ADDRESS, index=True)
+    receiver: Mapped[str] = mapped_column(ADDRESS, index=True)
+    lot_id: Mapped[str] = mapped_column(HASH, index=True)
+    waste_code: Mapped[str] = mapped_column(String(32))
+    quantity: Mapped[int] = mapped_column(BigInteger)
+    unit: Mapped[str] = mapped_column(String(8))
+    document_hash: Mapped[str] = mapped_column(HASH)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    dispatch_nonce: Mapped[str] = mapped_column(UINT256)
+    dispatch_tx: Mapped[str] = mapped_column(HASH)
+    dispatch_block: Mapped[int] = mapped_column(BigInteger)
+    dispatched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    received_quantity: Mapped[int | None] = mapped_column(BigInteger)
+    receipt_nonce: Mapped[str | None] = mapped_column(UINT256)
+    receipt_tx: Mapped[str | None] = mapped_column(HASH)
+    receipt_block: Mapped[int | None] = mapped_column(BigInteger)
+    received_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ChainEvent(Base):
+    """Every ledger event as logged on chain: the evidence behind each row of the read model."""
+
+    __tablename__ = "chain_events"
+    __table_args__ = (UniqueConstraint("block_number", "log_index"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    block_number: Mapped[int] = mapped_column(BigInteger)
+    block_hash: Mapped[str] = mapped_column(HASH)
+    block_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    tx_hash: Mapped[str] = mapped_column(HASH)
+    log_index: Mapped[int] = mapped_column(Integer)
+    contract: Mapped[str] = mapped_column(ADDRESS)
+    event: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(HASH, index=True)
+    args: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class IndexerCheckpoint(Base):
+    __tablename__ = "indexer_checkpoints"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    block_number: Mapped[int] = mapped_column(BigInteger)
+    block_hash: Mapped[str] = mapped_column(HASH)
+
+
+class SignedPayload(Base):
+    """A party's signed statement, kept from the moment it is accepted until the chain has recorded it."""
+
+    __tablename__ = "signed_payloads"
+    __table_args__ = (Index("ix_signed_payloads_signer", "contract", "signer"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    digest: Mapped[str] = mapped_column(HASH, unique=True)
+    statement: Mapped[str] = mapped_column(String(32))
+    contract: Mapped[str] = mapped_column(ADDRESS)
+    signer: Mapped[str] = mapped_column(ADDRESS)
+    nonce: Mapped[str] = mapped_column(UINT256)
+    message: Mapped[dict[str, Any]] = mapped_column(JSON)
+    signature: Mapped[str] = mapped_column(Text)
+    # pending: accepted, not yet known to the node; sent: in the node's pool; recorded; failed.
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    tx_hash: Mapped[str | None] = mapped_column(HASH)
+    block_number: Mapped[int | None] = mapped_column(BigInteger)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

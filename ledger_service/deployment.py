@@ -1,0 +1,53 @@
+"""The deployment record: which contracts, at which addresses, on which chain, from which build.
+
+It is written once when the contracts are deployed and read at every start, so a restart reuses the
+deployment instead of deploying again.
+"""
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class DeployedContract:
+    address: str
+    tx_hash: str
+    block_number: int
+    artifact_sha256: str
+
+
+@dataclass(frozen=True)
+class Deployment:
+    chain_id: int
+    registry: DeployedContract
+    ledger: DeployedContract
+    founding_regulator: str
+    deployer: str
+    deployed_at: str
+    compiler: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def start_block(self) -> int:
+        """The first block the indexer has to read."""
+        return min(self.registry.block_number, self.ledger.block_number)
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(asdict(self), indent=2) + "\n")
+        os.replace(tmp, path)  # atomic: a crash never leaves half a record
+
+    @classmethod
+    def load(cls, path: Path) -> "Deployment":
+        raw = json.loads(path.read_text())
+        return cls(
+            chain_id=raw["chain_id"],
+            registry=DeployedContract(**raw["registry"]),
+            ledger=DeployedContract(**raw["ledger"]),
+            founding_regulator=raw["founding_regulator"],
+            deployer=raw["deployer"],
+            deployed_at=raw["deployed_at"],
+            compiler=raw.get("compiler", {}),
+        )

@@ -1,0 +1,142 @@
+"""The local profile in one process tree: anvil with its state on disk, the contracts deployed once,
+the API on 127.0.0.1. Ctrl-C stops the API, then anvil, which writes its state on the way out."""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import uvicorn
+from web3 import Web3
+
+from ledger_service.chain.gateway import ChainGateway
+from ledger_service.deployment import Deployment
+from ledger_service.keystore import ensure_keystore, load_account, read_password_file
+from ledger_service.main import create_app
+from ledger_service.settings import REPO_ROOT, Settings
+
+LOCAL_CHAIN_ID = 31337
+REGULATOR_NAME = "Local Environmental Regulator"
+# anvil writes its state to disk this often (seconds) besides on a clean exit.
+STATE_INTERVAL_SECONDS = 1
+
+
+def anvil_command(data_dir: Path, port: int) -> list[str]:
+    anvil = shutil.which("anvil") or str(REPO_ROOT / "node_modules" / ".bin" / "anvil")
+    if not Path(anvil).exists():
+        raise RuntimeError("anvil not found: run `make setup` (it installs anvil from npm)")
+    return [
+        anvil,
+        "--host", "127.0.0.1",
+        "--port", str(port),
+        "--chain-id", str(LOCAL_CHAIN_ID),
+        "--hardfork", "prague",
+        # Free gas, as on a permissioned Besu network with zeroBaseFee: parties and relayer need no ether.
+        "--base-fee", "0",
+        "--gas-price", "0",
+        "--state", str(data_dir / "chain" / "anvil-state.json"),
+        "--state-interval", str(STATE_INTERVAL_SECONDS),
+    ]
+
+
+@contextmanager
+def running_anvil(data_dir: Path, port: int, say: Callable[[str], None]) -> Iterator[str]:
+    """Runs anvil until the block exits, then stops it with SIGINT so it dumps its state."""
+    if _port_open(port):
+        raise RuntimeError(f"port {port} is already in use: another node or a running system?")
+    (data_dir / "chain").mkdir(parents=True, exist_ok=True)
+    log_path = data_dir / "anvil.log"
+    state = data_dir / "chain" / "anvil-state.json"
+    say(f"starting anvil on 127.0.0.1:{port} ({'loading' if state.exists() else 'new'} state {state})")
+    with open(log_path, "ab") as log:
+        # Its own session: a terminal's Ctrl-C reaches the service first, which then stops anvil in order.
+        process = subprocess.Popen(
+            anvil_command(data_dir, port), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_for_rpc(url, process, log_path)
+        yield url
+    finally:
+        say("stopping anvil (its state is kept on disk)")
+        _stop_group(process)
+
+
+def _stop_group(process: subprocess.Popen[bytes]) -> None:
+    # npm's `anvil` is a node launcher with the real binary as its child: signal the whole group.
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGINT)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def ensure_deployment(settings: Settings, say: Callable[[str], None]) -> Deployment:
+    """Deploys the contracts unless the deployment record exists; keys for the local profile too."""
+    keys = settings.data_dir / "keys"
+    relayer_address = ensure_keystore(settings.resolved_relayer_keystore, settings.resolved_relayer_password_file)
+    regulator_address = ensure_keystore(keys / "regulator.json", keys / "regulator.password")
+    record = settings.resolved_deployment_file
+    if record.exists():
+        deployment = Deployment.load(record)
+        say(f"reusing deployment on chain {deployment.chain_id}: registry {deployment.registry.address}, "
+            f"ledger {deployment.ledger.address}")
+        return deployment
+    relayer = load_account(
+        settings.resolved_relayer_keystore, read_password_file(settings.resolved_relayer_password_file)
+    )
+    gateway = ChainGateway(settings.rpc_url, settings.artifacts_dir, relayer=relayer, gas_price_wei=0)
+    say(f"deploying contracts (relayer {relayer_address}, founding regulator {regulator_address})")
+    deployment = gateway.deploy(regulator_address, REGULATOR_NAME)
+    deployment.save(record)
+    say(f"deployed registry {deployment.registry.address} and ledger {deployment.ledger.address}; "
+        f"recorded in {record}")
+    say(f"the founding regulator's key is {keys / 'regulator.json'} (password in regulator.password); "
+        "the service never reads it")
+    return deployment
+
+
+def run(settings: Settings, rpc_port: int, say: Callable[[str], None]) -> None:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    # uvicorn re-raises the SIGTERM it caught once it has shut down; turning it into SystemExit lets
+    # the `finally` blocks stop anvil cleanly instead of the process dying on the spot.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    with running_anvil(settings.data_dir, rpc_port, say) as url:
+        settings = settings.model_copy(update={"rpc_url": url})
+        ensure_deployment(settings, say)
+        say(f"serving the API on http://{settings.host}:{settings.port} (docs at /docs); Ctrl-C stops")
+        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+
+
+def _exit_on_sigterm(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.2)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _wait_for_rpc(url: str, process: subprocess.Popen[bytes], log_path: Path, timeout: float = 30) -> None:
+    w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": 2}))
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"anvil exited with code {process.returncode}; see {log_path}")
+        try:
+            if w3.is_connected():
+                return
+        except Exception:  # not listening yet
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"anvil did not answer on {url} within {timeout:.0f} s; see {log_path}")
+

@@ -1,0 +1,178 @@
+"""The relayer: takes a party's signed statement to the chain without ever losing it.
+
+A statement is first simulated (so one the contract would refuse is answered at once and leaves no
+trace), then committed to the outbox (`signed_payloads`), and only then sent. Whatever happens after
+the commit — the node down, the service killed — `resume()` finds the statement and finishes the job.
+The digest of the statement is unique in the outbox, so a client that retries the same signed
+statement gets the same submission back instead of a second one.
+"""
+
+import json
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from ledger_service.chain.gateway import ChainGateway, ContractRejection, NodeUnavailable
+from ledger_service.db.models import SignedPayload
+from ledger_service.indexer import Indexer
+from ledger_service.statements import STATEMENTS, Statement
+
+log = logging.getLogger(__name__)
+
+PENDING, SENT, RECORDED, FAILED = "pending", "sent", "recorded", "failed"
+
+
+class SubmissionInProgress(Exception):
+    """The same signed statement is being checked by a concurrent request and is not accepted yet."""
+
+
+class Relayer:
+    def __init__(
+        self,
+        gateway: ChainGateway,
+        sessions: sessionmaker[Session],
+        indexer: Indexer,
+        *,
+        receipt_timeout: float,
+        receipt_poll: float,
+    ) -> None:
+        self._gateway = gateway
+        self._sessions = sessions
+        self._indexer = indexer
+        self._receipt_timeout = receipt_timeout
+        self._receipt_poll = receipt_poll
+        # Digests being worked on in this process, so the background resume never sends a statement
+        # that a request is sending at the same moment.
+        self._in_flight: set[str] = set()
+        self._in_flight_lock = threading.Lock()
+
+    def submit(
+        self, statement: Statement, message: dict[str, Any], signature: bytes, digest: bytes
+    ) -> SignedPayload:
+        """Records a signed statement; raises ContractRejection or NodeUnavailable before accepting it."""
+        digest_hex = "0x" + digest.hex()
+        with self._claim(digest_hex) as claimed:
+            if not claimed:  # a concurrent request is sending this very statement
+                existing = self.find(digest_hex)
+                if existing is None:
+                    raise SubmissionInProgress(digest_hex)
+                return existing
+            return self._submit(statement, message, signature, digest_hex)
+
+    def _submit(
+        self, statement: Statement, message: dict[str, Any], signature: bytes, digest_hex: str
+    ) -> SignedPayload:
+        existing = self.find(digest_hex)
+        if existing is not None:
+            return self._advance(existing)
+        call = self._gateway.statement_call(statement, message, signature)
+        gas = self._gateway.simulate(call)
+        now = datetime.now(UTC)
+        payload = SignedPayload(
+            digest=digest_hex,
+            statement=statement.primary_type,
+            contract=self._gateway.address(statement.contract),
+            signer=message[statement.signer_field],
+            nonce=str(message["nonce"]),
+            message=message,
+            signature="0x" + signature.hex(),
+            status=PENDING,
+            created_at=now,
+            updated_at=now,
+        )
+        try:
+            with self._sessions.begin() as session:
+                session.add(payload)
+        except IntegrityError:
+            # The same statement arrived through a concurrent request, which owns sending it.
+            existing = self.find(digest_hex)
+            if existing is None:
+                raise
+            return existing
+        return self._send(payload, gas)
+
+    def find(self, digest_hex: str) -> SignedPayload | None:
+        with self._sessions() as session:
+            return session.scalar(select(SignedPayload).where(SignedPayload.digest == digest_hex))
+
+    def resume(self) -> int:
+        """Sends or settles every statement accepted but not yet recorded; returns how many remain open."""
+        with self._sessions() as session:
+            open_payloads = session.scalars(
+                select(SignedPayload).where(SignedPayload.status.in_((PENDING, SENT))).order_by(SignedPayload.id)
+            ).all()
+        remaining = 0
+        for payload in open_payloads:
+            with self._claim(payload.digest) as claimed:
+                if claimed and self._advance(payload).status in (PENDING, SENT):
+                    remaining += 1
+        return remaining
+
+    @contextmanager
+    def _claim(self, digest_hex: str) -> Iterator[bool]:
+        with self._in_flight_lock:
+            claimed = digest_hex not in self._in_flight
+            self._in_flight.add(digest_hex)
+        try:
+            yield claimed
+        finally:
+            if claimed:
+                with self._in_flight_lock:
+                    self._in_flight.discard(digest_hex)
+
+    def _advance(self, payload: SignedPayload) -> SignedPayload:
+        if payload.status == SENT and payload.tx_hash:
+            receipt = self._gateway.receipt(payload.tx_hash)
+            if receipt is not None:
+                return self._settle(payload, receipt)
+            if self._gateway.transaction_known(payload.tx_hash):
+                return payload
+            log.warning("transaction %s of statement %s was lost by the node; resending",
+                        payload.tx_hash, payload.digest)
+        if payload.status not in (PENDING, SENT):
+            return payload
+        try:
+            gas = self._gateway.simulate(self._call_for(payload))
+        except ContractRejection as rejection:
+            return self._fail(payload, rejection)
+        return self._send(payload, gas)
+
+    def _send(self, payload: SignedPayload, gas: int) -> SignedPayload:
+        try:
+            tx_hash = self._gateway.send(self._call_for(payload), gas + gas // 5)
+        except NodeUnavailable as exc:
+            log.warning("node unavailable; statement %s stays in the outbox: %s", payload.digest, exc)
+            return payload
+        payload = self._update(payload, status=SENT, tx_hash=tx_hash)
+        receipt = self._gateway.wait_for_receipt(tx_hash, self._receipt_timeout, self._receipt_poll)
+        return payload if receipt is None else self._settle(payload, receipt)
+
+    def _settle(self, payload: SignedPayload, receipt: dict[str, Any]) -> SignedPayload:
+        if receipt["status"] == 1:
+            self._indexer.sync(int(receipt["blockNumber"]))
+            return self._update(payload, status=RECORDED, block_number=int(receipt["blockNumber"]))
+        return self._fail(payload, self._gateway.replay_failure(payload.tx_hash or ""))
+
+    def _fail(self, payload: SignedPayload, rejection: ContractRejection) -> SignedPayload:
+        log.warning("statement %s refused by the contract: %s", payload.digest, rejection)
+        error = json.dumps({"error": rejection.error, "args": rejection.details})
+        return self._update(payload, status=FAILED, error=error)
+
+    def _call_for(self, payload: SignedPayload):  # type: ignore[no-untyped-def]
+        statement = STATEMENTS[payload.statement]
+        return self._gateway.statement_call(statement, payload.message, bytes.fromhex(payload.signature[2:]))
+
+    def _update(self, payload: SignedPayload, **changes: Any) -> SignedPayload:
+        with self._sessions.begin() as session:
+            row = session.get_one(SignedPayload, payload.id)
+            for key, value in changes.items():
+                setattr(row, key, value)
+            row.updated_at = datetime.now(UTC)
+        return row

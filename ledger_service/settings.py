@@ -1,0 +1,52 @@
+"""Every setting of the service, in one place, read from SYMLEDGER_* environment variables.
+
+The defaults are the embedded local profile (anvil on 127.0.0.1:8545, SQLite in ./data); a deployment
+against Besu and PostgreSQL changes settings only, never code.
+"""
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SYMLEDGER_", env_file=None, extra="ignore")
+
+    data_dir: Path = Field(Path("data"), description="Chain state, database, keys and deployment record")
+    database_url: str | None = Field(None, description="SQLAlchemy URL; default: SQLite in data_dir")
+    rpc_url: str = "http://127.0.0.1:8545"
+    chain_id: int | None = Field(None, description="Expected chain id; the node's is used when unset")
+    poa_chain: bool = Field(False, description="Inject the extra-data middleware (QBFT/IBFT/Clique)")
+    gas_price_wei: int | None = Field(0, description="0 on free-gas permissioned chains; None: ask node")
+    artifacts_dir: Path = REPO_ROOT / "build" / "contracts"
+    deployment_file: Path | None = None
+    relayer_keystore: Path | None = None
+    relayer_password_file: Path | None = None
+    statement_ttl_seconds: int = Field(86_400, description="Default deadline of prepared statements")
+    receipt_timeout_seconds: float = Field(15.0, description="How long a submission waits for mining")
+    receipt_poll_seconds: float = 0.05
+    indexer_poll_seconds: float = 1.0
+    relayer_retry_seconds: float = 5.0
+    rpc_timeout_seconds: float = 10.0
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'ledger.db').resolve()}"
+
+    @cached_property
+    def resolved_deployment_file(self) -> Path:
+        return self.deployment_file or self.data_dir / "deployment.json"
+
+    @cached_property
+    def resolved_relayer_keystore(self) -> Path:
+        return self.relayer_keystore or self.data_dir / "keys" / "relayer.json"
+
+    @cached_property
+    def resolved_relayer_password_file(self) -> Path:
+        return self.relayer_password_file or self.data_dir / "keys" / "relayer.password"

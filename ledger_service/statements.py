@@ -1,0 +1,149 @@
+"""The EIP-712 statements parties sign, mirrored from the contracts' type hashes.
+
+Pure code (no I/O): it builds `eth_signTypedData_v4` JSON, hashes it and recovers signers. Integers
+in a message are written as decimal strings so that JavaScript wallets read uint256 values exactly.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+from eth_account import Account
+from eth_account.messages import encode_typed_data
+from eth_utils import keccak, to_checksum_address
+
+DOMAIN_TYPE = [
+    {"name": "name", "type": "string"},
+    {"name": "version", "type": "string"},
+    {"name": "chainId", "type": "uint256"},
+    {"name": "verifyingContract", "type": "address"},
+]
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One kind of signed statement: its EIP-712 type, the contract verifying it, and who signs it."""
+
+    primary_type: str
+    contract: str  # "registry" or "ledger"
+    signer_field: str
+    fields: tuple[tuple[str, str], ...]
+
+    def types(self) -> dict[str, list[dict[str, str]]]:
+        return {
+            "EIP712Domain": DOMAIN_TYPE,
+            self.primary_type: [{"name": n, "type": t} for n, t in self.fields],
+        }
+
+
+REGISTER_PARTICIPANT = Statement(
+    "RegisterParticipant",
+    "registry",
+    "regulator",
+    (
+        ("regulator", "address"),
+        ("participant", "address"),
+        ("roles", "uint16"),
+        ("legalName", "string"),
+        ("enterpriseId", "string"),
+        ("park", "string"),
+        ("nonce", "uint256"),
+        ("deadline", "uint256"),
+    ),
+)
+SET_PARTICIPANT_STATUS = Statement(
+    "SetParticipantStatus",
+    "registry",
+    "regulator",
+    (
+        ("regulator", "address"),
+        ("participant", "address"),
+        ("suspended", "bool"),
+        ("reason", "string"),
+        ("nonce", "uint256"),
+        ("deadline", "uint256"),
+    ),
+)
+DISPATCH = Statement(
+    "Dispatch",
+    "ledger",
+    "shipper",
+    (
+        ("shipper", "address"),
+        ("receiver", "address"),
+        ("lotId", "bytes32"),
+        ("wasteCode", "string"),
+        ("quantity", "uint64"),
+        ("unit", "string"),
+        ("documentHash", "bytes32"),
+        ("nonce", "uint256"),
+        ("deadline", "uint256"),
+    ),
+)
+RECEIPT = Statement(
+    "Receipt",
+    "ledger",
+    "receiver",
+    (
+        ("transferId", "bytes32"),
+        ("receiver", "address"),
+        ("receivedQuantity", "uint64"),
+        ("nonce", "uint256"),
+        ("deadline", "uint256"),
+    ),
+)
+
+STATEMENTS = {s.primary_type: s for s in (REGISTER_PARTICIPANT, SET_PARTICIPANT_STATUS, DISPATCH, RECEIPT)}
+
+# At most 31 bytes each, so OpenZeppelin's EIP712 keeps them in immutables rather than storage.
+DOMAIN_NAMES = {
+    "registry": ("SymbiosisLedger Registry", "1"),
+    "ledger": ("SymbiosisLedger Transfers", "1"),
+}
+
+
+def normalise_message(statement: Statement, message: dict[str, Any]) -> dict[str, Any]:
+    """The message in canonical JSON form: checksummed addresses, lower-case hex, integers as strings."""
+    out: dict[str, Any] = {}
+    for name, typ in statement.fields:
+        value = message[name]
+        if typ == "address":
+            out[name] = to_checksum_address(value)
+        elif typ.startswith("uint"):
+            out[name] = str(int(value))
+        elif typ == "bytes32":
+            out[name] = value.lower() if isinstance(value, str) else "0x" + bytes(value).hex()
+        else:
+            out[name] = value
+    return out
+
+
+def typed_data(
+    statement: Statement, chain_id: int, verifying_contract: str, message: dict[str, Any]
+) -> dict[str, Any]:
+    """The `eth_signTypedData_v4` payload a party signs for `message`."""
+    name, version = DOMAIN_NAMES[statement.contract]
+    return {
+        "types": statement.types(),
+        "primaryType": statement.primary_type,
+        "domain": {
+            "name": name,
+            "version": version,
+            "chainId": chain_id,
+            "verifyingContract": to_checksum_address(verifying_contract),
+        },
+        "message": normalise_message(statement, message),
+    }
+
+
+def digest(payload: dict[str, Any]) -> bytes:
+    """The EIP-712 digest of a typed-data payload (what the signature covers)."""
+    signable = encode_typed_data(full_message=payload)
+    return keccak(b"\x19" + signable.version + signable.header + signable.body)
+
+
+def recover_signer(payload: dict[str, Any], signature: bytes) -> str | None:
+    """The address whose key produced `signature` over `payload`, or None if it is no valid signature."""
+    try:
+        return Account.recover_message(encode_typed_data(full_message=payload), signature=signature)
+    except Exception:  # malformed signatures raise several unrelated exception types
+        return None
