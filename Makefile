@@ -1,7 +1,9 @@
-# Setup and build of the contract toolchain. Run/test targets are appended below by the lead.
-# Every step is stamped on its inputs, so a second `make build` installs nothing.
+# Symbiosis Ledger: `make run` starts the local profile, `make test` runs every test.
+# Every setup step is stamped on its inputs, so a second run installs nothing.
 
 PYTHON ?= python3
+# Two environments: eth-brownie pins web3/pydantic/pytest versions the service cannot live with.
+VENV := .venv
 BROWNIE_VENV := .venv-brownie
 BROWNIE := $(BROWNIE_VENV)/bin/brownie
 SOLC_DIR := $(CURDIR)/.solcx
@@ -13,8 +15,19 @@ SOLC_SHIM := $(SOLC_DIR)/solc-v$(SOLC_VERSION)
 export SOLCX_BINARY_PATH := $(SOLC_DIR)
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 
-.DEFAULT_GOAL := build
-.PHONY: setup build
+# The local profile: data directory and ports (`make run DATA_DIR=/tmp/x PORT=8001 RPC_PORT=8546`).
+DATA_DIR ?= data
+PORT ?= 8000
+RPC_PORT ?= 8545
+
+.DEFAULT_GOAL := help
+.PHONY: help setup build run test test-contracts test-service gas-snapshot lint clean
+
+help:
+	@echo "make run    start the local profile: anvil (state in $(DATA_DIR)/), contracts, API on 127.0.0.1:$(PORT)"
+	@echo "make test   run every test (contracts on anvil, service on SQLite; PostgreSQL via TEST_DATABASE_URL)"
+	@echo "make gas-snapshot   rewrite snapshots/gas.json from the contract tests"
+	@echo "make lint   ruff over the Python code"
 
 # npm writes node_modules/.package-lock.json on every install: a cheap stamp newer than the lock.
 # Not `npm ci`: the registry here lacks anvil's non-linux-x64 optional packages, so the lock has no
@@ -35,9 +48,41 @@ $(SOLC_SHIM): package.json scripts/solc/install-solc node_modules/.package-lock.
 	scripts/solc/install-solc $(SOLC_DIR)
 	@touch $@
 
-setup: node_modules/.package-lock.json $(BROWNIE_VENV)/.installed $(SOLC_SHIM)
+# The service's environment, installed within constraints.txt (the versions it is tested with).
+$(VENV)/.installed: pyproject.toml constraints.txt
+	@echo "==> creating $(VENV) with $(PYTHON) and installing the service (pip install -e .[dev])"
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -c constraints.txt -e '.[dev]'
+	@touch $@
+
+setup: node_modules/.package-lock.json $(BROWNIE_VENV)/.installed $(SOLC_SHIM) $(VENV)/.installed
 
 # brownie recompiles only changed sources itself, so this target always runs it.
 build: setup
 	@echo "==> brownie compile (solc $(SOLC_VERSION) via $(SOLC_SHIM))"
 	$(BROWNIE) compile
+
+run: build
+	@echo "==> starting the local profile (Ctrl-C stops it; chain state stays in $(DATA_DIR)/)"
+	$(VENV)/bin/symledger up --data-dir $(DATA_DIR) --port $(PORT) --rpc-port $(RPC_PORT)
+
+test: test-contracts test-service
+
+# --network anvil: brownie launches its own anvil on port 8546 (never 8545, the running system's).
+test-contracts: build
+	@echo "==> contract tests (brownie, anvil on port 8546)"
+	$(BROWNIE) test tests/contracts --network anvil
+
+test-service: build
+	@echo "==> service and end-to-end tests ($(if $(TEST_DATABASE_URL),PostgreSQL,SQLite))"
+	$(VENV)/bin/pytest
+
+gas-snapshot: build
+	UPDATE_GAS_SNAPSHOT=1 $(BROWNIE) test tests/contracts/test_gas.py --network anvil
+
+lint: setup
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf build reports .pytest_cache

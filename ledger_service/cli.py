@@ -7,6 +7,7 @@ the typed data says what the party asked for, signs it locally, and submits only
 
 import hashlib
 import json
+import logging
 import os
 import sys
 from pathlib import Path
@@ -41,6 +42,10 @@ SUBMIT_PATHS = {
     "Dispatch": "/transfers",
     "Receipt": "/transfers/{transferId}/receipt",
 }
+
+
+def _log_to_console() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
 def fail(message: str) -> NoReturn:
@@ -96,7 +101,9 @@ def sign(
     prepared: Annotated[Path, typer.Argument(help="Prepared statement or bare typed-data JSON ('-': stdin)")],
     keystore: Keystore,
     password_file: PasswordFile = None,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write here instead of stdout")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here instead of stdout")
+    ] = None,
 ) -> None:
     """Sign a prepared statement offline; print the body to submit ({message, signature})."""
     raw = sys.stdin.read() if str(prepared) == "-" else _read(prepared)
@@ -143,10 +150,21 @@ def register(
 ) -> None:
     """As a regulator: register a participant with its roles."""
     account = _account(keystore, password_file)
-    terms = {"regulator": account.address, "participant": participant, "roles": [r.value for r in role],
-             "legal_name": legal_name, "enterprise_id": enterprise_id, "park": park}
-    expected = {"regulator": account.address, "participant": participant, "legalName": legal_name,
-                "enterpriseId": enterprise_id, "park": park}
+    terms = {
+        "regulator": account.address,
+        "participant": participant,
+        "roles": [r.value for r in role],
+        "legal_name": legal_name,
+        "enterprise_id": enterprise_id,
+        "park": park,
+    }
+    expected = {
+        "regulator": account.address,
+        "participant": participant,
+        "legalName": legal_name,
+        "enterpriseId": enterprise_id,
+        "park": park,
+    }
     _workflow(api, account, "/participants/registrations/prepare", terms, expected)
 
 
@@ -162,8 +180,13 @@ def set_status(
     """As a regulator: suspend or reinstate a participant."""
     account = _account(keystore, password_file)
     terms = {"regulator": account.address, "suspended": suspend, "reason": reason}
-    _workflow(api, account, f"/participants/{participant}/status/prepare", terms,
-              {"regulator": account.address, "suspended": suspend, "reason": reason})
+    _workflow(
+        api,
+        account,
+        f"/participants/{participant}/status/prepare",
+        terms,
+        {"regulator": account.address, "suspended": suspend, "reason": reason},
+    )
 
 
 @app.command("dispatch")
@@ -181,10 +204,24 @@ def dispatch(
     """As a shipper: dispatch a quantity of a lot to a receiver."""
     account = _account(keystore, password_file)
     document_hash = "0x" + hashlib.sha256(_read_bytes(document)).hexdigest()
-    terms = {"shipper": account.address, "receiver": receiver, "lot_id": lot, "waste_code": waste_code,
-             "quantity": quantity, "unit": unit, "document_hash": document_hash}
-    expected = {"shipper": account.address, "receiver": receiver, "lotId": lot.lower(), "wasteCode": waste_code,
-                "quantity": str(quantity), "unit": unit, "documentHash": document_hash}
+    terms = {
+        "shipper": account.address,
+        "receiver": receiver,
+        "lot_id": lot,
+        "waste_code": waste_code,
+        "quantity": quantity,
+        "unit": unit,
+        "document_hash": document_hash,
+    }
+    expected = {
+        "shipper": account.address,
+        "receiver": receiver,
+        "lotId": lot.lower(),
+        "wasteCode": waste_code,
+        "quantity": str(quantity),
+        "unit": unit,
+        "documentHash": document_hash,
+    }
     _workflow(api, account, "/transfers/dispatches/prepare", terms, expected)
 
 
@@ -198,8 +235,13 @@ def receive(
 ) -> None:
     """As the named receiver: confirm receipt of a transfer with the measured quantity."""
     account = _account(keystore, password_file)
-    _workflow(api, account, f"/transfers/{transfer_id}/receipt/prepare", {"received_quantity": quantity},
-              {"transferId": transfer_id.lower(), "receiver": account.address, "receivedQuantity": str(quantity)})
+    _workflow(
+        api,
+        account,
+        f"/transfers/{transfer_id}/receipt/prepare",
+        {"received_quantity": quantity},
+        {"transferId": transfer_id.lower(), "receiver": account.address, "receivedQuantity": str(quantity)},
+    )
 
 
 @app.command("show")
@@ -230,10 +272,16 @@ def deploy(
     settings = Settings()
     if settings.resolved_deployment_file.exists():
         fail(f"{settings.resolved_deployment_file} exists: the contracts are deployed already")
-    relayer = load_account(settings.resolved_relayer_keystore,
-                           settings.resolved_relayer_password_file.read_text().rstrip("\n"))
-    gateway = ChainGateway(settings.rpc_url, settings.artifacts_dir, relayer=relayer,
-                           gas_price_wei=settings.gas_price_wei, poa_chain=settings.poa_chain)
+    relayer = load_account(
+        settings.resolved_relayer_keystore, settings.resolved_relayer_password_file.read_text().rstrip("\n")
+    )
+    gateway = ChainGateway(
+        settings.rpc_url,
+        settings.artifacts_dir,
+        relayer=relayer,
+        gas_price_wei=settings.gas_price_wei,
+        poa_chain=settings.poa_chain,
+    )
     deployment = gateway.deploy(regulator, regulator_name)
     deployment.save(settings.resolved_deployment_file)
     typer.echo(f"registry {deployment.registry.address}, ledger {deployment.ledger.address}")
@@ -248,23 +296,28 @@ def serve() -> None:
     from ledger_service.settings import Settings
 
     settings = Settings()
+    _log_to_console()
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port)
 
 
 @app.command("up")
 def up(
-    data_dir: Annotated[Path, typer.Option(help="Chain state, database, keys, deployment record")] = Path("data"),
+    data_dir: Annotated[Path, typer.Option(help="Chain state, database, keys, deployment record")] = Path(
+        "data"
+    ),
     port: Annotated[int, typer.Option(help="API port")] = 8000,
     rpc_port: Annotated[int, typer.Option(help="anvil's port")] = 8545,
 ) -> None:
     """Run the local profile: anvil with state on disk, contracts deployed once, the API on 127.0.0.1."""
     from ledger_service import devstack
+    from ledger_service.chain.gateway import ContractRejection, NodeUnavailable
     from ledger_service.settings import Settings
 
     settings = Settings(data_dir=data_dir, port=port, host="127.0.0.1")
+    _log_to_console()
     try:
         devstack.run(settings, rpc_port, lambda line: typer.echo(f"==> {line}"))
-    except RuntimeError as exc:
+    except (RuntimeError, OSError, NodeUnavailable, ContractRejection) as exc:
         fail(str(exc))
 
 
@@ -294,7 +347,9 @@ def _sign(account: Any, payload: dict[str, Any]) -> dict[str, Any]:
     return {"statement": primary, "message": payload["message"], "signature": "0x" + bytes(signature).hex()}
 
 
-def _workflow(api: str, account: Any, prepare_path: str, terms: dict[str, Any], expected: dict[str, Any]) -> None:
+def _workflow(
+    api: str, account: Any, prepare_path: str, terms: dict[str, Any], expected: dict[str, Any]
+) -> None:
     prepared = _request(api, "POST", prepare_path, terms)
     payload = prepared["typed_data"]
     # Sign only what the party asked for: a service that altered the statement is caught here.
@@ -328,7 +383,9 @@ def _request(api: str, method: str, path: str, body: Any = None) -> Any:
         except (ValueError, KeyError, IndexError):
             fail(f"HTTP {response.status_code}: {response.text[:200]}")
     if response.status_code == 202:
-        typer.echo("accepted; the chain has not recorded it yet (the service will keep relaying it)", err=True)
+        typer.echo(
+            "accepted; the chain has not recorded it yet (the service will keep relaying it)", err=True
+        )
     return response.json()
 
 

@@ -1,6 +1,7 @@
 """The local profile in one process tree: anvil with its state on disk, the contracts deployed once,
 the API on 127.0.0.1. Ctrl-C stops the API, then anvil, which writes its state on the way out."""
 
+import contextlib
 import os
 import shutil
 import signal
@@ -32,15 +33,23 @@ def anvil_command(data_dir: Path, port: int) -> list[str]:
         raise RuntimeError("anvil not found: run `make setup` (it installs anvil from npm)")
     return [
         anvil,
-        "--host", "127.0.0.1",
-        "--port", str(port),
-        "--chain-id", str(LOCAL_CHAIN_ID),
-        "--hardfork", "prague",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--chain-id",
+        str(LOCAL_CHAIN_ID),
+        "--hardfork",
+        "prague",
         # Free gas, as on a permissioned Besu network with zeroBaseFee: parties and relayer need no ether.
-        "--base-fee", "0",
-        "--gas-price", "0",
-        "--state", str(data_dir / "chain" / "anvil-state.json"),
-        "--state-interval", str(STATE_INTERVAL_SECONDS),
+        "--base-fee",
+        "0",
+        "--gas-price",
+        "0",
+        "--state",
+        str(data_dir / "chain" / "anvil-state.json"),
+        "--state-interval",
+        str(STATE_INTERVAL_SECONDS),
     ]
 
 
@@ -82,13 +91,17 @@ def _stop_group(process: subprocess.Popen[bytes]) -> None:
 def ensure_deployment(settings: Settings, say: Callable[[str], None]) -> Deployment:
     """Deploys the contracts unless the deployment record exists; keys for the local profile too."""
     keys = settings.data_dir / "keys"
-    relayer_address = ensure_keystore(settings.resolved_relayer_keystore, settings.resolved_relayer_password_file)
+    relayer_address = ensure_keystore(
+        settings.resolved_relayer_keystore, settings.resolved_relayer_password_file
+    )
     regulator_address = ensure_keystore(keys / "regulator.json", keys / "regulator.password")
     record = settings.resolved_deployment_file
     if record.exists():
         deployment = Deployment.load(record)
-        say(f"reusing deployment on chain {deployment.chain_id}: registry {deployment.registry.address}, "
-            f"ledger {deployment.ledger.address}")
+        say(
+            f"reusing deployment on chain {deployment.chain_id}: registry {deployment.registry.address}, "
+            f"ledger {deployment.ledger.address}"
+        )
         return deployment
     relayer = load_account(
         settings.resolved_relayer_keystore, read_password_file(settings.resolved_relayer_password_file)
@@ -97,10 +110,14 @@ def ensure_deployment(settings: Settings, say: Callable[[str], None]) -> Deploym
     say(f"deploying contracts (relayer {relayer_address}, founding regulator {regulator_address})")
     deployment = gateway.deploy(regulator_address, REGULATOR_NAME)
     deployment.save(record)
-    say(f"deployed registry {deployment.registry.address} and ledger {deployment.ledger.address}; "
-        f"recorded in {record}")
-    say(f"the founding regulator's key is {keys / 'regulator.json'} (password in regulator.password); "
-        "the service never reads it")
+    say(
+        f"deployed registry {deployment.registry.address} and ledger {deployment.ledger.address}; "
+        f"recorded in {record}"
+    )
+    say(
+        f"the founding regulator's key is {keys / 'regulator.json'} (password in regulator.password); "
+        "the service never reads it"
+    )
     return deployment
 
 
@@ -113,7 +130,10 @@ def run(settings: Settings, rpc_port: int, say: Callable[[str], None]) -> None:
         settings = settings.model_copy(update={"rpc_url": url})
         ensure_deployment(settings, say)
         say(f"serving the API on http://{settings.host}:{settings.port} (docs at /docs); Ctrl-C stops")
-        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+        # uvicorn re-raises the Ctrl-C it has already acted on.
+        with contextlib.suppress(KeyboardInterrupt):
+            uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    say("stopped")
 
 
 def _exit_on_sigterm(signum: int, _frame: object) -> None:
@@ -139,4 +159,3 @@ def _wait_for_rpc(url: str, process: subprocess.Popen[bytes], log_path: Path, ti
             pass
         time.sleep(0.1)
     raise RuntimeError(f"anvil did not answer on {url} within {timeout:.0f} s; see {log_path}")
-

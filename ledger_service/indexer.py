@@ -131,6 +131,8 @@ class Indexer:
                 contract=event.address,
                 event=event.event,
                 subject=subject,
-                args={k: str(v) if isinstance(v, int) and not isinstance(v, bool) else v for k, v in a.items()},
+                args={
+                    k: str(v) if isinstance(v, int) and not isinstance(v, bool) else v for k, v in a.items()
+                },
             )
         )

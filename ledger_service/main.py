@@ -1,6 +1,5 @@
 """The application factory."""
 
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -36,6 +35,3 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(participants.router)
     app.include_router(transfers.router)
     return app
-
-
-logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -106,7 +106,9 @@ class Relayer:
         """Sends or settles every statement accepted but not yet recorded; returns how many remain open."""
         with self._sessions() as session:
             open_payloads = session.scalars(
-                select(SignedPayload).where(SignedPayload.status.in_((PENDING, SENT))).order_by(SignedPayload.id)
+                select(SignedPayload)
+                .where(SignedPayload.status.in_((PENDING, SENT)))
+                .order_by(SignedPayload.id)
             ).all()
         remaining = 0
         for payload in open_payloads:
@@ -134,8 +136,11 @@ class Relayer:
                 return self._settle(payload, receipt)
             if self._gateway.transaction_known(payload.tx_hash):
                 return payload
-            log.warning("transaction %s of statement %s was lost by the node; resending",
-                        payload.tx_hash, payload.digest)
+            log.warning(
+                "transaction %s of statement %s was lost by the node; resending",
+                payload.tx_hash,
+                payload.digest,
+            )
         if payload.status not in (PENDING, SENT):
             return payload
         try:

@@ -44,7 +44,9 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(NodeUnavailable)
     async def _node_unavailable(_: Request, exc: NodeUnavailable) -> JSONResponse:
         return JSONResponse(
-            _body([], "the chain node is unavailable; nothing was recorded, try again later", "node_unavailable"),
+            _body(
+                [], "the chain node is unavailable; nothing was recorded, try again later", "node_unavailable"
+            ),
             503,
             headers={"Retry-After": str(NODE_RETRY_AFTER_SECONDS)},
         )
@@ -52,8 +54,11 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(SubmissionInProgress)
     async def _in_progress(_: Request, exc: SubmissionInProgress) -> JSONResponse:
         return JSONResponse(
-            _body(["body", "signature"], f"statement {exc} is being submitted by another request",
-                  "submission_in_progress"),
+            _body(
+                ["body", "signature"],
+                f"statement {exc} is being submitted by another request",
+                "submission_in_progress",
+            ),
             409,
             headers={"Retry-After": "1"},
         )
@@ -80,61 +85,103 @@ def rejection_error(rejection: ContractRejection, statement: Statement, message:
     match rejection.error:
         case "UnregisteredParticipant":
             field, status = about(a["account"])
-            return ApiError(status, "unregistered_participant",
-                            f"{field} {a['account']} is not a registered participant", [*loc, field])
+            return ApiError(
+                status,
+                "unregistered_participant",
+                f"{field} {a['account']} is not a registered participant",
+                [*loc, field],
+            )
         case "SuspendedParticipant":
             field, status = about(a["account"])
-            return ApiError(status, "suspended_participant",
-                            f"{field} {a['account']} is suspended by a regulator", [*loc, field])
+            return ApiError(
+                status,
+                "suspended_participant",
+                f"{field} {a['account']} is suspended by a regulator",
+                [*loc, field],
+            )
         case "MissingRole":
             field, status = about(a["account"])
             role = " and ".join(role_names(a["role"]))
-            return ApiError(status, "missing_role",
-                            f"{field} {a['account']} does not hold the {role} role", [*loc, field])
+            return ApiError(
+                status, "missing_role", f"{field} {a['account']} does not hold the {role} role", [*loc, field]
+            )
         case "SignatureExpired":
             when = datetime.fromtimestamp(min(a["deadline"], 2**40), UTC).isoformat(timespec="seconds")
-            return ApiError(422, "signature_expired",
-                            f"the statement's deadline {when} has passed; prepare and sign a new one",
-                            [*loc, "deadline"])
+            return ApiError(
+                422,
+                "signature_expired",
+                f"the statement's deadline {when} has passed; prepare and sign a new one",
+                [*loc, "deadline"],
+            )
         case "NonceAlreadyUsed":
-            return ApiError(409, "nonce_used",
-                            f"nonce {a['nonce']} of {a['signer']} is used by a statement already recorded "
-                            "(a replay?); prepare and sign a new statement", [*loc, "nonce"])
+            return ApiError(
+                409,
+                "nonce_used",
+                f"nonce {a['nonce']} of {a['signer']} is used by a statement already recorded "
+                "(a replay?); prepare and sign a new statement",
+                [*loc, "nonce"],
+            )
         case "InvalidSignature":
-            return ApiError(422, "invalid_signature",
-                            f"the signature is not {statement.signer_field} {a['signer']}'s signature of "
-                            "this statement", ["body", "signature"])
+            return ApiError(
+                422,
+                "invalid_signature",
+                f"the signature is not {statement.signer_field} {a['signer']}'s signature of this statement",
+                ["body", "signature"],
+            )
         case "AlreadyRegistered":
-            return ApiError(409, "already_registered",
-                            f"participant {a['account']} is already registered", [*loc, "participant"])
+            return ApiError(
+                409,
+                "already_registered",
+                f"participant {a['account']} is already registered",
+                [*loc, "participant"],
+            )
         case "InvalidRoles":
             return ApiError(422, "invalid_roles", f"roles {a['roles']} name no known role", [*loc, "roles"])
         case "StatusUnchanged":
             state = "suspended" if a["status"] == 2 else "active"
-            return ApiError(409, "status_unchanged", f"participant {a['account']} is already {state}",
-                            [*loc, "suspended"])
+            return ApiError(
+                409, "status_unchanged", f"participant {a['account']} is already {state}", [*loc, "suspended"]
+            )
         case "SelfSuspension":
-            return ApiError(422, "self_suspension", "a regulator cannot suspend itself", [*loc, "participant"])
+            return ApiError(
+                422, "self_suspension", "a regulator cannot suspend itself", [*loc, "participant"]
+            )
         case "ZeroAddress":
-            return ApiError(422, "zero_address", "the zero address cannot be a participant",
-                            [*loc, "participant"])
+            return ApiError(
+                422, "zero_address", "the zero address cannot be a participant", [*loc, "participant"]
+            )
         case "ZeroQuantity" | "QuantityTooLarge":
             field = "receivedQuantity" if "receivedQuantity" in message else "quantity"
-            return ApiError(422, "invalid_quantity", f"{field} must be a positive integer below 2^63",
-                            [*loc, field])
+            return ApiError(
+                422, "invalid_quantity", f"{field} must be a positive integer below 2^63", [*loc, field]
+            )
         case "SelfTransfer":
-            return ApiError(422, "self_transfer", "the shipper cannot name itself as receiver",
-                            [*loc, "receiver"])
+            return ApiError(
+                422, "self_transfer", "the shipper cannot name itself as receiver", [*loc, "receiver"]
+            )
         case "EmptyField":
             return ApiError(422, "empty_field", f"{a['field']} must not be empty", [*loc, a["field"]])
         case "TransferNotDispatched":
             if a["status"] == 0:
-                return ApiError(404, "unknown_transfer", f"no transfer {a['transferId']} was dispatched",
-                                [*loc, "transferId"])
-            return ApiError(409, "already_received", f"transfer {a['transferId']} was already received",
-                            [*loc, "transferId"])
+                return ApiError(
+                    404,
+                    "unknown_transfer",
+                    f"no transfer {a['transferId']} was dispatched",
+                    [*loc, "transferId"],
+                )
+            return ApiError(
+                409,
+                "already_received",
+                f"transfer {a['transferId']} was already received",
+                [*loc, "transferId"],
+            )
         case "NotNamedReceiver":
-            return ApiError(403, "not_named_receiver",
-                            f"{a['receiver']} is not the receiver named in transfer {a['transferId']}",
-                            [*loc, "receiver"])
-    return ApiError(422, "refused_by_contract", f"the ledger contract refused the statement: {rejection}", loc)
+            return ApiError(
+                403,
+                "not_named_receiver",
+                f"{a['receiver']} is not the receiver named in transfer {a['transferId']}",
+                [*loc, "receiver"],
+            )
+    return ApiError(
+        422, "refused_by_contract", f"the ledger contract refused the statement: {rejection}", loc
+    )

@@ -35,8 +35,15 @@ WasteCode = Annotated[
     Field(description="Waste code as written in its scheme, e.g. '10 02 02' or 'D001'"),
 ]
 # UN/CEFACT Recommendation 20 codes of the units quantities are declared in.
-UNITS = {"KGM": "kilogram", "TNE": "tonne", "MTQ": "cubic metre", "LTR": "litre",
-         "KWH": "kilowatt hour", "MWH": "megawatt hour", "GV": "gigajoule"}
+UNITS = {
+    "KGM": "kilogram",
+    "TNE": "tonne",
+    "MTQ": "cubic metre",
+    "LTR": "litre",
+    "KWH": "kilowatt hour",
+    "MWH": "megawatt hour",
+    "GV": "gigajoule",
+}
 
 
 def _unit(value: str) -> str:

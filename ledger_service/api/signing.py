@@ -36,11 +36,16 @@ def prepare(
     message = {**fields, "nonce": nonce, "deadline": deadline}
     payload = typed_data(statement, runtime.chain_id, runtime.gateway.address(statement.contract), message)
     return PreparedStatement(
-        statement=statement.primary_type, signer=signer, digest="0x" + digest(payload).hex(), typed_data=payload
+        statement=statement.primary_type,
+        signer=signer,
+        digest="0x" + digest(payload).hex(),
+        typed_data=payload,
     )
 
 
-def require_role(runtime: Runtime, statement: Statement, fields: dict[str, Any], account: str, role: Role) -> None:
+def require_role(
+    runtime: Runtime, statement: Statement, fields: dict[str, Any], account: str, role: Role
+) -> None:
     """Refuses to prepare a statement the ledger would refuse for `account`'s standing."""
     try:
         runtime.gateway.require_active(account, role.bit)
@@ -48,7 +53,9 @@ def require_role(runtime: Runtime, statement: Statement, fields: dict[str, Any],
         raise rejection_error(rejection, statement, fields) from None
 
 
-def submit(runtime: Runtime, statement: Statement, message_model: BaseModel, signature_hex: str) -> SignedPayload:
+def submit(
+    runtime: Runtime, statement: Statement, message_model: BaseModel, signature_hex: str
+) -> SignedPayload:
     """Hands a signed statement to the relayer; contract refusals come back as ApiError."""
     message = normalise_message(statement, message_model.model_dump())
     payload = typed_data(statement, runtime.chain_id, runtime.gateway.address(statement.contract), message)
@@ -89,5 +96,6 @@ def _next_nonce(runtime: Runtime, session: Session, statement: Statement, signer
         if not runtime.gateway.nonce_used(statement.contract, signer, candidate):
             return candidate
         candidate += 1
-    raise ApiError(409, "no_free_nonce", f"no unused nonce found for {signer}; pass one explicitly",
-                   ["body", "nonce"])
+    raise ApiError(
+        409, "no_free_nonce", f"no unused nonce found for {signer}; pass one explicitly", ["body", "nonce"]
+    )

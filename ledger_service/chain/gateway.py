@@ -191,7 +191,9 @@ class ChainGateway:
 
     # --- statements --------------------------------------------------------------------------------
 
-    def statement_call(self, statement: Statement, message: dict[str, Any], signature: bytes) -> ContractFunction:
+    def statement_call(
+        self, statement: Statement, message: dict[str, Any], signature: bytes
+    ) -> ContractFunction:
         args = [self._abi_value(typ, message[name]) for name, typ in statement.fields]
         fn = getattr(self.contracts[statement.contract].functions, FUNCTIONS[statement.primary_type])
         return fn(tuple(args), signature)
@@ -207,8 +209,10 @@ class ChainGateway:
                 self._next_tx_nonce = self._call(
                     lambda: self.w3.eth.get_transaction_count(self.relayer.address, "pending")
                 )
-            gas_price = self.gas_price_wei if self.gas_price_wei is not None else self._call(
-                lambda: self.w3.eth.gas_price
+            gas_price = (
+                self.gas_price_wei
+                if self.gas_price_wei is not None
+                else self._call(lambda: self.w3.eth.gas_price)
             )
             tx = call.build_transaction(
                 {
@@ -375,5 +379,3 @@ class ChainGateway:
                 if item["type"] == "error":
                     table[function_abi_to_4byte_selector(item)] = (item["name"], item["inputs"])
         return table
-
-

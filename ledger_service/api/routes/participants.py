@@ -26,7 +26,9 @@ router = APIRouter(prefix="/participants", tags=["participants"])
 
 
 @router.post("/registrations/prepare", operation_id="prepare_participant_registration")
-def prepare_registration(terms: RegistrationTerms, runtime: RuntimeDep, session: SessionDep) -> PreparedStatement:
+def prepare_registration(
+    terms: RegistrationTerms, runtime: RuntimeDep, session: SessionDep
+) -> PreparedStatement:
     """The RegisterParticipant statement a regulator signs to register a participant."""
     fields = {
         "regulator": terms.regulator,
@@ -83,8 +85,12 @@ def set_status(
 ) -> ParticipantOut | Submission:
     """Records a regulator's signed suspension or reinstatement of a participant."""
     if body.message.participant != address:
-        raise ApiError(422, "path_mismatch", f"message names participant {body.message.participant}, "
-                       f"not {address}", ["body", "message", "participant"])
+        raise ApiError(
+            422,
+            "path_mismatch",
+            f"message names participant {body.message.participant}, not {address}",
+            ["body", "message", "participant"],
+        )
     submitted = submit(runtime, SET_PARTICIPANT_STATUS, body.message, body.signature)
     if submitted.status != RECORDED:
         response.status_code = status.HTTP_202_ACCEPTED
@@ -109,5 +115,7 @@ def list_participants(session: SessionDep) -> list[ParticipantOut]:
 def _get(session: SessionDep, address: str) -> Participant:
     participant = session.get(Participant, address)
     if participant is None:
-        raise ApiError(404, "unknown_participant", f"no participant {address} is registered", ["path", "address"])
+        raise ApiError(
+            404, "unknown_participant", f"no participant {address} is registered", ["path", "address"]
+        )
     return participant

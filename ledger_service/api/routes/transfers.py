@@ -33,7 +33,9 @@ ACCEPTED = {202: {"model": Submission, "description": "Accepted; not yet recorde
 def prepare_dispatch(terms: DispatchTerms, runtime: RuntimeDep, session: SessionDep) -> PreparedStatement:
     """The Dispatch statement a shipper signs to send a quantity of a lot to a receiver."""
     if terms.shipper == terms.receiver:
-        raise ApiError(422, "self_transfer", "the shipper cannot name itself as receiver", ["body", "receiver"])
+        raise ApiError(
+            422, "self_transfer", "the shipper cannot name itself as receiver", ["body", "receiver"]
+        )
     fields = {
         "shipper": terms.shipper,
         "receiver": terms.receiver,
@@ -67,9 +69,14 @@ def prepare_receipt(
     """The Receipt statement the named receiver signs with the quantity it measured."""
     transfer = _get(session, transfer_id)
     if transfer.status != "dispatched":
-        raise ApiError(409, "already_received", f"transfer {transfer_id} was already received",
-                       ["path", "transfer_id"])
-    fields = {"transferId": transfer_id, "receiver": transfer.receiver, "receivedQuantity": terms.received_quantity}
+        raise ApiError(
+            409, "already_received", f"transfer {transfer_id} was already received", ["path", "transfer_id"]
+        )
+    fields = {
+        "transferId": transfer_id,
+        "receiver": transfer.receiver,
+        "receivedQuantity": terms.received_quantity,
+    }
     require_role(runtime, RECEIPT, fields, transfer.receiver, Role.RECEIVER)
     return prepare(runtime, session, RECEIPT, fields, terms)
 
@@ -80,8 +87,12 @@ def confirm_receipt(
 ) -> TransferOut | Submission:
     """Records the named receiver's signed receipt."""
     if body.message.transferId != transfer_id:
-        raise ApiError(422, "path_mismatch", f"message names transfer {body.message.transferId}, "
-                       f"not {transfer_id}", ["body", "message", "transferId"])
+        raise ApiError(
+            422,
+            "path_mismatch",
+            f"message names transfer {body.message.transferId}, not {transfer_id}",
+            ["body", "message", "transferId"],
+        )
     submitted = submit(runtime, RECEIPT, body.message, body.signature)
     if submitted.status != RECORDED:
         response.status_code = status.HTTP_202_ACCEPTED
@@ -107,11 +118,15 @@ def list_transfers(
     rows = session.scalars(
         select(Transfer).order_by(Transfer.dispatch_block, Transfer.id).offset(offset).limit(limit)
     )
-    return TransferPage(items=[transfer_out(session, t) for t in rows], total=total, offset=offset, limit=limit)
+    return TransferPage(
+        items=[transfer_out(session, t) for t in rows], total=total, offset=offset, limit=limit
+    )
 
 
 def _get(session: SessionDep, transfer_id: str) -> Transfer:
     transfer = session.get(Transfer, transfer_id)
     if transfer is None:
-        raise ApiError(404, "unknown_transfer", f"no transfer {transfer_id} is recorded", ["path", "transfer_id"])
+        raise ApiError(
+            404, "unknown_transfer", f"no transfer {transfer_id} is recorded", ["path", "transfer_id"]
+        )
     return transfer

@@ -1,0 +1,183 @@
+"""The README's way: `make run` starts the system, a terminal does the whole slice with keys the
+service never sees, Ctrl-C stops it, and a second `make run` finds the same chain and records."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+SYMLEDGER = str(REPO / ".venv" / "bin" / "symledger")
+
+pytestmark = pytest.mark.e2e
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class System:
+    """`make run` in its own process group, as a terminal runs it; stopped with Ctrl-C (SIGINT)."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir, self.port, self.rpc_port = data_dir, free_port(), free_port()
+        self.api = f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.log = open(self.data_dir.parent / f"run-{time.monotonic_ns()}.log", "w+")  # noqa: SIM115
+        self.process = subprocess.Popen(
+            [
+                "make",
+                "--no-print-directory",
+                "run",
+                f"DATA_DIR={self.data_dir}",
+                f"PORT={self.port}",
+                f"RPC_PORT={self.rpc_port}",
+            ],
+            cwd=REPO,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, f"make run exited early:\n{self.output()}"
+            try:
+                if httpx.get(self.api + "/health", timeout=1).json()["status"] == "ok":
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.3)
+        raise AssertionError(f"the API did not come up:\n{self.output()}")
+
+    def interrupt(self) -> None:
+        os.killpg(self.process.pid, signal.SIGINT)
+        self.process.wait(timeout=60)
+
+    def output(self) -> str:
+        self.log.flush()
+        self.log.seek(0)
+        return self.log.read()
+
+    def cli(self, *args: str) -> dict:
+        result = subprocess.run(
+            [SYMLEDGER, *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, "SYMLEDGER_API": self.api},
+        )
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout) if result.stdout.strip().startswith("{") else {"out": result.stdout}
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_make_run_then_a_transfer_from_the_terminal(tmp_path):
+    system = System(tmp_path / "data")
+    keys = tmp_path / "party-keys"  # the parties' own machine: the service never sees this folder
+    keys.mkdir()
+    (keys / "password").write_text("correct horse battery staple\n")
+    regulator_key = [
+        "-k",
+        str(system.data_dir / "keys" / "regulator.json"),
+        "--password-file",
+        str(system.data_dir / "keys" / "regulator.password"),
+    ]
+
+    system.start()
+    try:
+        assert "deploying contracts" in system.output()
+        shipper = system.cli(
+            "key", "new", "-k", str(keys / "shipper.json"), "--password-file", str(keys / "password")
+        )
+        receiver = system.cli(
+            "key", "new", "-k", str(keys / "recv.json"), "--password-file", str(keys / "password")
+        )
+        shipper_address, receiver_address = shipper["out"].strip(), receiver["out"].strip()
+        system.cli(
+            "register",
+            *regulator_key,
+            "--participant",
+            shipper_address,
+            "--role",
+            "SHIPPER",
+            "--legal-name",
+            "Nam Cau Kien Steel",
+            "--enterprise-id",
+            "0200111222",
+            "--park",
+            "Nam Cau Kien",
+        )
+        system.cli(
+            "register",
+            *regulator_key,
+            "--participant",
+            receiver_address,
+            "--role",
+            "RECEIVER",
+            "--legal-name",
+            "Haiphong Aggregates",
+            "--enterprise-id",
+            "0200333444",
+            "--park",
+            "Nam Cau Kien",
+        )
+        ticket = tmp_path / "weighbridge.pdf"
+        ticket.write_bytes(b"%PDF-1.4 weighbridge ticket 24.5 t slag")
+        shipper_key = ["-k", str(keys / "shipper.json"), "--password-file", str(keys / "password")]
+        transfer = system.cli(
+            "dispatch",
+            *shipper_key,
+            "--receiver",
+            receiver_address,
+            "--lot",
+            "0x" + "5a" * 32,
+            "--waste-code",
+            "10 02 02",
+            "--quantity",
+            "24500",
+            "--unit",
+            "KGM",
+            "--document",
+            str(ticket),
+        )
+        received = system.cli(
+            "receive",
+            "-k",
+            str(keys / "recv.json"),
+            "--password-file",
+            str(keys / "password"),
+            transfer["id"],
+            "--quantity",
+            "24380",
+        )
+        assert (received["status"], received["discrepancy"]) == ("received", -120)
+        assert [(e["event"], e["signer"]) for e in received["evidence"]] == [
+            ("TransferDispatched", shipper_address),
+            ("TransferReceived", receiver_address),
+        ]
+    finally:
+        system.interrupt()
+    assert "stopping anvil" in system.output()
+    assert not listening(system.port) and not listening(system.rpc_port)
+    assert (system.data_dir / "chain" / "anvil-state.json").exists()
+
+    system.start()  # a restart reuses the chain and the deployment
+    try:
+        assert "reusing deployment" in system.output()
+        again = system.cli("show", "transfer", transfer["id"])
+        assert again == received
+    finally:
+        system.interrupt()

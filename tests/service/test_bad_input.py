@@ -1,0 +1,115 @@
+"""Bad input: a 4xx JSON error naming the field and the reason, and nothing written anywhere."""
+
+import pytest
+from parties import Party, dispatch_terms
+from sqlalchemy import create_engine, func, select
+
+from ledger_service.db.models import ChainEvent, SignedPayload, Transfer
+
+
+@pytest.fixture
+def nothing_written(settings):
+    """Asserts after the test that neither the outbox nor the read model changed."""
+    engine = create_engine(settings.resolved_database_url)
+
+    def counts() -> tuple[int, ...]:
+        with engine.connect() as c:
+            return tuple(
+                c.scalar(select(func.count()).select_from(t)) for t in (SignedPayload, Transfer, ChainEvent)
+            )
+
+    before = counts()
+    yield
+    assert counts() == before
+    engine.dispose()
+
+
+def only_error(response, status: int) -> dict:
+    assert response.status_code == status, response.text
+    (error,) = response.json()["detail"]
+    assert error["msg"]
+    return error
+
+
+@pytest.mark.parametrize(
+    ("override", "field", "reason"),
+    [
+        ({"receiver": "0x1234"}, "receiver", "not an address"),
+        (
+            {"receiver": "0x52908400098527886E0F7030069857D2E4169EE7".replace("E", "e", 1)},
+            "receiver",
+            "checksum",
+        ),
+        ({"quantity": 0}, "quantity", "greater than 0"),
+        ({"quantity": -5}, "quantity", "greater than 0"),
+        ({"quantity": 1.5}, "quantity", "integer"),
+        ({"quantity": "a lot"}, "quantity", "integer"),
+        ({"quantity": 2**63}, "quantity", "less than or equal"),
+        ({"unit": "pounds"}, "unit", "UN/CEFACT"),
+        ({"lot_id": "LOT-1"}, "lot_id", "pattern"),
+        ({"waste_code": ""}, "waste_code", "pattern"),
+    ],
+)
+def test_malformed_dispatch_terms_name_the_field(
+    client, shipper, receiver, nothing_written, override, field, reason
+):
+    response = client.post(
+        "/transfers/dispatches/prepare", json=dispatch_terms(shipper, receiver, **override)
+    )
+    error = only_error(response, 422)
+    assert error["loc"] == ["body", field]
+    assert reason.lower() in error["msg"].lower()
+
+
+def test_unknown_receiver_is_named(client, shipper, nothing_written):
+    stranger = Party("stranger")
+    error = only_error(
+        client.post("/transfers/dispatches/prepare", json=dispatch_terms(shipper, stranger)), 422
+    )
+    assert error["type"] == "unregistered_participant" and error["loc"][-1] == "receiver"
+    assert stranger.address in error["msg"]
+
+
+def test_wrong_role_is_forbidden(client, shipper, receiver, nothing_written):
+    # The receiver tries to ship: it holds no SHIPPER role.
+    error = only_error(
+        client.post("/transfers/dispatches/prepare", json=dispatch_terms(receiver, shipper)), 403
+    )
+    assert error["type"] == "missing_role" and error["loc"][-1] == "shipper"
+
+
+@pytest.mark.parametrize(
+    ("signature", "status", "loc_end"),
+    [
+        ("0x" + "00" * 65, 422, "signature"),  # well-formed but no one's signature
+        ("0xdeadbeef", 422, "signature"),  # too short to be a signature
+        ("not hex", 422, "signature"),
+    ],
+)
+def test_bad_signature(client, shipper, receiver, nothing_written, signature, status, loc_end):
+    prepared = client.post("/transfers/dispatches/prepare", json=dispatch_terms(shipper, receiver)).json()
+    response = client.post(
+        "/transfers", json={"message": prepared["typed_data"]["message"], "signature": signature}
+    )
+    assert only_error(response, status)["loc"][-1] == loc_end
+
+
+def test_tampered_message_is_refused(client, shipper, receiver, nothing_written):
+    prepared = client.post("/transfers/dispatches/prepare", json=dispatch_terms(shipper, receiver)).json()
+    body = shipper.signed_body(prepared)
+    body["message"]["quantity"] = "1"  # the relayer (or anyone) cannot change what the shipper signed
+    error = only_error(client.post("/transfers", json=body), 422)
+    assert error["type"] == "invalid_signature"
+
+
+def test_unknown_fields_are_refused(client, shipper, receiver, nothing_written):
+    response = client.post(
+        "/transfers/dispatches/prepare", json={**dispatch_terms(shipper, receiver), "price": 3}
+    )
+    assert only_error(response, 422)["loc"] == ["body", "price"]
+
+
+def test_unknown_transfer_is_404(client, nothing_written):
+    response = client.get("/transfers/0x" + "ee" * 32)
+    assert only_error(response, 404)["loc"] == ["path", "transfer_id"]
+    assert only_error(client.get("/transfers/42"), 422)["loc"] == ["path", "transfer_id"]

@@ -1,0 +1,102 @@
+"""Registration and suspension, which only a regulator's signature can bring about."""
+
+from parties import Party, dispatch, dispatch_terms, register
+
+
+def test_regulator_registers_a_participant_with_evidence(client, regulator):
+    firm = Party("Nam Cau Kien Slag")
+    record = register(client, regulator, firm, "SHIPPER", "RECEIVER", park="Nam Cau Kien")
+    assert record["roles"] == ["SHIPPER", "RECEIVER"]
+    assert (record["status"], record["park"], record["registered_by"]) == (
+        "active",
+        "Nam Cau Kien",
+        regulator.address,
+    )
+    (evidence,) = record["evidence"]
+    assert (evidence["event"], evidence["signer"]) == ("ParticipantRegistered", regulator.address)
+    assert client.get(f"/participants/{firm.address}").json() == record
+
+
+def test_only_a_regulator_may_register(client, regulator, shipper):
+    newcomer = Party("newcomer")
+    terms = {
+        "regulator": shipper.address,
+        "participant": newcomer.address,
+        "roles": ["RECEIVER"],
+        "legal_name": "Newcomer JSC",
+        "enterprise_id": "0311111111",
+    }
+    response = client.post("/participants/registrations/prepare", json=terms)
+    assert response.status_code == 403
+    (error,) = response.json()["detail"]
+    assert error["type"] == "missing_role" and error["loc"][-1] == "regulator" and "REGULATOR" in error["msg"]
+
+    # Signed anyway (typed data built by the regulator's prepare, then altered): the chain refuses it too.
+    prepared = client.post(
+        "/participants/registrations/prepare", json={**terms, "regulator": regulator.address}
+    )
+    typed = prepared.json()["typed_data"]
+    typed["message"]["regulator"] = shipper.address
+    submitted = client.post(
+        "/participants", json={"message": typed["message"], "signature": shipper.sign(typed)}
+    )
+    assert submitted.status_code == 403 and submitted.json()["detail"][0]["type"] == "missing_role"
+    assert client.get(f"/participants/{newcomer.address}").status_code == 404
+
+
+def test_registering_twice_is_a_conflict(client, regulator, shipper):
+    terms = {
+        "regulator": regulator.address,
+        "participant": shipper.address,
+        "roles": ["LAB"],
+        "legal_name": "Again",
+        "enterprise_id": "1",
+    }
+    prepared = client.post("/participants/registrations/prepare", json=terms).json()
+    response = client.post("/participants", json=regulator.signed_body(prepared))
+    assert response.status_code == 409 and response.json()["detail"][0]["loc"][-1] == "participant"
+
+
+def test_suspended_shipper_cannot_dispatch_until_reinstated(client, regulator, shipper, receiver):
+    def set_status(suspended: bool) -> dict:
+        prepared = client.post(
+            f"/participants/{shipper.address}/status/prepare",
+            json={"regulator": regulator.address, "suspended": suspended, "reason": "permit under review"},
+        )
+        assert prepared.status_code == 200, prepared.text
+        response = client.post(
+            f"/participants/{shipper.address}/status", json=regulator.signed_body(prepared.json())
+        )
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    assert set_status(True)["status"] == "suspended"
+    prepared = client.post("/transfers/dispatches/prepare", json=dispatch_terms(shipper, receiver))
+    assert prepared.status_code == 403
+    (error,) = prepared.json()["detail"]
+    assert error["type"] == "suspended_participant" and error["loc"][-1] == "shipper"
+
+    reinstated = set_status(False)
+    assert reinstated["status"] == "active"
+    assert [e["event"] for e in reinstated["evidence"]] == [
+        "ParticipantRegistered",
+        "ParticipantSuspended",
+        "ParticipantReinstated",
+    ]
+    assert dispatch(client, shipper, receiver)["status"] == "dispatched"
+
+
+def test_suspended_receiver_cannot_sign_receipt(client, regulator, shipper, receiver):
+    transfer = dispatch(client, shipper, receiver)
+    receipt = client.post(
+        f"/transfers/{transfer['id']}/receipt/prepare", json={"received_quantity": 1}
+    ).json()
+    suspension = client.post(
+        f"/participants/{receiver.address}/status/prepare",
+        json={"regulator": regulator.address, "suspended": True, "reason": "licence revoked"},
+    ).json()
+    assert client.post(
+        f"/participants/{receiver.address}/status", json=regulator.signed_body(suspension)
+    ).is_success
+    response = client.post(f"/transfers/{transfer['id']}/receipt", json=receiver.signed_body(receipt))
+    assert response.status_code == 403 and response.json()["detail"][0]["type"] == "suspended_participant"

@@ -1,0 +1,142 @@
+"""The node or the service dying: a refused request leaves nothing; an accepted statement is never lost;
+the indexer resumes from its checkpoint. Each test runs its own anvil, so it can stop and restart it."""
+
+from contextlib import ExitStack
+from pathlib import Path
+
+import pytest
+from conftest import deploy_stack, free_port
+from fastapi.testclient import TestClient
+from parties import Party, dispatch, dispatch_terms, register
+from sqlalchemy import create_engine, func, select
+
+from ledger_service import devstack
+from ledger_service.chain.gateway import ChainGateway
+from ledger_service.db.models import ChainEvent, SignedPayload
+from ledger_service.main import create_app
+from ledger_service.statements import DISPATCH, typed_data
+
+
+class Node:
+    """An anvil that the test can stop and start again on the same port and state file."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir, self.port = data_dir, free_port()
+        self._stack = ExitStack()
+
+    def start(self) -> str:
+        return self._stack.enter_context(
+            devstack.running_anvil(self.data_dir, self.port, say=lambda _l: None)
+        )
+
+    def stop(self) -> None:
+        self._stack.close()
+
+
+@pytest.fixture
+def stack(tmp_path, regulator):
+    node = Node(tmp_path)
+    url = node.start()
+    settings = deploy_stack(tmp_path, url, f"sqlite:///{tmp_path / 'ledger.db'}", regulator)
+    yield node, settings
+    node.stop()
+
+
+def outbox(settings) -> list[SignedPayload]:
+    engine = create_engine(settings.resolved_database_url)
+    with engine.connect() as c:
+        rows = c.execute(select(SignedPayload.digest, SignedPayload.status)).all()
+    engine.dispose()
+    return rows
+
+
+def parties(client, regulator) -> tuple[Party, Party]:
+    shipper, receiver = Party("shipper"), Party("receiver")
+    register(client, regulator, shipper, "SHIPPER")
+    register(client, regulator, receiver, "RECEIVER")
+    return shipper, receiver
+
+
+def test_node_down_gives_503_and_writes_nothing(stack, regulator):
+    node, settings = stack
+    with TestClient(create_app(settings)) as client:
+        shipper, receiver = parties(client, regulator)
+        prepared = client.post("/transfers/dispatches/prepare", json=dispatch_terms(shipper, receiver)).json()
+        before = outbox(settings)
+        node.stop()
+
+        response = client.post("/transfers", json=shipper.signed_body(prepared))
+        assert response.status_code == 503
+        assert response.headers["Retry-After"] == "5"
+        assert response.json()["detail"][0]["type"] == "node_unavailable"
+        assert outbox(settings) == before
+
+        node.start()  # from its state file: the registrations are still there
+        response = client.post("/transfers", json=shipper.signed_body(prepared))
+        assert response.status_code == 201, response.text
+
+
+def test_statement_accepted_before_the_node_dies_is_recorded_after_restarts(stack, regulator, monkeypatch):
+    node, settings = stack
+    with TestClient(create_app(settings)) as client:
+        shipper, receiver = parties(client, regulator)
+        prepared = client.post("/transfers/dispatches/prepare", json=dispatch_terms(shipper, receiver)).json()
+        gateway = client.app.state.runtime.gateway
+        simulate = gateway.simulate
+
+        def simulate_then_lose_the_node(call):
+            gas = simulate(call)
+            node.stop()  # the worst moment: checked and accepted, not yet sent
+            return gas
+
+        monkeypatch.setattr(gateway, "simulate", simulate_then_lose_the_node)
+        response = client.post("/transfers", json=shipper.signed_body(prepared))
+        assert response.status_code == 202, response.text
+        assert response.json() == {
+            "digest": prepared["digest"],
+            "statement": "Dispatch",
+            "status": "pending",
+            "tx_hash": None,
+        }
+    # The service is down too now. Both come back; nobody resubmits anything.
+    node.start()
+    with TestClient(create_app(settings)) as client:
+        record = client.get(f"/transfers/{prepared['digest']}")
+        assert record.status_code == 200, record.text
+        assert record.json()["evidence"][0]["signer"] == shipper.address
+    assert (prepared["digest"], "recorded") in outbox(settings)
+
+
+def test_indexer_resumes_from_its_checkpoint(stack, regulator):
+    node, settings = stack
+    with TestClient(create_app(settings)) as client:
+        shipper, receiver = parties(client, regulator)
+        first = dispatch(client, shipper, receiver)
+        runtime = client.app.state.runtime
+        deployment, relayer = runtime.deployment, runtime.gateway.relayer
+        prepared = client.post(
+            "/transfers/dispatches/prepare", json=dispatch_terms(shipper, receiver, quantity=9)
+        ).json()
+
+    # While the service is down, another relayer records a signed dispatch straight on the chain.
+    other = ChainGateway(settings.rpc_url, settings.artifacts_dir, relayer=relayer)
+    other.bind(deployment)
+    message = prepared["typed_data"]["message"]
+    assert typed_data(DISPATCH, 31337, deployment.ledger.address, message) == prepared["typed_data"]
+    call = other.statement_call(
+        DISPATCH, message, bytes.fromhex(shipper.signed_body(prepared)["signature"][2:])
+    )
+    tx_hash = other.send(call, other.simulate(call) * 2)
+    assert other.wait_for_receipt(tx_hash, timeout=10, poll=0.05)["status"] == 1
+
+    with TestClient(create_app(settings)) as client:
+        assert client.get(f"/transfers/{prepared['digest']}").json()["quantity"] == 9
+        assert client.get(f"/transfers/{first['id']}").json()["id"] == first["id"]
+        head = other.block_number()
+        assert client.get("/health").json()["indexed_block"] == head
+    # Every chain event is in the read model exactly once.
+    engine = create_engine(settings.resolved_database_url)
+    with engine.connect() as c:
+        indexed = c.scalar(select(func.count()).select_from(ChainEvent))
+    engine.dispose()
+    assert indexed == len(other.events(deployment.start_block, head))

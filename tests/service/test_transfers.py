@@ -1,0 +1,140 @@
+"""A transfer signed by shipper and receiver, end to end through the API onto a real chain."""
+
+import json
+
+from eth_account import Account
+from eth_account.messages import encode_typed_data
+from parties import Party, dispatch, dispatch_terms, register
+from web3 import Web3
+
+
+def test_prepared_dispatch_is_standard_typed_data(client, shipper, receiver):
+    prepared = client.post("/transfers/dispatches/prepare", json=dispatch_terms(shipper, receiver)).json()
+    typed = prepared["typed_data"]
+
+    assert set(typed) == {"types", "primaryType", "domain", "message"}
+    assert typed["primaryType"] == "Dispatch"
+    assert [f["name"] for f in typed["types"]["EIP712Domain"]] == [
+        "name",
+        "version",
+        "chainId",
+        "verifyingContract",
+    ]
+    deployment = client.get("/deployment").json()
+    assert typed["domain"]["chainId"] == deployment["chain_id"] == 31337
+    assert typed["domain"]["verifyingContract"] == deployment["ledger"]["address"]
+    assert typed["message"]["quantity"] == "12300"  # exact for JavaScript wallets too
+    assert prepared["signer"] == shipper.address
+    # A wallet signs the JSON exactly as served: the digest is the one every library computes.
+    round_tripped = json.loads(json.dumps(typed))
+    signable = encode_typed_data(full_message=round_tripped)
+    digest = Web3.keccak(b"\x19" + signable.version + signable.header + signable.body)
+    assert "0x" + bytes(digest).hex() == prepared["digest"]
+
+
+def test_dispatch_then_receipt_with_evidence(client, settings, shipper, receiver):
+    transfer = dispatch(client, shipper, receiver)
+    assert transfer["status"] == "dispatched"
+    assert (transfer["shipper"], transfer["receiver"]) == (shipper.address, receiver.address)
+
+    prepared = client.post(f"/transfers/{transfer['id']}/receipt/prepare", json={"received_quantity": 12_250})
+    assert prepared.status_code == 200, prepared.text
+    assert prepared.json()["signer"] == receiver.address
+    response = client.post(f"/transfers/{transfer['id']}/receipt", json=receiver.signed_body(prepared.json()))
+    assert response.status_code == 200, response.text
+
+    record = client.get(f"/transfers/{transfer['id']}").json()
+    assert record["status"] == "received"
+    assert (record["quantity"], record["received_quantity"], record["discrepancy"]) == (12_300, 12_250, -50)
+    dispatched, received = record["evidence"]
+    assert (dispatched["event"], dispatched["signer"]) == ("TransferDispatched", shipper.address)
+    assert (received["event"], received["signer"]) == ("TransferReceived", receiver.address)
+    # The evidence is on the chain itself: the transactions are mined in the blocks named.
+    w3 = Web3(Web3.HTTPProvider(settings.rpc_url))
+    for item in (dispatched, received):
+        receipt = w3.eth.get_transaction_receipt(item["tx_hash"])
+        assert receipt["status"] == 1
+        assert receipt["blockNumber"] == item["block_number"]
+        assert "0x" + bytes(receipt["blockHash"]).hex() == item["block_hash"]
+    # The relayer sent those transactions; the parties hold no ether and sent nothing.
+    assert w3.eth.get_transaction(dispatched["tx_hash"])["from"] not in (shipper.address, receiver.address)
+    assert w3.eth.get_balance(shipper.address) == 0
+
+
+def test_transfer_id_is_the_dispatch_digest(client, shipper, receiver):
+    prepared = client.post("/transfers/dispatches/prepare", json=dispatch_terms(shipper, receiver)).json()
+    transfer = client.post("/transfers", json=shipper.signed_body(prepared)).json()
+    assert transfer["id"] == prepared["digest"]
+
+
+def test_resubmitting_the_same_signed_dispatch_records_it_once(client, shipper, receiver):
+    prepared = client.post("/transfers/dispatches/prepare", json=dispatch_terms(shipper, receiver)).json()
+    body = shipper.signed_body(prepared)
+    first = client.post("/transfers", json=body)
+    again = client.post("/transfers", json=body)
+    assert first.status_code == again.status_code == 201
+    assert first.json() == again.json()
+    listed = client.get("/transfers", params={"limit": 500}).json()
+    assert [t["id"] for t in listed["items"]].count(first.json()["id"]) == 1
+
+
+def test_a_reused_nonce_is_refused_as_a_replay(client, shipper, receiver):
+    first = client.post("/transfers/dispatches/prepare", json=dispatch_terms(shipper, receiver)).json()
+    client.post("/transfers", json=shipper.signed_body(first))
+    nonce = int(first["typed_data"]["message"]["nonce"])
+    other = client.post(
+        "/transfers/dispatches/prepare", json=dispatch_terms(shipper, receiver, quantity=7, nonce=nonce)
+    ).json()
+    response = client.post("/transfers", json=shipper.signed_body(other))
+    assert response.status_code == 409
+    (error,) = response.json()["detail"]
+    assert error["loc"] == ["body", "message", "nonce"] and error["type"] == "nonce_used"
+
+
+def test_receipt_by_another_receiver_is_forbidden(client, regulator, shipper, receiver):
+    intruder = Party("intruder")
+    register(client, regulator, intruder, "RECEIVER")
+    transfer = dispatch(client, shipper, receiver)
+    prepared = client.post(
+        f"/transfers/{transfer['id']}/receipt/prepare", json={"received_quantity": 5}
+    ).json()
+    message = {**prepared["typed_data"]["message"], "receiver": intruder.address}
+    typed = {**prepared["typed_data"], "message": message}
+    response = client.post(
+        f"/transfers/{transfer['id']}/receipt", json={"message": message, "signature": intruder.sign(typed)}
+    )
+    assert response.status_code == 403
+    (error,) = response.json()["detail"]
+    assert error["type"] == "not_named_receiver" and error["loc"][-1] == "receiver"
+    assert client.get(f"/transfers/{transfer['id']}").json()["status"] == "dispatched"
+
+
+def test_second_receipt_is_a_conflict(client, shipper, receiver):
+    transfer = dispatch(client, shipper, receiver)
+    url = f"/transfers/{transfer['id']}/receipt"
+    prepared = client.post(url + "/prepare", json={"received_quantity": 12_300}).json()
+    assert client.post(url, json=receiver.signed_body(prepared)).status_code == 200
+    again = client.post(url + "/prepare", json={"received_quantity": 12_300})
+    assert again.status_code == 409 and again.json()["detail"][0]["type"] == "already_received"
+
+
+def test_expired_statement_is_refused(client, shipper, receiver):
+    prepared = client.post("/transfers/dispatches/prepare", json=dispatch_terms(shipper, receiver)).json()
+    typed = prepared["typed_data"]
+    typed["message"]["deadline"] = "1700000000"  # November 2023
+    response = client.post("/transfers", json={"message": typed["message"], "signature": shipper.sign(typed)})
+    assert response.status_code == 422
+    (error,) = response.json()["detail"]
+    assert error["type"] == "signature_expired" and error["loc"][-1] == "deadline"
+
+
+def test_signature_by_another_key_names_the_real_signer(client, shipper, receiver):
+    impostor = Account.create()
+    prepared = client.post("/transfers/dispatches/prepare", json=dispatch_terms(shipper, receiver)).json()
+    typed = prepared["typed_data"]
+    signature = "0x" + bytes(Account.sign_typed_data(impostor.key, full_message=typed).signature).hex()
+    response = client.post("/transfers", json={"message": typed["message"], "signature": signature})
+    assert response.status_code == 422
+    (error,) = response.json()["detail"]
+    assert error["loc"] == ["body", "signature"]
+    assert impostor.address in error["msg"] and shipper.address in error["msg"]
