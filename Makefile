@@ -76,7 +76,7 @@ test-contracts: build
 
 test-service: build
 	@echo "==> service and end-to-end tests ($(if $(TEST_DATABASE_URL),PostgreSQL,SQLite))"
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 gas-snapshot: build
 	UPDATE_GAS_SNAPSHOT=1 $(BROWNIE) test tests/contracts/test_gas.py --network anvil

@@ -138,3 +138,20 @@ def test_signature_by_another_key_names_the_real_signer(client, shipper, receive
     (error,) = response.json()["detail"]
     assert error["loc"] == ["body", "signature"]
     assert impostor.address in error["msg"] and shipper.address in error["msg"]
+
+
+def test_a_wallet_signs_the_typed_data_unchanged(client, settings, regulator, receiver):
+    """anvil's own `eth_signTypedData_v4` (a Rust implementation of the wallet method) signs the JSON as served."""
+    w3 = Web3(Web3.HTTPProvider(settings.rpc_url))
+    wallet = w3.eth.accounts[0]  # a key held by the node's wallet, never by the service
+    shipper = Party("wallet shipper")
+    shipper.address = wallet
+    register(client, regulator, shipper, "SHIPPER")
+    prepared = client.post("/transfers/dispatches/prepare", json=dispatch_terms(shipper, receiver)).json()
+
+    signature = w3.provider.make_request("eth_signTypedData_v4", [wallet, json.dumps(prepared["typed_data"])])
+    response = client.post(
+        "/transfers", json={"message": prepared["typed_data"]["message"], "signature": signature["result"]}
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["evidence"][0]["signer"] == wallet

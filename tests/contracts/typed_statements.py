@@ -1,0 +1,209 @@
+"""EIP-712 statements as the parties sign them, and the custom errors the contracts answer with.
+
+Plain functions and constants shared by conftest.py and the test modules (fixtures live in conftest.py).
+The typed data is built as standard `eth_signTypedData_v4` JSON, the form a wallet or the ledger service
+signs, so a mismatch between these field lists and the contracts' type hashes shows up as InvalidSignature.
+"""
+
+import itertools
+from dataclasses import dataclass
+from enum import IntEnum
+
+import brownie
+from brownie import ParticipantRegistry, TransferLedger, chain
+from brownie.exceptions import decode_typed_error
+from eth_abi import encode
+from eth_account import Account
+from eth_account.messages import encode_typed_data
+from eth_utils import keccak
+
+# Role bits, as ParticipantRegistry's constants.
+REGULATOR, PARK_OPERATOR, SHIPPER, RECEIVER, TRANSPORTER, LAB = (1 << i for i in range(6))
+ALL_ROLES = (1 << 6) - 1
+# TransferLedger keeps quantities within int64 so that a SQL read model stores them exactly.
+MAX_QUANTITY = 2**63 - 1
+ZERO_ADDRESS = "0x" + "00" * 20
+
+
+class ParticipantStatus(IntEnum):
+    NONE = 0
+    ACTIVE = 1
+    SUSPENDED = 2
+
+
+class TransferStatus(IntEnum):
+    NONE = 0
+    DISPATCHED = 1
+    RECEIVED = 2
+
+
+# EIP-712 domain (name, version) of each contract, keyed by contract name; the same as the service's
+# ledger_service/statements.py. OpenZeppelin 5.7's EIP712 refuses names over 31 bytes at deployment.
+DOMAINS = {
+    "ParticipantRegistry": ("SymbiosisLedger Registry", "1"),
+    "TransferLedger": ("SymbiosisLedger Transfers", "1"),
+}
+
+# Field for field, in the order of the contracts' type hashes (and of their Solidity structs, so the
+# same list also gives the tuple brownie passes as the struct argument).
+TYPES = {
+    "RegisterParticipant": [
+        ("regulator", "address"),
+        ("participant", "address"),
+        ("roles", "uint16"),
+        ("legalName", "string"),
+        ("enterpriseId", "string"),
+        ("park", "string"),
+        ("nonce", "uint256"),
+        ("deadline", "uint256"),
+    ],
+    "SetParticipantStatus": [
+        ("regulator", "address"),
+        ("participant", "address"),
+        ("suspended", "bool"),
+        ("reason", "string"),
+        ("nonce", "uint256"),
+        ("deadline", "uint256"),
+    ],
+    "Dispatch": [
+        ("shipper", "address"),
+        ("receiver", "address"),
+        ("lotId", "bytes32"),
+        ("wasteCode", "string"),
+        ("quantity", "uint64"),
+        ("unit", "string"),
+        ("documentHash", "bytes32"),
+        ("nonce", "uint256"),
+        ("deadline", "uint256"),
+    ],
+    "Receipt": [
+        ("transferId", "bytes32"),
+        ("receiver", "address"),
+        ("receivedQuantity", "uint64"),
+        ("nonce", "uint256"),
+        ("deadline", "uint256"),
+    ],
+}
+
+_EIP712_DOMAIN = [
+    {"name": "name", "type": "string"},
+    {"name": "version", "type": "string"},
+    {"name": "chainId", "type": "uint256"},
+    {"name": "verifyingContract", "type": "address"},
+]
+
+# Nonces are unordered bitmaps in the contracts, so any unused value works: one counter for every
+# signer keeps each statement's nonce fresh without per-party bookkeeping.
+_nonces = itertools.count(1)
+
+
+def next_nonce():
+    return next(_nonces)
+
+
+def deadline_in(seconds):
+    """A deadline `seconds` after the latest block (negative: already passed when the next block is mined)."""
+    return chain[-1].timestamp + seconds
+
+
+def new_party():
+    """A fresh key for a regulator or firm: it holds no ether and only ever signs."""
+    return Account.create()
+
+
+def typed_data(contract, primary_type, message, chain_id=None):
+    """The eth_signTypedData_v4 JSON of `message` for `contract`'s domain (`chain_id` overrides the chain)."""
+    name, version = DOMAINS[contract._name]
+    return {
+        "types": {
+            "EIP712Domain": _EIP712_DOMAIN,
+            primary_type: [{"name": n, "type": t} for n, t in TYPES[primary_type]],
+        },
+        "primaryType": primary_type,
+        "domain": {
+            "name": name,
+            "version": version,
+            "chainId": chain.id if chain_id is None else chain_id,
+            "verifyingContract": contract.address,
+        },
+        "message": message,
+    }
+
+
+def eip712_digest(full_message):
+    """The digest a signer signs (and the contracts return as a statement id): keccak(0x1901 ‖ domain ‖ struct)."""
+    signable = encode_typed_data(full_message=full_message)
+    return keccak(b"\x19" + signable.version + signable.header + signable.body)
+
+
+@dataclass(frozen=True)
+class Signed:
+    """A signed statement, ready for a relayer to submit as `fn(*signed.args, {"from": relayer})`."""
+
+    primary_type: str
+    message: dict
+    signature: bytes
+    digest: bytes
+
+    def struct(self, **changes):
+        """The statement as the tuple brownie passes for the Solidity struct, with `changes` applied."""
+        message = {**self.message, **changes}
+        return tuple(message[name] for name, _ in TYPES[self.primary_type])
+
+    @property
+    def args(self):
+        return (self.struct(), self.signature)
+
+    def tampered(self, **changes):
+        """Arguments for submitting a statement altered after signing (the signature is kept as is)."""
+        return (self.struct(**changes), self.signature)
+
+
+def sign(signer, contract, primary_type, message, chain_id=None):
+    """`signer` (a LocalAccount) signs `message` as a `primary_type` statement for `contract`."""
+    full_message = typed_data(contract, primary_type, message, chain_id)
+    signed = Account.sign_typed_data(signer.key, full_message=full_message)
+    return Signed(primary_type, message, bytes(signed.signature), eip712_digest(full_message))
+
+
+def _error_abi(name):
+    # The registry's ABI carries IParticipantRegistry's errors, which the ledger raises via the registry.
+    for container in (ParticipantRegistry, TransferLedger):
+        for item in container.abi:
+            if item["type"] == "error" and item["name"] == name:
+                return item
+    raise KeyError(f"no custom error {name!r} in the contracts' ABIs")
+
+
+def custom_error(name, *args):
+    """brownie's revert message for the custom error `name` raised with `args`.
+
+    brownie 1.22 keeps no raw revert data on VirtualMachineError; it decodes the data into a message
+    ("MissingRole: 0xabc…, 1"). Encoding the expected error (selector and arguments) and decoding it with
+    the same function gives the exact message, so a match means the same error with the same arguments.
+    """
+    abi = _error_abi(name)
+    types = [i["type"] for i in abi["inputs"]]
+    selector = keccak(text=f"{name}({','.join(types)})")[:4]
+    return decode_typed_error("0x" + (selector + encode(types, list(args))).hex())
+
+
+def plain(value):
+    """`value` as plain Python types, for comparing what brownie returns with expected values.
+
+    brownie's compiled return types refuse some comparisons (Wei with an IntEnum, a bytes32 HexString
+    with raw bytes); converting first keeps the assertions exact and readable.
+    """
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return tuple(plain(v) for v in value)
+    for kind in (bool, int, bytes, str):
+        if isinstance(value, kind):
+            return kind(value)
+    return value
+
+
+def reverts(name, *args):
+    """Context manager: the block must revert with custom error `name` and exactly these arguments."""
+    return brownie.reverts(custom_error(name, *args))
