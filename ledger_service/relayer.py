@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
+from web3.exceptions import Web3RPCError
 
 from ledger_service.chain.gateway import ChainGateway, ContractRejection, NodeUnavailable
 from ledger_service.db.models import SignedPayload
@@ -26,6 +27,8 @@ from ledger_service.statements import STATEMENTS, Statement
 
 log = logging.getLogger(__name__)
 
+# pending: accepted, no transaction yet; sent: a transaction with this hash was signed and handed to
+# the node (which may have lost it); recorded: mined and indexed; failed: refused by the contract.
 PENDING, SENT, RECORDED, FAILED = "pending", "sent", "recorded", "failed"
 
 
@@ -150,12 +153,16 @@ class Relayer:
         return self._send(payload, gas)
 
     def _send(self, payload: SignedPayload, gas: int) -> SignedPayload:
+        def record_hash(tx_hash: str) -> None:
+            nonlocal payload
+            payload = self._update(payload, status=SENT, tx_hash=tx_hash)
+
         try:
-            tx_hash = self._gateway.send(self._call_for(payload), gas + gas // 5)
-        except NodeUnavailable as exc:
-            log.warning("node unavailable; statement %s stays in the outbox: %s", payload.digest, exc)
+            tx_hash = self._gateway.send(self._call_for(payload), gas + gas // 5, on_signed=record_hash)
+        except (NodeUnavailable, Web3RPCError) as exc:
+            # Kept in the outbox: resume() finds the transaction by its hash or sends it again.
+            log.warning("statement %s not sent now, kept in the outbox: %s", payload.digest, exc)
             return payload
-        payload = self._update(payload, status=SENT, tx_hash=tx_hash)
         receipt = self._gateway.wait_for_receipt(tx_hash, self._receipt_timeout, self._receipt_poll)
         return payload if receipt is None else self._settle(payload, receipt)
 

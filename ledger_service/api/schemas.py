@@ -31,7 +31,7 @@ Quantity = Annotated[int, Field(gt=0, le=MAX_QUANTITY, description="Positive int
 Uint256 = Annotated[int, Field(ge=0, le=MAX_UINT256)]
 WasteCode = Annotated[
     str,
-    StringConstraints(pattern=r"^[A-Z0-9][A-Z0-9 .*\-]{1,31}$", strip_whitespace=True),
+    StringConstraints(pattern=r"^[A-Z0-9](?:[A-Z0-9 .*\-]{0,30}[A-Z0-9*])?$"),
     Field(description="Waste code as written in its scheme, e.g. '10 02 02' or 'D001'"),
 ]
 # UN/CEFACT Recommendation 20 codes of the units quantities are declared in.
@@ -54,6 +54,8 @@ def _unit(value: str) -> str:
 
 Unit = Annotated[str, AfterValidator(_unit)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+# In a signed message every character counts: nothing is stripped, or the signature would not match.
+SignedText = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
 
 class Strict(BaseModel):
@@ -111,7 +113,7 @@ class RegisterParticipantMessage(Strict):
     regulator: Address
     participant: Address
     roles: Annotated[int, Field(gt=0, lt=2**16)]
-    legalName: Text
+    legalName: SignedText
     enterpriseId: Annotated[str, StringConstraints(min_length=1, max_length=64)]
     park: Annotated[str, StringConstraints(max_length=120)]
     nonce: Uint256
@@ -122,7 +124,7 @@ class SetParticipantStatusMessage(Strict):
     regulator: Address
     participant: Address
     suspended: bool
-    reason: Text
+    reason: SignedText
     nonce: Uint256
     deadline: Uint256
 

@@ -9,7 +9,7 @@ import hashlib
 import json
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,7 +18,7 @@ from typing import Any
 import requests
 from eth_abi import decode as abi_decode
 from eth_account.signers.local import LocalAccount
-from eth_utils import function_abi_to_4byte_selector, to_checksum_address
+from eth_utils import event_abi_to_log_topic, function_abi_to_4byte_selector, to_checksum_address
 from web3 import Web3
 from web3._utils.events import get_event_data
 from web3.contract.contract import Contract, ContractFunction
@@ -29,9 +29,6 @@ from ledger_service.deployment import DeployedContract, Deployment
 from ledger_service.statements import Statement
 
 CONTRACT_NAMES = {"registry": "ParticipantRegistry", "ledger": "TransferLedger"}
-# Solidity enum values of the registry's Participant.status and the ledger's Transfer.status.
-PARTICIPANT_STATUS = ("none", "active", "suspended")
-TRANSFER_STATUS = ("none", "dispatched", "received")
 # Which contract function records each statement: it takes the message as a struct, then the signature.
 FUNCTIONS = {
     "RegisterParticipant": "registerParticipant",
@@ -58,7 +55,6 @@ class ContractRejection(Exception):
 
 @dataclass(frozen=True)
 class DecodedEvent:
-    contract: str  # "registry" or "ledger"
     address: str
     event: str
     args: dict[str, Any]
@@ -125,9 +121,10 @@ class ChainGateway:
         self._errors = self._error_table(self.artifacts.values())
         self._send_lock = threading.Lock()
         self._next_tx_nonce: int | None = None
+        self._chain_id: int | None = None
         self.deployment: Deployment | None = None
         self.contracts: dict[str, Contract] = {}
-        self._events: dict[bytes, tuple[str, dict[str, Any]]] = {}
+        self._events: dict[bytes, dict[str, Any]] = {}  # topic 0 -> event ABI
 
     # --- binding -------------------------------------------------------------------------------
 
@@ -153,11 +150,10 @@ class ChainGateway:
             self.contracts[key] = self.w3.eth.contract(address=deployed.address, abi=self.artifacts[key].abi)
         self.deployment = deployment
         self._events = {}
-        for key, contract in self.contracts.items():
+        for contract in self.contracts.values():
             for item in contract.abi:
                 if item["type"] == "event":
-                    topic = Web3.keccak(text=f"{item['name']}({','.join(i['type'] for i in item['inputs'])})")
-                    self._events[bytes(topic)] = (key, item)
+                    self._events[event_abi_to_log_topic(item)] = item
 
     def address(self, key: str) -> str:
         return self.contracts[key].address
@@ -165,7 +161,10 @@ class ChainGateway:
     # --- reads -------------------------------------------------------------------------------------
 
     def chain_id(self) -> int:
-        return int(self._call(lambda: self.w3.eth.chain_id))
+        """The node's chain id (asked once: a node does not change chains under a running service)."""
+        if self._chain_id is None:
+            self._chain_id = int(self._call(lambda: self.w3.eth.chain_id))
+        return self._chain_id
 
     def block_number(self) -> int:
         return int(self._call(lambda: self.w3.eth.block_number))
@@ -174,20 +173,12 @@ class ChainGateway:
         block = self._call(lambda: self.w3.eth.get_block(number))
         return "0x" + bytes(block["hash"]).hex(), datetime.fromtimestamp(block["timestamp"], UTC)
 
-    def participant(self, address: str) -> tuple[int, str]:
-        roles, status = self._call(self.contracts["registry"].functions.participant(address).call)
-        return int(roles), PARTICIPANT_STATUS[status]
-
     def require_active(self, address: str, role: int) -> None:
         """Raises ContractRejection (UnregisteredParticipant, SuspendedParticipant, MissingRole)."""
         self._transact_or_call(self.contracts["registry"].functions.requireActive(address, role).call)
 
     def nonce_used(self, contract: str, signer: str, nonce: int) -> bool:
         return bool(self._call(self.contracts[contract].functions.nonceUsed(signer, nonce).call))
-
-    def transfer_status(self, transfer_id: bytes) -> str:
-        stored = self._call(self.contracts["ledger"].functions.transfer(transfer_id).call)
-        return TRANSFER_STATUS[stored[1]]
 
     # --- statements --------------------------------------------------------------------------------
 
@@ -202,8 +193,12 @@ class ChainGateway:
         """Gas the call needs; raises ContractRejection if the contract would refuse it."""
         return int(self._transact_or_call(lambda: call.estimate_gas({"from": self.relayer.address})))
 
-    def send(self, call: ContractFunction, gas: int) -> str:
-        """Signs the call as the relayer and sends it raw; returns the transaction hash."""
+    def send(self, call: ContractFunction, gas: int, on_signed: Callable[[str], None] | None = None) -> str:
+        """Signs the call as the relayer and sends it raw; returns the transaction hash.
+
+        `on_signed` gets the hash before the transaction leaves, so a caller can record it first: a crash
+        after sending then finds the transaction by its hash instead of taking it for unsent.
+        """
         with self._send_lock:
             if self._next_tx_nonce is None:
                 self._next_tx_nonce = self._call(
@@ -224,14 +219,17 @@ class ChainGateway:
                 }
             )
             signed = self.relayer.sign_transaction(tx)
+            tx_hash_hex = "0x" + bytes(signed.hash).hex()
+            if on_signed is not None:
+                on_signed(tx_hash_hex)
             try:
-                tx_hash = self._call(lambda: self.w3.eth.send_raw_transaction(signed.raw_transaction))
+                self._call(lambda: self.w3.eth.send_raw_transaction(signed.raw_transaction))
             except Exception:
                 # The node may or may not have taken the transaction: ask it again next time.
                 self._next_tx_nonce = None
                 raise
             self._next_tx_nonce += 1
-            return "0x" + bytes(tx_hash).hex()
+            return tx_hash_hex
 
     def receipt(self, tx_hash: str) -> dict[str, Any] | None:
         try:
@@ -270,14 +268,12 @@ class ChainGateway:
         )
         decoded = []
         for log in logs:
-            known = self._events.get(bytes(log["topics"][0])) if log["topics"] else None
-            if known is None:
+            abi = self._events.get(bytes(log["topics"][0])) if log["topics"] else None
+            if abi is None:
                 continue
-            key, abi = known
             data = get_event_data(self.w3.codec, abi, log)
             decoded.append(
                 DecodedEvent(
-                    contract=key,
                     address=to_checksum_address(log["address"]),
                     event=data["event"],
                     args={k: _jsonable(v) for k, v in data["args"].items()},

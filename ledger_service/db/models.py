@@ -99,7 +99,7 @@ class SignedPayload(Base):
     nonce: Mapped[str] = mapped_column(UINT256)
     message: Mapped[dict[str, Any]] = mapped_column(JSON)
     signature: Mapped[str] = mapped_column(Text)
-    # pending: accepted, not yet known to the node; sent: in the node's pool; recorded; failed.
+    # pending / sent / recorded / failed: see ledger_service.relayer.
     status: Mapped[str] = mapped_column(String(16), index=True)
     tx_hash: Mapped[str | None] = mapped_column(HASH)
     block_number: Mapped[int | None] = mapped_column(BigInteger)
