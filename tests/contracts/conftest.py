@@ -8,19 +8,38 @@ Deployments and the standing parties are module-scoped (set up once per module, 
 reset); `fn_isolation` reverts the chain to that state before every test.
 """
 
+from typing import NamedTuple
+
 import pytest
-from brownie import ParticipantRegistry, TransferLedger, accounts
+from brownie import ParticipantRegistry, PermitRegistry, TransferLedger, accounts, chain
 from typed_statements import (
+    OIL_OPERATIONS,
     RECEIVER,
     SHIPPER,
+    SLAG,
+    SLAG_OPERATIONS,
+    WASTE_OIL,
+    PermitKind,
+    code_key,
+    coverage,
     deadline_in,
     new_party,
     next_nonce,
+    permit_id,
     sign,
 )
 
 DOCUMENT_HASH = bytes.fromhex("5e" * 32)  # stands for the SHA-256 of the transfer document
 LOT_ID = bytes.fromhex("10" * 32)
+
+YEAR = 365 * 24 * 3600
+
+
+class CatalogueCode(NamedTuple):
+    """A registered waste code: its key and its catalogue id."""
+
+    key: bytes
+    id: int
 
 
 def pytest_configure(config):
@@ -54,6 +73,11 @@ def registry(module_isolation, relayer, regulator):
 @pytest.fixture(scope="module")
 def ledger(registry, relayer):
     return TransferLedger.deploy(registry, {"from": relayer})
+
+
+@pytest.fixture(scope="module")
+def permits(registry, relayer):
+    return PermitRegistry.deploy(registry, {"from": relayer})
 
 
 # --- signed statements -------------------------------------------------------------------------------
@@ -134,6 +158,65 @@ def signed_receipt(ledger):
     return build
 
 
+@pytest.fixture(scope="module")
+def signed_waste_code(permits, regulator):
+    def build(scheme, code, unit="KGM", hazardous=False, description="", by=regulator, signer=None, **fields):
+        message = {
+            "regulator": by.address,
+            "scheme": scheme,
+            "code": code,
+            "unit": unit,
+            "hazardous": hazardous,
+            "description": description,
+            "nonce": next_nonce(),
+            "deadline": deadline_in(3600),
+            **fields,
+        }
+        return sign(signer or by, permits, "RegisterWasteCode", message)
+
+    return build
+
+
+@pytest.fixture(scope="module")
+def signed_permit(permits, regulator):
+    """`coverage_` is a list of (code key, operations) pairs; the permit number is fresh unless given."""
+
+    def build(holder, coverage_, by=regulator, signer=None, **fields):
+        now = chain[-1].timestamp
+        message = {
+            "regulator": by.address,
+            "permitNumber": f"GP-{next_nonce():06d}/BTNMT",
+            "holder": holder.address,
+            "kind": PermitKind.ENVIRONMENTAL_PERMIT,
+            "coverage": coverage(*coverage_),
+            "yearlyCapacity": 40_000_000,
+            "validFrom": now - YEAR,
+            "validUntil": now + 5 * YEAR,
+            "nonce": next_nonce(),
+            "deadline": deadline_in(3600),
+            **fields,
+        }
+        return sign(signer or by, permits, "RegisterPermit", message)
+
+    return build
+
+
+@pytest.fixture(scope="module")
+def signed_revocation(permits, regulator):
+    def build(permit_id_, by=regulator, signer=None, **fields):
+        message = {
+            "regulator": by.address,
+            "permitId": permit_id_,
+            "reason": "capacity exceeded",
+            "nonce": next_nonce(),
+            "deadline": deadline_in(3600),
+            **fields,
+        }
+        return sign(signer or by, permits, "RevokePermit", message)
+
+    return build
+
+
 # --- sign and relay in one step (for setup and happy paths) ------------------------------------------
 
 
@@ -183,6 +266,38 @@ def receive(ledger, relayer, signed_receipt):
     return run
 
 
+@pytest.fixture(scope="module")
+def register_waste_code(permits, relayer, signed_waste_code):
+    """Registers a waste code (arguments as `signed_waste_code`); returns the transaction."""
+
+    def run(*entry, **kwargs):
+        return permits.registerWasteCode(*signed_waste_code(*entry, **kwargs).args, {"from": relayer})
+
+    return run
+
+
+@pytest.fixture(scope="module")
+def register_permit(permits, relayer, signed_permit):
+    """Registers `holder`'s permit covering (code key, operations) pairs; returns the permit id."""
+
+    def run(holder, coverage_, **kwargs):
+        statement = signed_permit(holder, coverage_, **kwargs)
+        permits.registerPermit(*statement.args, {"from": relayer})
+        return permit_id(statement.message["permitNumber"])
+
+    return run
+
+
+@pytest.fixture(scope="module")
+def revoke_permit(permits, relayer, signed_revocation):
+    """Revokes the permit `permit_id_`; returns the transaction."""
+
+    def run(permit_id_, **kwargs):
+        return permits.revokePermit(*signed_revocation(permit_id_, **kwargs).args, {"from": relayer})
+
+    return run
+
+
 # --- standing parties --------------------------------------------------------------------------------
 
 
@@ -208,3 +323,28 @@ def transfer_id(shipper, receiver, signed_dispatch, ledger, relayer):
     statement = signed_dispatch(shipper, receiver)
     ledger.dispatch(*statement.args, {"from": relayer})
     return statement.digest
+
+
+# --- catalogue and permit ----------------------------------------------------------------------------
+# Function-scoped like `transfer_id`: registered inside each test's isolation, so catalogue ids depend only
+# on the test itself (the first code a test registers is id 1).
+
+
+@pytest.fixture
+def slag(register_waste_code):
+    """EU-LOW 10 02 02 in the catalogue."""
+    tx = register_waste_code(*SLAG)
+    return CatalogueCode(code_key(*SLAG[:2]), tx.events["WasteCodeRegistered"]["id"])
+
+
+@pytest.fixture
+def waste_oil(register_waste_code):
+    """EU-LOW 13 02 05* (hazardous, in litres) in the catalogue."""
+    tx = register_waste_code(*WASTE_OIL)
+    return CatalogueCode(code_key(*WASTE_OIL[:2]), tx.events["WasteCodeRegistered"]["id"])
+
+
+@pytest.fixture
+def permit(receiver, slag, waste_oil, register_permit):
+    """The id of the receiver's environmental permit for slag and waste oil (SLAG_/OIL_OPERATIONS)."""
+    return register_permit(receiver, [(slag.key, SLAG_OPERATIONS), (waste_oil.key, OIL_OPERATIONS)])

@@ -16,9 +16,19 @@ import os
 from pathlib import Path
 
 import pytest
+from brownie import PermitRegistry, accounts
 from eth_account import Account
 from eth_utils import keccak
-from typed_statements import LAB, RECEIVER, SHIPPER
+from typed_statements import (
+    LAB,
+    OIL_OPERATIONS,
+    RECEIVER,
+    SHIPPER,
+    SLAG,
+    SLAG_OPERATIONS,
+    WASTE_OIL,
+    code_key,
+)
 
 SNAPSHOT = Path(__file__).resolve().parents[2] / "snapshots" / "gas.json"
 TOLERANCE = 0.05
@@ -75,6 +85,13 @@ def receiver(register):
     return party
 
 
+@pytest.fixture(scope="module")
+def permits(registry):
+    # Deployed by an account nothing else uses, so its address (hence the domain, the signatures and their
+    # calldata cost) is the same whichever tests ran before, e.g. under `-k`.
+    return PermitRegistry.deploy(registry, {"from": accounts[1]})
+
+
 def test_register_participant(register, shipper, receiver, gas_snapshot):
     # A regulator's usual case: registering one firm after another (its nonce word is in use already).
     tx = register(fixed_party("lab"), LAB, nonce=3, deadline=FAR_DEADLINE)
@@ -94,3 +111,28 @@ def test_confirm_receipt(dispatch, receive, shipper, receiver, gas_snapshot):
     transfer_id = dispatch(shipper, receiver, nonce=0, deadline=FAR_DEADLINE).return_value
     tx = receive(transfer_id, receiver, 12_480, nonce=0, deadline=FAR_DEADLINE)
     gas_snapshot("TransferLedger.confirmReceipt", tx)
+
+
+def test_permit_registry(
+    permits, relayer, receiver, register_waste_code, signed_permit, revoke_permit, gas_snapshot
+):
+    register_waste_code(*SLAG, nonce=1, deadline=FAR_DEADLINE)
+    # A regulator's usual case: a code after others (catalogue counter and nonce word already in use).
+    second_code = register_waste_code(*WASTE_OIL, nonce=2, deadline=FAR_DEADLINE)
+    gas_snapshot("PermitRegistry.registerWasteCode", second_code)
+
+    coverage = [(code_key(*SLAG[:2]), SLAG_OPERATIONS), (code_key(*WASTE_OIL[:2]), OIL_OPERATIONS)]
+    statement = signed_permit(
+        receiver,
+        coverage,
+        permitNumber="GP-000123/BTNMT",
+        validFrom=1_735_689_600,  # 2025-01-01
+        validUntil=1_893_456_000,  # 2030-01-01
+        nonce=3,
+        deadline=FAR_DEADLINE,
+    )
+    tx = permits.registerPermit(*statement.args, {"from": relayer})
+    gas_snapshot("PermitRegistry.registerPermit.twoCodes", tx)
+
+    tx = revoke_permit(tx.events["PermitRegistered"]["permitId"], nonce=4, deadline=FAR_DEADLINE)
+    gas_snapshot("PermitRegistry.revokePermit", tx)

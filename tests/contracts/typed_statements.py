@@ -3,6 +3,8 @@
 Plain functions and constants shared by conftest.py and the test modules (fixtures live in conftest.py).
 The typed data is built as standard `eth_signTypedData_v4` JSON, the form a wallet or the ledger service
 signs, so a mismatch between these field lists and the contracts' type hashes shows up as InvalidSignature.
+Statements may hold structs and arrays of structs (a permit's coverage): the message then holds dicts, the
+typed data lists the referenced struct types, and the tuple passed to the contract nests tuples.
 """
 
 import itertools
@@ -10,7 +12,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 
 import brownie
-from brownie import ParticipantRegistry, TransferLedger, chain
+from brownie import ParticipantRegistry, PermitRegistry, TransferLedger, chain
 from brownie.exceptions import decode_typed_error
 from eth_abi import encode
 from eth_account import Account
@@ -23,6 +25,33 @@ ALL_ROLES = (1 << 6) - 1
 # TransferLedger keeps quantities within int64 so that a SQL read model stores them exactly.
 MAX_QUANTITY = 2**63 - 1
 ZERO_ADDRESS = "0x" + "00" * 20
+# A permit's operations for one waste code: bit i-1 for R1..R13, bit 12+i for D1..D15 (IPermitRegistry).
+ALL_OPERATIONS = (1 << 28) - 1
+
+
+def r_operation(i):
+    """The operations bit of recovery operation R<i> (i = 1..13)."""
+    return 1 << (i - 1)
+
+
+def d_operation(i):
+    """The operations bit of disposal operation D<i> (i = 1..15)."""
+    return 1 << (12 + i)
+
+
+# Waste codes the contract tests register, as catalogue entries: (scheme, code, unit, hazardous, description).
+SLAG = ("EU-LOW", "10 02 02", "KGM", False, "unprocessed slag")
+WASTE_OIL = (
+    "EU-LOW",
+    "13 02 05*",
+    "LTR",
+    True,
+    "mineral-based non-chlorinated engine, gear and lubricating oils",
+)
+# What the `permit` fixture allows: slag for metal recovery or as aggregate (R4, R5); waste oil for
+# re-refining (R9), storage pending it (R13) or incineration on land (D10).
+SLAG_OPERATIONS = r_operation(4) | r_operation(5)
+OIL_OPERATIONS = r_operation(9) | r_operation(13) | d_operation(10)
 
 
 class ParticipantStatus(IntEnum):
@@ -37,15 +66,35 @@ class TransferStatus(IntEnum):
     RECEIVED = 2
 
 
+class Unit(IntEnum):
+    """IPermitRegistry.Unit; statements name units by their UN/CEFACT codes (UNIT_CODES)."""
+
+    KILOGRAM = 0
+    LITRE = 1
+    KILOWATT_HOUR = 2
+
+
+UNIT_CODES = {"KGM": Unit.KILOGRAM, "LTR": Unit.LITRE, "KWH": Unit.KILOWATT_HOUR}
+
+
+class PermitKind(IntEnum):
+    NONE = 0
+    ENVIRONMENTAL_PERMIT = 1
+    HAZARDOUS_WASTE_TRANSPORT_LICENCE = 2
+    LAB_ACCREDITATION = 3
+
+
 # EIP-712 domain (name, version) of each contract, keyed by contract name; the same as the service's
 # ledger_service/statements.py. OpenZeppelin 5.7's EIP712 refuses names over 31 bytes at deployment.
 DOMAINS = {
     "ParticipantRegistry": ("SymbiosisLedger Registry", "1"),
     "TransferLedger": ("SymbiosisLedger Transfers", "1"),
+    "PermitRegistry": ("SymbiosisLedger Permits", "1"),
 }
 
 # Field for field, in the order of the contracts' type hashes (and of their Solidity structs, so the
-# same list also gives the tuple brownie passes as the struct argument).
+# same list also gives the tuple brownie passes as the struct argument). Statements and the struct types
+# they reference (Coverage) alike.
 TYPES = {
     "RegisterParticipant": [
         ("regulator", "address"),
@@ -83,6 +132,39 @@ TYPES = {
         ("nonce", "uint256"),
         ("deadline", "uint256"),
     ],
+    "RegisterWasteCode": [
+        ("regulator", "address"),
+        ("scheme", "string"),
+        ("code", "string"),
+        ("unit", "string"),
+        ("hazardous", "bool"),
+        ("description", "string"),
+        ("nonce", "uint256"),
+        ("deadline", "uint256"),
+    ],
+    "RegisterPermit": [
+        ("regulator", "address"),
+        ("permitNumber", "string"),
+        ("holder", "address"),
+        ("kind", "uint8"),
+        ("coverage", "Coverage[]"),
+        ("yearlyCapacity", "uint64"),
+        ("validFrom", "uint64"),
+        ("validUntil", "uint64"),
+        ("nonce", "uint256"),
+        ("deadline", "uint256"),
+    ],
+    "Coverage": [
+        ("codeKey", "bytes32"),
+        ("operations", "uint32"),
+    ],
+    "RevokePermit": [
+        ("regulator", "address"),
+        ("permitId", "bytes32"),
+        ("reason", "string"),
+        ("nonce", "uint256"),
+        ("deadline", "uint256"),
+    ],
 }
 
 _EIP712_DOMAIN = [
@@ -101,6 +183,21 @@ def next_nonce():
     return next(_nonces)
 
 
+def code_key(scheme, code):
+    """A waste code's key in the PermitRegistry: keccak256(abi.encode(keccak256(scheme), keccak256(code)))."""
+    return keccak(encode(["bytes32", "bytes32"], [keccak(text=scheme), keccak(text=code)]))
+
+
+def coverage(*entries):
+    """A permit's coverage from (code key, operations) pairs, as the RegisterPermit message holds it."""
+    return [{"codeKey": key, "operations": operations} for key, operations in entries]
+
+
+def permit_id(permit_number):
+    """A permit's id in the PermitRegistry: keccak256 of its number as issued."""
+    return keccak(text=permit_number)
+
+
 def deadline_in(seconds):
     """A deadline `seconds` after the latest block (negative: already passed when the next block is mined)."""
     return chain[-1].timestamp + seconds
@@ -111,14 +208,28 @@ def new_party():
     return Account.create()
 
 
+def _struct_name(type_):
+    """The struct type named by `type_` ("Coverage" for "Coverage[]"), or None for an atomic type."""
+    name = type_.removesuffix("[]")
+    return name if name in TYPES else None
+
+
+def referenced_types(primary_type):
+    """`primary_type` and every struct type its fields use, directly or not, as eth_signTypedData_v4 `types`."""
+    found, pending = {}, [primary_type]
+    while pending:
+        name = pending.pop()
+        if name not in found:
+            found[name] = [{"name": n, "type": t} for n, t in TYPES[name]]
+            pending += [s for _, t in TYPES[name] if (s := _struct_name(t))]
+    return found
+
+
 def typed_data(contract, primary_type, message, chain_id=None):
     """The eth_signTypedData_v4 JSON of `message` for `contract`'s domain (`chain_id` overrides the chain)."""
     name, version = DOMAINS[contract._name]
     return {
-        "types": {
-            "EIP712Domain": _EIP712_DOMAIN,
-            primary_type: [{"name": n, "type": t} for n, t in TYPES[primary_type]],
-        },
+        "types": {"EIP712Domain": _EIP712_DOMAIN, **referenced_types(primary_type)},
         "primaryType": primary_type,
         "domain": {
             "name": name,
@@ -147,8 +258,7 @@ class Signed:
 
     def struct(self, **changes):
         """The statement as the tuple brownie passes for the Solidity struct, with `changes` applied."""
-        message = {**self.message, **changes}
-        return tuple(message[name] for name, _ in TYPES[self.primary_type])
+        return abi_value(self.primary_type, {**self.message, **changes})
 
     @property
     def args(self):
@@ -159,6 +269,15 @@ class Signed:
         return (self.struct(**changes), self.signature)
 
 
+def abi_value(type_, value):
+    """`value` of EIP-712 type `type_` as brownie passes it: a struct (dict) as the tuple of its fields."""
+    if type_.endswith("[]"):
+        return [abi_value(type_[:-2], item) for item in value]
+    if type_ in TYPES:
+        return tuple(abi_value(t, value[n]) for n, t in TYPES[type_])
+    return value
+
+
 def sign(signer, contract, primary_type, message, chain_id=None):
     """`signer` (a LocalAccount) signs `message` as a `primary_type` statement for `contract`."""
     full_message = typed_data(contract, primary_type, message, chain_id)
@@ -167,8 +286,9 @@ def sign(signer, contract, primary_type, message, chain_id=None):
 
 
 def _error_abi(name):
-    # The registry's ABI carries IParticipantRegistry's errors, which the ledger raises via the registry.
-    for container in (ParticipantRegistry, TransferLedger):
+    # The registry's ABI carries IParticipantRegistry's errors, which the ledger and the permit registry
+    # raise via the participant registry.
+    for container in (ParticipantRegistry, TransferLedger, PermitRegistry):
         for item in container.abi:
             if item["type"] == "error" and item["name"] == name:
                 return item
