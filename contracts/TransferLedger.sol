@@ -3,25 +3,29 @@ pragma solidity ^0.8.24;
 
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {IParticipantRegistry} from "./interfaces/IParticipantRegistry.sol";
+import {IPermitRegistry} from "./interfaces/IPermitRegistry.sol";
 import {SignedMessages} from "./utils/SignedMessages.sol";
 
 /**
  * @title TransferLedger
- * @notice The record of by-product transfers between firms. A shipper's signed dispatch opens a transfer;
- * the named receiver's signed receipt, with the quantity it measured, closes it. Both statements are
- * EIP-712 messages verified here, so the relayer that submits them cannot forge or alter either.
+ * @notice Lots of by-product and their transfers between firms. A generator's signed statement opens a lot
+ * with its waste code and quantity; a shipper's signed dispatch sends part of a lot it holds to a receiver
+ * whose permit covers the code and the operation; the named receiver's signed receipt, with the quantity it
+ * measured, closes the transfer and opens the receiver's lot. Every statement is an EIP-712 message verified
+ * here, so the relayer that submits it can neither forge nor alter it.
  *
- * A transfer is identified by the EIP-712 digest of its dispatch: the id commits to every field the
- * shipper signed (lot, waste code, quantity, unit, receiver, document hash) as well as to the chain,
- * this contract and the shipper's nonce, so anyone holding the dispatch can recompute it. Only what
- * later checks need is kept in storage; the full statements are in the events.
+ * Lots and transfers are identified by the EIP-712 digest of the statement that created them, so anyone
+ * holding the statement can recompute the id, and recording a statement twice fails on the existing record
+ * (no nonce needs storing). A lot's waste code is fixed when it is generated and travels with it: a dispatch
+ * names the lot, never a code, so a code cannot change on the way. Storage holds one slot per lot and per
+ * transfer, what later checks need; the full statements are in the events.
  */
 contract TransferLedger is SignedMessages {
     // Role bits of the ParticipantRegistry this ledger trusts.
     uint16 private constant _SHIPPER = 1 << 2;
     uint16 private constant _RECEIVER = 1 << 3;
-    /// @dev Quantities stay within int64 so that any SQL read model stores them exactly.
-    uint64 private constant _MAX_QUANTITY = uint64(type(int64).max);
+    /// @dev Quantities fit a uint56 so a transfer's receiver, status, quantity and code share one slot.
+    uint64 private constant _MAX_QUANTITY = type(uint56).max;
 
     enum Status {
         None,
@@ -29,13 +33,31 @@ contract TransferLedger is SignedMessages {
         Received
     }
 
-    /// @dev Two slots: (shipper, status, quantity) and (receiver, receivedQuantity).
+    /// @dev One slot: who holds the lot, how much of it is left, and its waste code's catalogue id.
+    struct Lot {
+        address holder;
+        uint64 balance;
+        uint32 codeId;
+    }
+
+    /// @dev One slot: what the receipt needs to check the receiver and open the receiver's lot.
     struct Transfer {
-        address shipper;
-        Status status;
-        uint64 quantity;
         address receiver;
-        uint64 receivedQuantity;
+        Status status;
+        uint56 quantity;
+        uint32 codeId;
+    }
+
+    /// @dev The RegisterLot statement, field for field as the generator signs it.
+    struct LotRegistration {
+        address generator;
+        string wasteScheme;
+        string wasteCode;
+        uint64 quantity;
+        string unit;
+        bytes32 documentHash;
+        uint256 nonce;
+        uint256 deadline;
     }
 
     /// @dev The Dispatch statement, field for field as the shipper signs it.
@@ -43,9 +65,9 @@ contract TransferLedger is SignedMessages {
         address shipper;
         address receiver;
         bytes32 lotId;
-        string wasteCode;
         uint64 quantity;
-        string unit;
+        string operation;
+        bytes32 permitId;
         bytes32 documentHash;
         uint256 nonce;
         uint256 deadline;
@@ -56,108 +78,185 @@ contract TransferLedger is SignedMessages {
         bytes32 transferId;
         address receiver;
         uint64 receivedQuantity;
-        uint256 nonce;
         uint256 deadline;
     }
 
-    bytes32 private constant _DISPATCH_TYPEHASH = keccak256(
-        "Dispatch(address shipper,address receiver,bytes32 lotId,string wasteCode,uint64 quantity,string unit,"
+    bytes32 private constant _REGISTER_LOT_TYPEHASH = keccak256(
+        "RegisterLot(address generator,string wasteScheme,string wasteCode,uint64 quantity,string unit,"
         "bytes32 documentHash,uint256 nonce,uint256 deadline)"
     );
+    bytes32 private constant _DISPATCH_TYPEHASH = keccak256(
+        "Dispatch(address shipper,address receiver,bytes32 lotId,uint64 quantity,string operation,"
+        "bytes32 permitId,bytes32 documentHash,uint256 nonce,uint256 deadline)"
+    );
     bytes32 private constant _RECEIPT_TYPEHASH =
-        keccak256("Receipt(bytes32 transferId,address receiver,uint64 receivedQuantity,uint256 nonce,uint256 deadline)");
+        keccak256("Receipt(bytes32 transferId,address receiver,uint64 receivedQuantity,uint256 deadline)");
 
     /// @notice The registry of participants whose roles and status this ledger checks.
-    IParticipantRegistry public immutable registry;
+    IParticipantRegistry public immutable participants;
+    /// @notice The registry of waste codes and permits this ledger checks.
+    IPermitRegistry public immutable permits;
 
+    mapping(bytes32 lotId => Lot) private _lots;
     mapping(bytes32 transferId => Transfer) private _transfers;
+    mapping(bytes32 permitId => mapping(uint256 year => uint64 used)) private _capacityUsed;
 
-    /// @notice A shipper dispatched `quantity` `unit` of lot `lotId` (waste code `wasteCode`) to `receiver`.
+    /// @notice A generator opened lot `lotId` of `quantity` (in the waste code's unit) of waste code `codeKey`.
+    event LotGenerated(
+        bytes32 indexed lotId, address indexed generator, bytes32 indexed codeKey, uint64 quantity, bytes32 documentHash
+    );
+    /// @notice A shipper dispatched `quantity` of lot `lotId` to `receiver` for `operation` under `permitId`.
     event TransferDispatched(
         bytes32 indexed transferId,
         address indexed shipper,
         address indexed receiver,
         bytes32 lotId,
-        string wasteCode,
         uint64 quantity,
-        string unit,
-        bytes32 documentHash,
-        uint256 nonce
+        string operation,
+        bytes32 permitId,
+        bytes32 documentHash
     );
-    /// @notice The named receiver received the transfer and measured `receivedQuantity` (in the dispatch's unit).
-    event TransferReceived(bytes32 indexed transferId, address indexed receiver, uint64 receivedQuantity, uint256 nonce);
+    /// @notice The named receiver received the transfer, measuring `receivedQuantity` of the `shippedQuantity`
+    /// dispatched (any difference is the transfer's discrepancy), and now holds lot `transferId` of that much.
+    event TransferReceived(
+        bytes32 indexed transferId, address indexed receiver, uint64 receivedQuantity, uint64 shippedQuantity
+    );
 
     /// @dev A quantity must be a positive integer.
     error ZeroQuantity();
-    /// @dev A quantity must not exceed `max` (2^63 - 1).
+    /// @dev A quantity must not exceed `max` (2^56 - 1).
     error QuantityTooLarge(uint64 quantity, uint64 max);
     /// @dev The shipper named itself as the receiver.
     error SelfTransfer(address shipper);
-    /// @dev The waste code or the unit is empty.
-    error EmptyField(string field);
+    /// @dev This very statement (same digest) was recorded already: a replay.
+    error AlreadyRecorded(bytes32 id);
+    /// @dev The unit is not the one the waste code's quantities are declared in.
+    error UnitMismatch(bytes32 codeKey, string unit);
+    /// @dev No lot with this id exists.
+    error UnknownLot(bytes32 lotId);
+    /// @dev `account` does not hold the lot.
+    error NotLotHolder(bytes32 lotId, address account);
+    /// @dev The lot holds `balance`, less than the `quantity` asked for.
+    error InsufficientLotBalance(bytes32 lotId, uint64 balance, uint64 quantity);
+    /// @dev The operation is not a recovery (R1-R13) or disposal (D1-D15) code.
+    error UnknownOperation(string operation);
+    /// @dev The permit is held by someone else than the receiver, or is not an environmental permit.
+    error PermitNotReceivers(bytes32 permitId, address receiver);
+    /// @dev The permit was revoked.
+    error PermitRevoked(bytes32 permitId);
+    /// @dev The permit is not valid at `time` (it is valid from `validFrom` until `validUntil`).
+    error PermitNotValid(bytes32 permitId, uint256 validFrom, uint256 validUntil, uint256 time);
+    /// @dev The permit does not cover the lot's waste code for the operation.
+    error PermitDoesNotCover(bytes32 permitId, uint32 codeId, string operation);
+    /// @dev Receiving `quantity` more would exceed the permit's capacity for `year`.
+    error PermitCapacityExceeded(bytes32 permitId, uint256 year, uint64 used, uint64 quantity, uint64 capacity);
     /// @dev The transfer is not awaiting receipt (`status` is where it stands).
     error TransferNotDispatched(bytes32 transferId, Status status);
     /// @dev Only the receiver named in the dispatch may receive the transfer.
     error NotNamedReceiver(bytes32 transferId, address receiver);
 
     /**
-     * @param registry_ The participant registry whose roles and status this ledger checks.
+     * @param participants_ The participant registry whose roles and status this ledger checks.
+     * @param permits_ The registry of waste codes and permits this ledger checks.
      */
-    constructor(IParticipantRegistry registry_) EIP712("SymbiosisLedger Transfers", "1") {
-        registry = registry_;
+    constructor(IParticipantRegistry participants_, IPermitRegistry permits_)
+        EIP712("SymbiosisLedger Transfers", "1")
+    {
+        participants = participants_;
+        permits = permits_;
     }
 
     /**
-     * @notice Records a shipper's signed dispatch of a quantity of a lot to a receiver.
-     * @dev The shipper must be an active SHIPPER and the receiver an active RECEIVER in the registry.
-     * @param d The Dispatch statement: shipper, receiver, lot id, waste code as written in its scheme
-     * (e.g. "10 02 02"), quantity (a positive integer in `unit`), unit (a UN/CEFACT code such as "KGM",
-     * "TNE", "MTQ"), SHA-256 of the transfer document, the shipper's nonce and the deadline (unix seconds).
+     * @notice Opens a generated lot on the generator's signed word.
+     * @dev The generator must be an active SHIPPER; the waste code must be in the catalogue and the unit must
+     * be the one its quantities are declared in.
+     * @param r The RegisterLot statement: generator, the waste code's scheme (e.g. "VN-TT02-2022") and code as
+     * written there (e.g. "10 02 02"), quantity (a positive integer in `unit`), unit (UN/CEFACT "KGM", "LTR" or
+     * "KWH"), SHA-256 of the generation record, a nonce making the statement unique, and the deadline.
+     * @param signature The generator's EIP-712 signature of `r`.
+     * @return lotId The EIP-712 digest of the statement, which identifies the lot.
+     */
+    function registerLot(LotRegistration calldata r, bytes calldata signature) external returns (bytes32 lotId) {
+        _checkQuantity(r.quantity);
+        participants.requireActive(r.generator, _SHIPPER);
+        bytes32 codeKey = keccak256(abi.encode(keccak256(bytes(r.wasteScheme)), keccak256(bytes(r.wasteCode))));
+        IPermitRegistry.WasteCode memory code = permits.wasteCode(codeKey);
+        if (keccak256(bytes(r.unit)) != _unitHash(code.unit)) revert UnitMismatch(codeKey, r.unit);
+        bytes32 structHash = _hashLotRegistration(r);
+        lotId = _verifySigned(r.generator, structHash, r.deadline, signature);
+        if (_lots[lotId].holder != address(0)) revert AlreadyRecorded(lotId);
+
+        _lots[lotId] = Lot({holder: r.generator, balance: r.quantity, codeId: code.id});
+        emit LotGenerated(lotId, r.generator, codeKey, r.quantity, r.documentHash);
+    }
+
+    /**
+     * @notice Records a shipper's signed dispatch of part of a lot it holds to a permitted receiver.
+     * @dev Checks, in the party's terms: the shipper is an active SHIPPER holding enough of the lot; the
+     * receiver is an active RECEIVER holding `permitId`, an environmental permit valid now, not revoked,
+     * covering the lot's waste code for `operation`, with yearly capacity left for `quantity`.
+     * @param d The Dispatch statement: shipper, receiver, lot id, quantity (in the lot's unit), operation
+     * ("R1".."R13" or "D1".."D15"), the receiver's permit id, SHA-256 of the transfer document (manifest,
+     * weighbridge ticket), a nonce making the statement unique, and the deadline (unix seconds).
      * @param signature The shipper's EIP-712 signature of `d`.
      * @return transferId The EIP-712 digest of the dispatch, which identifies the transfer.
      */
     function dispatch(Dispatch calldata d, bytes calldata signature) external returns (bytes32 transferId) {
         _checkQuantity(d.quantity);
         if (d.shipper == d.receiver) revert SelfTransfer(d.shipper);
-        if (bytes(d.wasteCode).length == 0) revert EmptyField("wasteCode");
-        if (bytes(d.unit).length == 0) revert EmptyField("unit");
-        registry.requireActive(d.shipper, _SHIPPER);
-        registry.requireActive(d.receiver, _RECEIVER);
-        transferId = _useSignedMessage(d.shipper, _hashDispatch(d), d.nonce, d.deadline, signature);
+        participants.requireActive(d.shipper, _SHIPPER);
+        participants.requireActive(d.receiver, _RECEIVER);
+        Lot storage source = _lots[d.lotId];
+        (address holder, uint64 balance, uint32 codeId) = (source.holder, source.balance, source.codeId);
+        if (holder == address(0)) revert UnknownLot(d.lotId);
+        if (holder != d.shipper) revert NotLotHolder(d.lotId, d.shipper);
+        if (balance < d.quantity) revert InsufficientLotBalance(d.lotId, balance, d.quantity);
+        _usePermit(d.permitId, d.receiver, codeId, d.operation, d.quantity);
+        transferId = _verifySigned(d.shipper, _hashDispatch(d), d.deadline, signature);
+        Transfer storage t = _transfers[transferId];
+        if (t.status != Status.None) revert AlreadyRecorded(transferId);
 
-        // A new id cannot collide with a recorded one: the digest binds the shipper's nonce, consumed above.
-        _transfers[transferId] = Transfer({
-            shipper: d.shipper,
-            status: Status.Dispatched,
-            quantity: d.quantity,
-            receiver: d.receiver,
-            receivedQuantity: 0
-        });
-        emit TransferDispatched(
-            transferId, d.shipper, d.receiver, d.lotId, d.wasteCode, d.quantity, d.unit, d.documentHash, d.nonce
-        );
+        // Cannot underflow: checked against the balance above.
+        unchecked {
+            source.balance = balance - d.quantity;
+        }
+        t.receiver = d.receiver;
+        t.status = Status.Dispatched;
+        t.quantity = uint56(d.quantity);
+        t.codeId = codeId;
+        _emitDispatched(transferId, d);
     }
 
     /**
-     * @notice Records the named receiver's signed receipt of a dispatched transfer.
+     * @notice Records the named receiver's signed receipt of a dispatched transfer, opening the receiver's lot
+     * (id: the transfer id) for the quantity it measured.
      * @param r The Receipt statement: the transfer id, the receiver (the one named in the dispatch), the
-     * quantity it measured (a positive integer in the dispatch's unit), its nonce and the deadline.
+     * quantity it measured (a positive integer in the lot's unit) and the deadline. It needs no nonce: a
+     * transfer is received once.
      * @param signature The receiver's EIP-712 signature of `r`.
      */
     function confirmReceipt(Receipt calldata r, bytes calldata signature) external {
         Transfer storage t = _transfers[r.transferId];
-        if (t.status != Status.Dispatched) revert TransferNotDispatched(r.transferId, t.status);
-        if (r.receiver != t.receiver) revert NotNamedReceiver(r.transferId, r.receiver);
+        (address receiver, Status status, uint56 shipped, uint32 codeId) = (t.receiver, t.status, t.quantity, t.codeId);
+        if (status != Status.Dispatched) revert TransferNotDispatched(r.transferId, status);
+        if (r.receiver != receiver) revert NotNamedReceiver(r.transferId, r.receiver);
         _checkQuantity(r.receivedQuantity);
-        registry.requireActive(r.receiver, _RECEIVER);
-        bytes32 structHash = keccak256(
-            abi.encode(_RECEIPT_TYPEHASH, r.transferId, r.receiver, r.receivedQuantity, r.nonce, r.deadline)
-        );
-        _useSignedMessage(r.receiver, structHash, r.nonce, r.deadline, signature);
+        participants.requireActive(receiver, _RECEIVER);
+        bytes32 structHash =
+            keccak256(abi.encode(_RECEIPT_TYPEHASH, r.transferId, receiver, r.receivedQuantity, r.deadline));
+        _verifySigned(receiver, structHash, r.deadline, signature);
 
         t.status = Status.Received;
-        t.receivedQuantity = r.receivedQuantity;
-        emit TransferReceived(r.transferId, r.receiver, r.receivedQuantity, r.nonce);
+        _lots[r.transferId] = Lot({holder: receiver, balance: r.receivedQuantity, codeId: codeId});
+        emit TransferReceived(r.transferId, receiver, r.receivedQuantity, shipped);
+    }
+
+    /**
+     * @notice A lot's holder, remaining balance and waste-code id (all zero if there is no such lot).
+     * @param lotId The lot's id.
+     */
+    function lot(bytes32 lotId) external view returns (Lot memory) {
+        return _lots[lotId];
     }
 
     /**
@@ -168,19 +267,65 @@ contract TransferLedger is SignedMessages {
         return _transfers[transferId];
     }
 
-    function _hashDispatch(Dispatch calldata d) private pure returns (bytes32) {
+    /**
+     * @notice How much of a permit's yearly capacity dispatches have used in calendar year `year` (UTC).
+     * @param permitId The permit's id.
+     * @param year The calendar year, e.g. 2026.
+     */
+    function capacityUsed(bytes32 permitId, uint256 year) external view returns (uint64) {
+        return _capacityUsed[permitId][year];
+    }
+
+    function _usePermit(bytes32 permitId, address receiver, uint32 codeId, string calldata operation, uint64 quantity)
+        private
+    {
+        IPermitRegistry.PermitTerms memory terms = permits.permitTerms(permitId, codeId);
+        if (terms.holder != receiver || terms.kind != IPermitRegistry.PermitKind.EnvironmentalPermit) {
+            revert PermitNotReceivers(permitId, receiver);
+        }
+        if (terms.revoked) revert PermitRevoked(permitId);
+        if (block.timestamp < terms.validFrom || block.timestamp > terms.validUntil) {
+            revert PermitNotValid(permitId, terms.validFrom, terms.validUntil, block.timestamp);
+        }
+        if (terms.operations & (uint32(1) << _operationBit(operation)) == 0) {
+            revert PermitDoesNotCover(permitId, codeId, operation);
+        }
+        uint256 year = _calendarYear(block.timestamp);
+        uint64 used = _capacityUsed[permitId][year];
+        if (uint256(used) + quantity > terms.yearlyCapacity) {
+            revert PermitCapacityExceeded(permitId, year, used, quantity, terms.yearlyCapacity);
+        }
+        // Cannot overflow: bounded by the yearly capacity just checked.
+        unchecked {
+            _capacityUsed[permitId][year] = used + quantity;
+        }
+    }
+
+    function _emitDispatched(bytes32 transferId, Dispatch calldata d) private {
+        // Apart from dispatch() so that its locals and the event's arguments need not share one stack.
+        emit TransferDispatched(
+            transferId, d.shipper, d.receiver, d.lotId, d.quantity, d.operation, d.permitId, d.documentHash
+        );
+    }
+
+    function _hashLotRegistration(LotRegistration calldata r) private pure returns (bytes32) {
         return keccak256(
-            abi.encode(
-                _DISPATCH_TYPEHASH,
-                d.shipper,
-                d.receiver,
-                d.lotId,
-                keccak256(bytes(d.wasteCode)),
-                d.quantity,
-                keccak256(bytes(d.unit)),
-                d.documentHash,
-                d.nonce,
-                d.deadline
+            bytes.concat(
+                abi.encode(
+                    _REGISTER_LOT_TYPEHASH, r.generator, keccak256(bytes(r.wasteScheme)), keccak256(bytes(r.wasteCode))
+                ),
+                abi.encode(r.quantity, keccak256(bytes(r.unit)), r.documentHash, r.nonce, r.deadline)
+            )
+        );
+    }
+
+    function _hashDispatch(Dispatch calldata d) private pure returns (bytes32) {
+        // Two encodings concatenated equal one encoding of all the fields (all are static words), and keep
+        // the stack shallow enough for the legacy code generator.
+        return keccak256(
+            bytes.concat(
+                abi.encode(_DISPATCH_TYPEHASH, d.shipper, d.receiver, d.lotId, d.quantity),
+                abi.encode(keccak256(bytes(d.operation)), d.permitId, d.documentHash, d.nonce, d.deadline)
             )
         );
     }
@@ -188,5 +333,38 @@ contract TransferLedger is SignedMessages {
     function _checkQuantity(uint64 quantity) private pure {
         if (quantity == 0) revert ZeroQuantity();
         if (quantity > _MAX_QUANTITY) revert QuantityTooLarge(quantity, _MAX_QUANTITY);
+    }
+
+    /// @dev Bit of an operation code in a permit's operations mask: R1..R13 -> 0..12, D1..D15 -> 13..27.
+    function _operationBit(string calldata operation) private pure returns (uint256) {
+        bytes calldata op = bytes(operation);
+        if (op.length < 2 || op.length > 3) revert UnknownOperation(operation);
+        uint256 n;
+        for (uint256 i = 1; i < op.length; ++i) {
+            uint8 c = uint8(op[i]);
+            if (c < 0x30 || c > 0x39 || (i == 1 && c == 0x30)) revert UnknownOperation(operation);
+            n = n * 10 + (c - 0x30);
+        }
+        if (op[0] == "R" && n >= 1 && n <= 13) return n - 1;
+        if (op[0] == "D" && n >= 1 && n <= 15) return n + 12;
+        revert UnknownOperation(operation);
+    }
+
+    /// @dev The UTC calendar year of a unix time (Howard Hinnant's days-to-civil algorithm).
+    function _calendarYear(uint256 timestamp) private pure returns (uint256) {
+        uint256 z = timestamp / 1 days + 719_468;
+        uint256 era = z / 146_097;
+        uint256 doe = z - era * 146_097;
+        uint256 yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        uint256 doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        uint256 mp = (5 * doy + 2) / 153;
+        // Months are counted from March: January and February (mp 10, 11) belong to the next year.
+        return yoe + era * 400 + (mp >= 10 ? 1 : 0);
+    }
+
+    function _unitHash(IPermitRegistry.Unit unit) private pure returns (bytes32) {
+        if (unit == IPermitRegistry.Unit.Kilogram) return keccak256("KGM");
+        if (unit == IPermitRegistry.Unit.Litre) return keccak256("LTR");
+        return keccak256("KWH");
     }
 }

@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -17,9 +18,10 @@ import httpx
 import typer
 from eth_account import Account
 
+from compliance.operations import operations_mask
 from ledger_service import statements
 from ledger_service.keystore import KeystoreError, create_keystore, keystore_address, load_account
-from ledger_service.roles import Role
+from ledger_service.roles import PermitKind, Role
 
 app = typer.Typer(
     help="Symbiosis Ledger: signed waste-to-resource transfers.",
@@ -28,6 +30,14 @@ app = typer.Typer(
 )
 key_app = typer.Typer(help="Party keys in encrypted keystore files.", no_args_is_help=True)
 app.add_typer(key_app, name="key")
+code_app = typer.Typer(help="The regulator's catalogue of waste codes.", no_args_is_help=True)
+app.add_typer(code_app, name="waste-code")
+permit_app = typer.Typer(
+    help="Permits and licences, registered and revoked by a regulator.", no_args_is_help=True
+)
+app.add_typer(permit_app, name="permit")
+lot_app = typer.Typer(help="Lots declared by their generator.", no_args_is_help=True)
+app.add_typer(lot_app, name="lot")
 
 ApiUrl = Annotated[str, typer.Option("--api", envvar="SYMLEDGER_API", help="Service URL")]
 Keystore = Annotated[Path, typer.Option("--keystore", "-k", help="The signing party's keystore file")]
@@ -39,6 +49,10 @@ PasswordFile = Annotated[
 SUBMIT_PATHS = {
     "RegisterParticipant": "/participants",
     "SetParticipantStatus": "/participants/{participant}/status",
+    "RegisterWasteCode": "/waste-codes",
+    "RegisterPermit": "/permits",
+    "RevokePermit": "/permits/{permitId}/revocation",
+    "RegisterLot": "/lots",
     "Dispatch": "/transfers",
     "Receipt": "/transfers/{transferId}/receipt",
 }
@@ -189,37 +203,174 @@ def set_status(
     )
 
 
+@code_app.command("register")
+def register_waste_code(
+    api: ApiUrl,
+    keystore: Keystore,
+    scheme: Annotated[str, typer.Option(help="Classification scheme: VN-TT02-2022, EU-LOW, US-RCRA, ...")],
+    code: Annotated[str, typer.Option(help="The code as written in the scheme, e.g. '10 02 02'")],
+    unit: Annotated[str, typer.Option(help="Unit its quantities are declared in: KGM, LTR or KWH")],
+    hazardous: Annotated[bool, typer.Option("--hazardous/--not-hazardous")],
+    description: Annotated[str, typer.Option()] = "",
+    password_file: PasswordFile = None,
+) -> None:
+    """As a regulator: add a waste code to the catalogue."""
+    account = _account(keystore, password_file)
+    terms = {
+        "regulator": account.address,
+        "scheme": scheme,
+        "code": code,
+        "unit": unit,
+        "hazardous": hazardous,
+        "description": description,
+    }
+    expected = {
+        "regulator": account.address,
+        "scheme": scheme,
+        "code": code,
+        "unit": unit,
+        "hazardous": hazardous,
+    }
+    _workflow(api, account, "/waste-codes/prepare", terms, expected)
+
+
+@permit_app.command("register")
+def register_permit(
+    api: ApiUrl,
+    keystore: Keystore,
+    number: Annotated[str, typer.Option(help="The permit's number as issued")],
+    holder: Annotated[str, typer.Option(help="Holder's address")],
+    kind: Annotated[PermitKind, typer.Option()],
+    cover: Annotated[list[str], typer.Option(help="SCHEME|CODE|OPS, e.g. 'EU-LOW|10 02 02|R5,R12' (repeat)")],
+    capacity: Annotated[int, typer.Option(help="Yearly capacity, in the codes' unit")],
+    valid_from: Annotated[datetime, typer.Option(formats=["%Y-%m-%d"])],
+    valid_until: Annotated[datetime, typer.Option(formats=["%Y-%m-%d"])],
+    password_file: PasswordFile = None,
+) -> None:
+    """As a regulator: register a permit or licence with the codes and operations it covers."""
+    coverage = []
+    for item in cover:
+        parts = item.split("|")
+        if len(parts) != 3:
+            fail(f"--cover: expected SCHEME|CODE|OPS, got {item!r}")
+        coverage.append({"scheme": parts[0], "code": parts[1], "operations": parts[2].split(",")})
+    try:
+        expected_coverage = [
+            {
+                "codeKey": statements.code_key(c["scheme"], c["code"]),
+                "operations": str(operations_mask(c["operations"])),
+            }
+            for c in coverage
+        ]
+    except ValueError as exc:
+        fail(f"--cover: {exc}")
+    account = _account(keystore, password_file)
+    utc = {"valid_from": valid_from.replace(tzinfo=UTC), "valid_until": valid_until.replace(tzinfo=UTC)}
+    terms = {
+        "regulator": account.address,
+        "permit_number": number,
+        "holder": holder,
+        "kind": kind.value,
+        "coverage": coverage,
+        "yearly_capacity": capacity,
+        **{k: v.isoformat() for k, v in utc.items()},
+    }
+    expected = {
+        "regulator": account.address,
+        "permitNumber": number,
+        "holder": holder,
+        "kind": str(kind.code),
+        "coverage": expected_coverage,
+        "yearlyCapacity": str(capacity),
+    }
+    _workflow(api, account, "/permits/prepare", terms, expected)
+
+
+@permit_app.command("revoke")
+def revoke_permit(
+    api: ApiUrl,
+    keystore: Keystore,
+    number: Annotated[str, typer.Argument(help="The permit's number as issued")],
+    reason: Annotated[str, typer.Option()],
+    password_file: PasswordFile = None,
+) -> None:
+    """As a regulator: revoke a permit."""
+    account = _account(keystore, password_file)
+    permit = statements.permit_id(number)
+    _workflow(
+        api,
+        account,
+        f"/permits/{permit}/revocation/prepare",
+        {"regulator": account.address, "reason": reason},
+        {"regulator": account.address, "permitId": permit, "reason": reason},
+    )
+
+
+@lot_app.command("register")
+def register_lot(
+    api: ApiUrl,
+    keystore: Keystore,
+    scheme: Annotated[str, typer.Option(help="Classification scheme of the waste code")],
+    code: Annotated[str, typer.Option(help="Waste code, e.g. '10 02 02'")],
+    quantity: Annotated[int, typer.Option(help="Positive integer in --unit")],
+    unit: Annotated[str, typer.Option(help="The code's unit: KGM, LTR or KWH")],
+    document: Annotated[Path, typer.Option(help="The generation record; its SHA-256 is signed")],
+    password_file: PasswordFile = None,
+) -> None:
+    """As a generator: declare a generated lot; prints it with its id."""
+    account = _account(keystore, password_file)
+    document_hash = "0x" + hashlib.sha256(_read_bytes(document)).hexdigest()
+    terms = {
+        "generator": account.address,
+        "waste_scheme": scheme,
+        "waste_code": code,
+        "quantity": quantity,
+        "unit": unit,
+        "document_hash": document_hash,
+    }
+    expected = {
+        "generator": account.address,
+        "wasteScheme": scheme,
+        "wasteCode": code,
+        "quantity": str(quantity),
+        "unit": unit,
+        "documentHash": document_hash,
+    }
+    _workflow(api, account, "/lots/prepare", terms, expected)
+
+
 @app.command("dispatch")
 def dispatch(
     api: ApiUrl,
     keystore: Keystore,
     receiver: Annotated[str, typer.Option(help="Receiver's address")],
-    lot: Annotated[str, typer.Option(help="Lot id (0x + 64 hex digits)")],
-    waste_code: Annotated[str, typer.Option(help="Waste code, e.g. '10 02 02'")],
-    quantity: Annotated[int, typer.Option(help="Positive integer in --unit")],
-    unit: Annotated[str, typer.Option(help="UN/CEFACT unit code: KGM, TNE, MTQ, ...")],
+    lot: Annotated[str, typer.Option(help="Id of a lot you hold (0x + 64 hex digits)")],
+    quantity: Annotated[int, typer.Option(help="Positive integer in the lot's unit")],
+    operation: Annotated[str, typer.Option(help="Recovery or disposal operation at the receiver, e.g. R5")],
+    permit: Annotated[str, typer.Option(help="Number of the receiver's permit that covers it")],
     document: Annotated[Path, typer.Option(help="The transfer document; its SHA-256 is signed")],
     password_file: PasswordFile = None,
 ) -> None:
-    """As a shipper: dispatch a quantity of a lot to a receiver."""
+    """As a shipper: dispatch part of a lot to a receiver whose permit covers it."""
     account = _account(keystore, password_file)
     document_hash = "0x" + hashlib.sha256(_read_bytes(document)).hexdigest()
+    permit_id = statements.permit_id(permit)
     terms = {
         "shipper": account.address,
         "receiver": receiver,
         "lot_id": lot,
-        "waste_code": waste_code,
         "quantity": quantity,
-        "unit": unit,
+        "operation": operation,
+        "permit_id": permit_id,
         "document_hash": document_hash,
     }
     expected = {
         "shipper": account.address,
         "receiver": receiver,
         "lotId": lot.lower(),
-        "wasteCode": waste_code,
         "quantity": str(quantity),
-        "unit": unit,
+        "operation": operation,
+        "permitId": permit_id,
         "documentHash": document_hash,
     }
     _workflow(api, account, "/transfers/dispatches/prepare", terms, expected)
@@ -247,13 +398,20 @@ def receive(
 @app.command("show")
 def show(
     api: ApiUrl,
-    what: Annotated[str, typer.Argument(help="'transfer' or 'participant'")],
-    ident: Annotated[str, typer.Argument(help="Transfer id or participant address")],
+    what: Annotated[str, typer.Argument(help="transfer, lot, participant or permit")],
+    ident: Annotated[str, typer.Argument(help="Its id, address or (for a permit) number")],
 ) -> None:
-    """Print a transfer or a participant with its on-chain evidence."""
-    paths = {"transfer": "/transfers/", "participant": "/participants/"}
+    """Print a transfer, lot, participant or permit with its on-chain evidence."""
+    paths = {
+        "transfer": "/transfers/",
+        "participant": "/participants/",
+        "lot": "/lots/",
+        "permit": "/permits/",
+    }
     if what not in paths:
-        fail(f"what: expected 'transfer' or 'participant', got {what!r}")
+        fail(f"what: expected one of {', '.join(paths)}, got {what!r}")
+    if what == "permit" and not ident.startswith("0x"):
+        ident = statements.permit_id(ident)
     typer.echo(json.dumps(_request(api, "GET", paths[what] + ident), indent=2))
 
 
@@ -355,7 +513,7 @@ def _workflow(
     # Sign only what the party asked for: a service that altered the statement is caught here.
     message = payload["message"]
     for field, value in expected.items():
-        if str(message.get(field)).lower() != str(value).lower():
+        if str(message.get(field)).lower() != str(value).lower():  # lists compare by their text too
             fail(f"the service prepared {field}={message.get(field)!r}, not {value!r}; not signing")
     if "0x" + statements.digest(payload).hex() != prepared["digest"]:
         fail("the service's digest does not match the typed data; not signing")

@@ -6,12 +6,24 @@ leaves either all of a range or none of it, and a restart continues where the la
 
 import logging
 import threading
-from datetime import datetime
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from compliance.operations import operation_names
 from ledger_service.chain.gateway import ChainGateway, DecodedEvent
-from ledger_service.db.models import ChainEvent, IndexerCheckpoint, Participant, Transfer
+from ledger_service.db.models import (
+    ChainEvent,
+    IndexerCheckpoint,
+    Lot,
+    Participant,
+    Permit,
+    Transfer,
+    WasteCode,
+)
+from ledger_service.roles import PermitKind
 
 log = logging.getLogger(__name__)
 
@@ -63,64 +75,12 @@ class Indexer:
 
     @staticmethod
     def _apply(session: Session, event: DecodedEvent, block_time: datetime) -> None:
-        a = event.args
-        if event.event == "ParticipantRegistered":
-            subject = a["participant"]
-            session.add(
-                Participant(
-                    address=subject,
-                    roles=a["roles"],
-                    legal_name=a["legalName"],
-                    enterprise_id=a["enterpriseId"],
-                    park=a["park"],
-                    status="active",
-                    registered_by=None if a["regulator"] == ZERO_ADDRESS else a["regulator"],
-                    registered_tx=event.tx_hash,
-                    registered_block=event.block_number,
-                    registered_at=block_time,
-                )
-            )
-        elif event.event in ("ParticipantSuspended", "ParticipantReinstated"):
-            subject = a["participant"]
-            participant = session.get(Participant, subject)
-            if participant is None:
-                raise RuntimeError(f"{event.event} for unknown participant {subject}")
-            participant.status = "suspended" if event.event == "ParticipantSuspended" else "active"
-            participant.status_reason = a["reason"]
-            participant.status_changed_tx = event.tx_hash
-        elif event.event == "TransferDispatched":
-            subject = a["transferId"]
-            session.add(
-                Transfer(
-                    id=subject,
-                    shipper=a["shipper"],
-                    receiver=a["receiver"],
-                    lot_id=a["lotId"],
-                    waste_code=a["wasteCode"],
-                    quantity=a["quantity"],
-                    unit=a["unit"],
-                    document_hash=a["documentHash"],
-                    status="dispatched",
-                    dispatch_nonce=str(a["nonce"]),
-                    dispatch_tx=event.tx_hash,
-                    dispatch_block=event.block_number,
-                    dispatched_at=block_time,
-                )
-            )
-        elif event.event == "TransferReceived":
-            subject = a["transferId"]
-            transfer = session.get(Transfer, subject)
-            if transfer is None:
-                raise RuntimeError(f"receipt for unknown transfer {subject}")
-            transfer.status = "received"
-            transfer.received_quantity = a["receivedQuantity"]
-            transfer.receipt_nonce = str(a["nonce"])
-            transfer.receipt_tx = event.tx_hash
-            transfer.receipt_block = event.block_number
-            transfer.received_at = block_time
-        else:
+        handler = _HANDLERS.get(event.event)
+        if handler is None:
             log.warning("no read-model rule for event %s; kept as evidence only", event.event)
             subject = event.tx_hash
+        else:
+            subject = handler(session, event, block_time)
         session.add(
             ChainEvent(
                 block_number=event.block_number,
@@ -131,8 +91,192 @@ class Indexer:
                 contract=event.address,
                 event=event.event,
                 subject=subject,
-                args={
-                    k: str(v) if isinstance(v, int) and not isinstance(v, bool) else v for k, v in a.items()
-                },
+                args=_json_args(event.args),
             )
         )
+
+
+_Row = TypeVar("_Row", Participant, Permit, Lot, Transfer)
+# Each handler applies one event to the read model and returns the id of the record it concerns.
+Handler = Callable[[Session, DecodedEvent, datetime], str]
+
+
+def _participant_registered(session: Session, event: DecodedEvent, block_time: datetime) -> str:
+    a = event.args
+    session.add(
+        Participant(
+            address=a["participant"],
+            roles=a["roles"],
+            legal_name=a["legalName"],
+            enterprise_id=a["enterpriseId"],
+            park=a["park"],
+            status="active",
+            registered_by=None if a["regulator"] == ZERO_ADDRESS else a["regulator"],
+            registered_tx=event.tx_hash,
+            registered_block=event.block_number,
+            registered_at=block_time,
+        )
+    )
+    return a["participant"]
+
+
+def _participant_status(session: Session, event: DecodedEvent, _time: datetime) -> str:
+    a = event.args
+    participant = _existing(session, Participant, a["participant"], event)
+    participant.status = "suspended" if event.event == "ParticipantSuspended" else "active"
+    participant.status_reason = a["reason"]
+    participant.status_changed_tx = event.tx_hash
+    return a["participant"]
+
+
+def _waste_code_registered(session: Session, event: DecodedEvent, _time: datetime) -> str:
+    a = event.args
+    session.add(
+        WasteCode(
+            code_key=a["codeKey"],
+            catalogue_id=a["id"],
+            scheme=a["scheme"],
+            code=a["code"],
+            unit=a["unit"],
+            hazardous=a["hazardous"],
+            description=a["description"],
+            registered_by=a["regulator"],
+            registered_tx=event.tx_hash,
+        )
+    )
+    return a["codeKey"]
+
+
+def _permit_registered(session: Session, event: DecodedEvent, _time: datetime) -> str:
+    a = event.args
+    session.add(
+        Permit(
+            permit_id=a["permitId"],
+            permit_number=a["permitNumber"],
+            holder=a["holder"],
+            kind=PermitKind.of(a["kind"]).value,
+            coverage=[
+                {"code_key": item["codeKey"], "operations": operation_names(item["operations"])}
+                for item in a["coverage"]
+            ],
+            yearly_capacity=a["yearlyCapacity"],
+            valid_from=datetime.fromtimestamp(a["validFrom"], UTC),
+            valid_until=datetime.fromtimestamp(a["validUntil"], UTC),
+            revoked=False,
+            registered_by=a["regulator"],
+            registered_tx=event.tx_hash,
+        )
+    )
+    return a["permitId"]
+
+
+def _permit_revoked(session: Session, event: DecodedEvent, _time: datetime) -> str:
+    permit = _existing(session, Permit, event.args["permitId"], event)
+    permit.revoked = True
+    permit.revoked_reason = event.args["reason"]
+    return permit.permit_id
+
+
+def _lot_generated(session: Session, event: DecodedEvent, block_time: datetime) -> str:
+    a = event.args
+    session.add(
+        Lot(
+            id=a["lotId"],
+            holder=a["generator"],
+            code_key=a["codeKey"],
+            origin="generated",
+            quantity=a["quantity"],
+            balance=a["quantity"],
+            document_hash=a["documentHash"],
+            created_tx=event.tx_hash,
+            created_block=event.block_number,
+            created_at=block_time,
+        )
+    )
+    return a["lotId"]
+
+
+def _transfer_dispatched(session: Session, event: DecodedEvent, block_time: datetime) -> str:
+    a = event.args
+    lot = _existing(session, Lot, a["lotId"], event)
+    lot.balance -= a["quantity"]
+    session.add(
+        Transfer(
+            id=a["transferId"],
+            shipper=a["shipper"],
+            receiver=a["receiver"],
+            lot_id=a["lotId"],
+            code_key=lot.code_key,
+            quantity=a["quantity"],
+            operation=a["operation"],
+            permit_id=a["permitId"],
+            document_hash=a["documentHash"],
+            status="dispatched",
+            dispatch_tx=event.tx_hash,
+            dispatch_block=event.block_number,
+            dispatched_at=block_time,
+        )
+    )
+    return a["transferId"]
+
+
+def _transfer_received(session: Session, event: DecodedEvent, block_time: datetime) -> str:
+    a = event.args
+    transfer = _existing(session, Transfer, a["transferId"], event)
+    transfer.status = "received"
+    transfer.received_quantity = a["receivedQuantity"]
+    transfer.receipt_tx = event.tx_hash
+    transfer.receipt_block = event.block_number
+    transfer.received_at = block_time
+    # The receiver's lot has the transfer's id (TransferLedger.confirmReceipt).
+    session.add(
+        Lot(
+            id=transfer.id,
+            holder=transfer.receiver,
+            code_key=transfer.code_key,
+            origin="received",
+            quantity=a["receivedQuantity"],
+            balance=a["receivedQuantity"],
+            source_transfer=transfer.id,
+            created_tx=event.tx_hash,
+            created_block=event.block_number,
+            created_at=block_time,
+        )
+    )
+    return transfer.id
+
+
+_HANDLERS: dict[str, Handler] = {
+    "ParticipantRegistered": _participant_registered,
+    "ParticipantSuspended": _participant_status,
+    "ParticipantReinstated": _participant_status,
+    "WasteCodeRegistered": _waste_code_registered,
+    "PermitRegistered": _permit_registered,
+    "PermitRevoked": _permit_revoked,
+    "LotGenerated": _lot_generated,
+    "TransferDispatched": _transfer_dispatched,
+    "TransferReceived": _transfer_received,
+}
+
+
+def _existing(session: Session, model: type[_Row], key: str, event: DecodedEvent) -> _Row:
+    row = session.get(model, key)
+    if row is None:
+        raise RuntimeError(f"{event.event} in tx {event.tx_hash} refers to unknown {model.__name__} {key}")
+    return row
+
+
+def _json_args(args: dict[str, Any]) -> dict[str, Any]:
+    # uint256 values do not fit JSON numbers everywhere: keep them as decimal text.
+    def plain(value: Any) -> Any:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, int):
+            return str(value)
+        if isinstance(value, list):
+            return [plain(v) for v in value]
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
+        return value
+
+    return {k: plain(v) for k, v in args.items()}

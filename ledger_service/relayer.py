@@ -83,7 +83,7 @@ class Relayer:
             statement=statement.primary_type,
             contract=self._gateway.address(statement.contract),
             signer=message[statement.signer_field],
-            nonce=str(message["nonce"]),
+            nonce=str(message["nonce"]) if "nonce" in message else None,
             message=message,
             signature="0x" + signature.hex(),
             status=PENDING,

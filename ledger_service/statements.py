@@ -24,15 +24,24 @@ class Statement:
     """One kind of signed statement: its EIP-712 type, the contract verifying it, and who signs it."""
 
     primary_type: str
-    contract: str  # "registry" or "ledger"
+    contract: str  # "registry", "permits" or "ledger"
     signer_field: str
     fields: tuple[tuple[str, str], ...]
+    # Struct types the fields refer to, e.g. {"Coverage": (("codeKey", "bytes32"), ...)}.
+    structs: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
+    # Whether the contract consumes the nonce (statements that change existing state); a statement that
+    # creates a record keyed by its digest is replay-proof by that record, its nonce is only a salt.
+    consumes_nonce: bool = False
 
     def types(self) -> dict[str, list[dict[str, str]]]:
-        return {
-            "EIP712Domain": DOMAIN_TYPE,
-            self.primary_type: [{"name": n, "type": t} for n, t in self.fields],
-        }
+        types = {"EIP712Domain": DOMAIN_TYPE}
+        types[self.primary_type] = [{"name": n, "type": t} for n, t in self.fields]
+        for name, fields in self.structs:
+            types[name] = [{"name": n, "type": t} for n, t in fields]
+        return types
+
+    def struct_fields(self, struct: str) -> tuple[tuple[str, str], ...]:
+        return dict(self.structs)[struct]
 
 
 REGISTER_PARTICIPANT = Statement(
@@ -49,6 +58,7 @@ REGISTER_PARTICIPANT = Statement(
         ("nonce", "uint256"),
         ("deadline", "uint256"),
     ),
+    consumes_nonce=True,
 )
 SET_PARTICIPANT_STATUS = Statement(
     "SetParticipantStatus",
@@ -62,6 +72,70 @@ SET_PARTICIPANT_STATUS = Statement(
         ("nonce", "uint256"),
         ("deadline", "uint256"),
     ),
+    consumes_nonce=True,
+)
+REGISTER_WASTE_CODE = Statement(
+    "RegisterWasteCode",
+    "permits",
+    "regulator",
+    (
+        ("regulator", "address"),
+        ("scheme", "string"),
+        ("code", "string"),
+        ("unit", "string"),
+        ("hazardous", "bool"),
+        ("description", "string"),
+        ("nonce", "uint256"),
+        ("deadline", "uint256"),
+    ),
+    consumes_nonce=True,
+)
+REGISTER_PERMIT = Statement(
+    "RegisterPermit",
+    "permits",
+    "regulator",
+    (
+        ("regulator", "address"),
+        ("permitNumber", "string"),
+        ("holder", "address"),
+        ("kind", "uint8"),
+        ("coverage", "Coverage[]"),
+        ("yearlyCapacity", "uint64"),
+        ("validFrom", "uint64"),
+        ("validUntil", "uint64"),
+        ("nonce", "uint256"),
+        ("deadline", "uint256"),
+    ),
+    structs=(("Coverage", (("codeKey", "bytes32"), ("operations", "uint32"))),),
+    consumes_nonce=True,
+)
+REVOKE_PERMIT = Statement(
+    "RevokePermit",
+    "permits",
+    "regulator",
+    (
+        ("regulator", "address"),
+        ("permitId", "bytes32"),
+        ("reason", "string"),
+        ("nonce", "uint256"),
+        ("deadline", "uint256"),
+    ),
+    consumes_nonce=True,
+)
+REGISTER_LOT = Statement(
+    "RegisterLot",
+    "ledger",
+    "generator",
+    (
+        ("generator", "address"),
+        ("wasteScheme", "string"),
+        ("wasteCode", "string"),
+        ("quantity", "uint64"),
+        ("unit", "string"),
+        ("documentHash", "bytes32"),
+        ("nonce", "uint256"),
+        ("deadline", "uint256"),
+    ),
 )
 DISPATCH = Statement(
     "Dispatch",
@@ -71,9 +145,9 @@ DISPATCH = Statement(
         ("shipper", "address"),
         ("receiver", "address"),
         ("lotId", "bytes32"),
-        ("wasteCode", "string"),
         ("quantity", "uint64"),
-        ("unit", "string"),
+        ("operation", "string"),
+        ("permitId", "bytes32"),
         ("documentHash", "bytes32"),
         ("nonce", "uint256"),
         ("deadline", "uint256"),
@@ -87,26 +161,57 @@ RECEIPT = Statement(
         ("transferId", "bytes32"),
         ("receiver", "address"),
         ("receivedQuantity", "uint64"),
-        ("nonce", "uint256"),
         ("deadline", "uint256"),
     ),
 )
 
-STATEMENTS = {s.primary_type: s for s in (REGISTER_PARTICIPANT, SET_PARTICIPANT_STATUS, DISPATCH, RECEIPT)}
+STATEMENTS = {
+    s.primary_type: s
+    for s in (
+        REGISTER_PARTICIPANT,
+        SET_PARTICIPANT_STATUS,
+        REGISTER_WASTE_CODE,
+        REGISTER_PERMIT,
+        REVOKE_PERMIT,
+        REGISTER_LOT,
+        DISPATCH,
+        RECEIPT,
+    )
+}
 
 # At most 31 bytes each, so OpenZeppelin's EIP712 keeps them in immutables rather than storage.
 DOMAIN_NAMES = {
     "registry": ("SymbiosisLedger Registry", "1"),
+    "permits": ("SymbiosisLedger Permits", "1"),
     "ledger": ("SymbiosisLedger Transfers", "1"),
 }
 
 
+def code_key(scheme: str, code: str) -> str:
+    """The contracts' key of a waste code: keccak256(abi.encode(keccak256(scheme), keccak256(code)))."""
+    return "0x" + keccak(keccak(text=scheme) + keccak(text=code)).hex()
+
+
+def permit_id(permit_number: str) -> str:
+    """The contracts' id of a permit: keccak256 of its number as issued."""
+    return "0x" + keccak(text=permit_number).hex()
+
+
 def normalise_message(statement: Statement, message: dict[str, Any]) -> dict[str, Any]:
     """The message in canonical JSON form: checksummed addresses, lower-case hex, integers as strings."""
+    return _normalise(statement, statement.fields, message)
+
+
+def _normalise(
+    statement: Statement, fields: tuple[tuple[str, str], ...], message: dict[str, Any]
+) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for name, typ in statement.fields:
+    for name, typ in fields:
         value = message[name]
-        if typ == "address":
+        if typ.endswith("[]"):
+            inner = statement.struct_fields(typ[:-2])
+            out[name] = [_normalise(statement, inner, item) for item in value]
+        elif typ == "address":
             out[name] = to_checksum_address(value)
         elif typ.startswith("uint"):
             out[name] = str(int(value))

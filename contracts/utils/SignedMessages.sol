@@ -10,10 +10,12 @@ import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/Signa
  * a relayer submits them, the contract checks who signed, that the statement is still in time and that
  * it has not been recorded before.
  *
- * Nonces are unordered (a bitmap per signer, as in Uniswap's Permit2): a party can sign several
- * statements at once and they can be recorded in any order, and one statement that fails does not
- * invalidate the ones signed after it. Nonces taken in sequence share a storage word, so the usual
- * cost of consuming one is a warm-word update, not a new slot.
+ * Two ways to stop a replay. A statement that creates a record keyed by its own digest (a lot, a
+ * transfer) needs nothing more: recording it twice fails on the existing record, and its nonce only
+ * makes otherwise identical statements distinct (`_verifySigned`). A statement that changes existing
+ * state (a suspension, a revocation) consumes its nonce (`_useSignedMessage`). Nonces are unordered (a
+ * bitmap per signer, as in Uniswap's Permit2): a party can sign several statements at once, they can be
+ * recorded in any order, and one that fails does not invalidate the ones signed after it.
  *
  * Signatures are checked with OpenZeppelin's SignatureChecker, so a firm may sign with an externally
  * owned key or with a contract wallet (ERC-1271, e.g. a multisig).
@@ -57,8 +59,20 @@ abstract contract SignedMessages is EIP712 {
         uint256 deadline,
         bytes calldata signature
     ) internal returns (bytes32 digest) {
-        if (block.timestamp > deadline) revert SignatureExpired(deadline);
         _useNonce(signer, nonce);
+        return _verifySigned(signer, structHash, deadline, signature);
+    }
+
+    /**
+     * @dev Checks the deadline and verifies `signature` as `signer`'s signature of the EIP-712 message with
+     * struct hash `structHash`, without consuming a nonce. Returns the message digest.
+     */
+    function _verifySigned(address signer, bytes32 structHash, uint256 deadline, bytes calldata signature)
+        internal
+        view
+        returns (bytes32 digest)
+    {
+        if (block.timestamp > deadline) revert SignatureExpired(deadline);
         digest = _hashTypedDataV4(structHash);
         if (!SignatureChecker.isValidSignatureNow(signer, digest, signature)) revert InvalidSignature(signer);
     }

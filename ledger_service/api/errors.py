@@ -71,9 +71,19 @@ def _field_of(message: dict[str, Any], value: Any, default: str) -> str:
     return default
 
 
-def rejection_error(rejection: ContractRejection, statement: Statement, message: dict[str, Any]) -> ApiError:
-    """The contract's refusal of `message`, as an HTTP error in the party's terms."""
+def rejection_error(
+    rejection: ContractRejection,
+    statement: Statement,
+    message: dict[str, Any],
+    labels: dict[str, str] | None = None,
+) -> ApiError:
+    """The contract's refusal of `message`, as an HTTP error in the party's terms; `labels` name ids."""
     a = rejection.details
+    labels = labels or {}
+
+    def name(value: Any) -> str:
+        return labels.get(str(value), str(value))
+
     signer = message[statement.signer_field]
     loc = ["body", "message"]
 
@@ -174,6 +184,125 @@ def rejection_error(rejection: ContractRejection, statement: Statement, message:
                 "already_received",
                 f"transfer {a['transferId']} was already received",
                 [*loc, "transferId"],
+            )
+        case "AlreadyRecorded":
+            return ApiError(
+                409,
+                "already_recorded",
+                f"this statement ({a['id']}) was recorded already: a replay",
+                ["body", "signature"],
+            )
+        case "UnknownWasteCode":
+            return ApiError(
+                422,
+                "unknown_waste_code",
+                f"waste code {a['codeKey']} is not in the catalogue",
+                [*loc, _field_of(message, "", "wasteCode")],
+            )
+        case "UnknownUnit":
+            return ApiError(422, "unknown_unit", f"unit {a['unit']!r} is not KGM, LTR or KWH", [*loc, "unit"])
+        case "WasteCodeAlreadyRegistered":
+            return ApiError(
+                409, "waste_code_registered", "this waste code is in the catalogue already", [*loc, "code"]
+            )
+        case "PermitAlreadyRegistered":
+            return ApiError(
+                409,
+                "permit_registered",
+                f"permit {message.get('permitNumber')} is registered already",
+                [*loc, "permitNumber"],
+            )
+        case "InvalidPermitKind":
+            return ApiError(422, "invalid_permit_kind", f"permit kind {a['kind']} is unknown", [*loc, "kind"])
+        case "InvalidValidityPeriod":
+            return ApiError(
+                422,
+                "invalid_validity",
+                "validUntil must be after validFrom (and before 2^40 s)",
+                [*loc, "validUntil"],
+            )
+        case "InvalidOperations" | "DuplicateCoverage":
+            return ApiError(
+                422,
+                "invalid_coverage",
+                f"coverage of waste code {a['codeKey']} is invalid ({rejection.error})",
+                [*loc, "coverage"],
+            )
+        case "PermitAlreadyRevoked":
+            return ApiError(
+                409, "permit_revoked", f"permit {a['permitId']} is revoked already", [*loc, "permitId"]
+            )
+        case "UnitMismatch":
+            return ApiError(
+                422,
+                "unit_mismatch",
+                f"unit {a['unit']} is not the one this waste code is declared in",
+                [*loc, "unit"],
+            )
+        case "UnknownLot":
+            return ApiError(422, "unknown_lot", f"no lot {a['lotId']} exists", [*loc, "lotId"])
+        case "NotLotHolder":
+            return ApiError(
+                403, "not_lot_holder", f"{a['account']} does not hold lot {a['lotId']}", [*loc, "lotId"]
+            )
+        case "InsufficientLotBalance":
+            return ApiError(
+                409,
+                "insufficient_lot_balance",
+                f"lot {a['lotId']} holds {a['balance']}, less than the {a['quantity']} dispatched",
+                [*loc, "quantity"],
+            )
+        case "UnknownOperation":
+            return ApiError(
+                422,
+                "unknown_operation",
+                f"{a['operation']!r} is not an R or D operation code",
+                [*loc, "operation"],
+            )
+        case "UnknownPermit":
+            return ApiError(
+                422, "unknown_permit", f"no permit {a['permitId']} is registered", [*loc, "permitId"]
+            )
+        case "PermitNotReceivers":
+            return ApiError(
+                422,
+                "permit_not_receivers",
+                f"permit {name(a['permitId'])} is not an environmental permit of receiver {a['receiver']}",
+                [*loc, "permitId"],
+            )
+        case "PermitRevoked":
+            return ApiError(
+                422,
+                "permit_revoked",
+                f"receiver's permit {name(a['permitId'])} is revoked",
+                [*loc, "permitId"],
+            )
+        case "PermitNotValid":
+            when = datetime.fromtimestamp(a["time"], UTC).date()
+            return ApiError(
+                422,
+                "permit_not_valid",
+                f"receiver's permit {name(a['permitId'])} is not valid on {when} (valid "
+                f"{datetime.fromtimestamp(a['validFrom'], UTC).date()} to "
+                f"{datetime.fromtimestamp(min(a['validUntil'], 2**40), UTC).date()})",
+                [*loc, "permitId"],
+            )
+        case "PermitDoesNotCover":
+            today = datetime.now(UTC).date()
+            return ApiError(
+                422,
+                "permit_does_not_cover",
+                f"receiver's permit {name(a['permitId'])} does not cover code {name(a['codeId'])} "
+                f"for operation {a['operation']} on {today}",
+                [*loc, "operation"],
+            )
+        case "PermitCapacityExceeded":
+            return ApiError(
+                409,
+                "permit_capacity_exceeded",
+                f"receiver's permit {name(a['permitId'])} has {a['capacity'] - a['used']} of its "
+                f"{a['capacity']} capacity for {a['year']} left, less than {a['quantity']}",
+                [*loc, "quantity"],
             )
         case "NotNamedReceiver":
             return ApiError(

@@ -6,9 +6,10 @@ from typing import Annotated, Any
 from eth_utils import is_checksum_address, is_hex_address, to_checksum_address
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from ledger_service.roles import Role
+from compliance.operations import OPERATIONS
+from ledger_service.roles import PermitKind, Role
 
-MAX_QUANTITY = 2**63 - 1  # the ledger contract's bound (int64, exact in every SQL database)
+MAX_QUANTITY = 2**56 - 1  # the ledger contract's bound: a transfer's quantity shares a storage slot
 MAX_UINT256 = 2**256 - 1
 
 
@@ -53,6 +54,20 @@ def _unit(value: str) -> str:
 
 
 Unit = Annotated[str, AfterValidator(_unit)]
+
+
+def _operation(value: str) -> str:
+    if value not in OPERATIONS:
+        raise ValueError("unknown operation; expected a recovery (R1-R13) or disposal (D1-D15) code")
+    return value
+
+
+Operation = Annotated[str, AfterValidator(_operation)]
+Scheme = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Z0-9][A-Z0-9\-]{1,31}$"),
+    Field(description="Classification scheme, e.g. 'VN-TT02-2022', 'EU-LOW', 'US-RCRA'"),
+]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 # In a signed message every character counts: nothing is stripped, or the signature would not match.
 SignedText = Annotated[str, StringConstraints(min_length=1, max_length=200)]
@@ -72,9 +87,15 @@ class PreparedStatement(BaseModel):
     typed_data: dict[str, Any] = Field(description="eth_signTypedData_v4 payload, to sign unchanged")
 
 
-class StatementTerms(Strict):
-    nonce: Uint256 | None = Field(None, description="Default: the signer's next unused nonce")
+class DeadlineTerms(Strict):
     deadline: datetime | None = Field(None, description="Default: now + the service's statement TTL")
+
+
+class StatementTerms(DeadlineTerms):
+    nonce: Uint256 | None = Field(
+        None,
+        description="Default: the signer's next unused nonce, or a random one where it only makes the statement unique",
+    )
 
 
 class RegistrationTerms(StatementTerms):
@@ -92,17 +113,57 @@ class StatusTerms(StatementTerms):
     reason: Text
 
 
-class DispatchTerms(StatementTerms):
-    shipper: Address
-    receiver: Address
-    lot_id: Bytes32
+class WasteCodeTerms(StatementTerms):
+    regulator: Address
+    scheme: Scheme
+    code: WasteCode
+    unit: Unit
+    hazardous: bool
+    description: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] = ""
+
+
+class CoverageTerms(Strict):
+    scheme: Scheme
+    code: WasteCode
+    operations: list[Operation] = Field(min_length=1)
+
+
+class PermitTerms(StatementTerms):
+    regulator: Address
+    permit_number: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+    holder: Address
+    kind: PermitKind
+    coverage: list[CoverageTerms] = Field(min_length=1, max_length=64)
+    yearly_capacity: Quantity
+    valid_from: datetime
+    valid_until: datetime
+
+
+class RevocationTerms(StatementTerms):
+    regulator: Address
+    reason: Text
+
+
+class LotTerms(StatementTerms):
+    generator: Address
+    waste_scheme: Scheme
     waste_code: WasteCode
     quantity: Quantity
     unit: Unit
     document_hash: Bytes32
 
 
-class ReceiptTerms(StatementTerms):
+class DispatchTerms(StatementTerms):
+    shipper: Address
+    receiver: Address
+    lot_id: Bytes32
+    quantity: Quantity
+    operation: Operation
+    permit_id: Bytes32
+    document_hash: Bytes32
+
+
+class ReceiptTerms(DeadlineTerms):
     received_quantity: Quantity
 
 
@@ -129,13 +190,61 @@ class SetParticipantStatusMessage(Strict):
     deadline: Uint256
 
 
+class RegisterWasteCodeMessage(Strict):
+    regulator: Address
+    scheme: Scheme
+    code: WasteCode
+    unit: Unit
+    hazardous: bool
+    description: Annotated[str, StringConstraints(max_length=200)]
+    nonce: Uint256
+    deadline: Uint256
+
+
+class CoverageMessage(Strict):
+    codeKey: Bytes32
+    operations: Annotated[int, Field(gt=0, lt=2**28)]
+
+
+class RegisterPermitMessage(Strict):
+    regulator: Address
+    permitNumber: Annotated[str, StringConstraints(min_length=1, max_length=120)]
+    holder: Address
+    kind: Annotated[int, Field(ge=1, le=len(PermitKind))]
+    coverage: list[CoverageMessage] = Field(min_length=1, max_length=64)
+    yearlyCapacity: Quantity
+    validFrom: Annotated[int, Field(ge=0, lt=2**40)]
+    validUntil: Annotated[int, Field(ge=0, lt=2**40)]
+    nonce: Uint256
+    deadline: Uint256
+
+
+class RevokePermitMessage(Strict):
+    regulator: Address
+    permitId: Bytes32
+    reason: SignedText
+    nonce: Uint256
+    deadline: Uint256
+
+
+class RegisterLotMessage(Strict):
+    generator: Address
+    wasteScheme: Scheme
+    wasteCode: WasteCode
+    quantity: Quantity
+    unit: Unit
+    documentHash: Bytes32
+    nonce: Uint256
+    deadline: Uint256
+
+
 class DispatchMessage(Strict):
     shipper: Address
     receiver: Address
     lotId: Bytes32
-    wasteCode: WasteCode
     quantity: Quantity
-    unit: Unit
+    operation: Operation
+    permitId: Bytes32
     documentHash: Bytes32
     nonce: Uint256
     deadline: Uint256
@@ -145,7 +254,6 @@ class ReceiptMessage(Strict):
     transferId: Bytes32
     receiver: Address
     receivedQuantity: Quantity
-    nonce: Uint256
     deadline: Uint256
 
 
@@ -156,6 +264,26 @@ class SignedRegistration(Strict):
 
 class SignedStatusChange(Strict):
     message: SetParticipantStatusMessage
+    signature: Signature
+
+
+class SignedWasteCode(Strict):
+    message: RegisterWasteCodeMessage
+    signature: Signature
+
+
+class SignedPermit(Strict):
+    message: RegisterPermitMessage
+    signature: Signature
+
+
+class SignedRevocation(Strict):
+    message: RevokePermitMessage
+    signature: Signature
+
+
+class SignedLot(Strict):
+    message: RegisterLotMessage
     signature: Signature
 
 
@@ -207,13 +335,68 @@ class ParticipantOut(BaseModel):
     evidence: list[Evidence]
 
 
+class WasteCodeOut(BaseModel):
+    code_key: str
+    catalogue_id: int
+    scheme: str
+    code: str
+    unit: str
+    hazardous: bool
+    description: str
+    evidence: list[Evidence]
+
+
+class CoverageOut(BaseModel):
+    code_key: str
+    scheme: str
+    code: str
+    operations: list[str]
+
+
+class PermitOut(BaseModel):
+    permit_id: str
+    permit_number: str
+    holder: str
+    kind: str
+    coverage: list[CoverageOut]
+    yearly_capacity: int
+    valid_from: datetime
+    valid_until: datetime
+    revoked: bool
+    revoked_reason: str | None
+    evidence: list[Evidence]
+
+
+class Waste(BaseModel):
+    """A waste code as the lot and its transfers carry it."""
+
+    scheme: str
+    code: str
+    unit: str
+    hazardous: bool
+
+
+class LotOut(BaseModel):
+    id: str
+    holder: str
+    waste: Waste
+    origin: str = Field(description="generated, or received through the transfer `source_transfer`")
+    quantity: int
+    balance: int
+    source_transfer: str | None
+    document_hash: str | None
+    created_at: datetime
+    evidence: list[Evidence]
+
+
 class TransferOut(BaseModel):
     id: str
     status: str
     lot_id: str
-    waste_code: str
+    waste: Waste
     quantity: int
-    unit: str
+    operation: str
+    permit_id: str
     received_quantity: int | None
     discrepancy: int | None = Field(description="received - shipped, in the unit; None until received")
     shipper: str

@@ -1,29 +1,42 @@
 """The prepare → sign (by the party, elsewhere) → submit cycle shared by every statement."""
 
 import json
+import secrets
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
+from fastapi import Response, status
 from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ledger_service.api.errors import ApiError, rejection_error
-from ledger_service.api.schemas import PreparedStatement, StatementTerms
+from ledger_service.api.schemas import DeadlineTerms, PreparedStatement, StatementTerms, Submission
 from ledger_service.chain.gateway import ContractRejection
 from ledger_service.db.models import SignedPayload
-from ledger_service.relayer import FAILED
+from ledger_service.relayer import FAILED, RECORDED
 from ledger_service.roles import Role
 from ledger_service.runtime import Runtime
 from ledger_service.statements import Statement, digest, normalise_message, recover_signer, typed_data
 
+
+class SignedBody(Protocol):
+    message: BaseModel
+    signature: str
+
+
+# OpenAPI description of the 202 every submission endpoint may answer.
+ACCEPTED: dict[int | str, dict[str, Any]] = {
+    202: {"model": Submission, "description": "Accepted; not yet recorded on chain"}
+}
 NONCE_PROBES = 256  # how far past the outbox's highest nonce to look for one the chain has not seen
 
 
 def prepare(
-    runtime: Runtime, session: Session, statement: Statement, fields: dict[str, Any], terms: StatementTerms
+    runtime: Runtime, session: Session, statement: Statement, fields: dict[str, Any], terms: DeadlineTerms
 ) -> PreparedStatement:
-    """The typed data `fields` make once a nonce and a deadline are added."""
+    """The typed data `fields` make once a nonce (where the statement has one) and a deadline are added."""
     signer = fields[statement.signer_field]
     now = int(time.time())
     if terms.deadline is not None:
@@ -32,8 +45,17 @@ def prepare(
             raise ApiError(422, "deadline_passed", "deadline must be in the future", ["body", "deadline"])
     else:
         deadline = now + runtime.settings.statement_ttl_seconds
-    nonce = terms.nonce if terms.nonce is not None else _next_nonce(runtime, session, statement, signer)
-    message = {**fields, "nonce": nonce, "deadline": deadline}
+    message = {**fields, "deadline": deadline}
+    if any(name == "nonce" for name, _ in statement.fields):
+        nonce = terms.nonce if isinstance(terms, StatementTerms) else None
+        if nonce is None:
+            # A consumed nonce must be one the chain has not seen; a salt only needs to be unpredictable.
+            nonce = (
+                _next_nonce(runtime, session, statement, signer)
+                if statement.consumes_nonce
+                else secrets.randbits(64)
+            )
+        message["nonce"] = nonce
     payload = typed_data(statement, runtime.chain_id, runtime.gateway.address(statement.contract), message)
     return PreparedStatement(
         statement=statement.primary_type,
@@ -54,22 +76,51 @@ def require_role(
 
 
 def submit(
-    runtime: Runtime, statement: Statement, message_model: BaseModel, signature_hex: str
+    runtime: Runtime,
+    statement: Statement,
+    message_model: BaseModel,
+    signature_hex: str,
+    labels: dict[str, str] | None = None,
 ) -> SignedPayload:
-    """Hands a signed statement to the relayer; contract refusals come back as ApiError."""
+    """Hands a signed statement to the relayer; contract refusals come back as ApiError, naming ids by
+    their `labels` (a permit's number, a waste code) where the caller knows them."""
     message = normalise_message(statement, message_model.model_dump())
     payload = typed_data(statement, runtime.chain_id, runtime.gateway.address(statement.contract), message)
     signature = bytes.fromhex(signature_hex[2:])
     try:
         submitted = runtime.relayer.submit(statement, message, signature, digest(payload))
     except ContractRejection as rejection:
-        raise _explained(rejection, statement, message, payload, signature) from None
+        raise _explained(rejection, statement, message, payload, signature, labels) from None
     if submitted.status == FAILED:
         # Refused on chain after the simulation passed (a concurrent statement got there first).
         stored = json.loads(submitted.error or "{}")
         rejection = ContractRejection(stored.get("error", "Reverted"), stored.get("args", {}))
-        raise _explained(rejection, statement, message, payload, signature)
+        raise _explained(rejection, statement, message, payload, signature, labels)
     return submitted
+
+
+def record(
+    runtime: Runtime,
+    session: Session,
+    statement: Statement,
+    body: SignedBody,
+    response: Response,
+    read: Callable[[SignedPayload], BaseModel],
+    labels: dict[str, str] | None = None,
+) -> BaseModel:
+    """Submits a signed statement and answers with `read`'s record once the chain has it (201/200), or
+    with the submission (202) while the node has not mined it yet."""
+    submitted = submit(runtime, statement, body.message, body.signature, labels)
+    if submitted.status != RECORDED:
+        response.status_code = status.HTTP_202_ACCEPTED
+        return Submission(
+            digest=submitted.digest,
+            statement=submitted.statement,
+            status=submitted.status,
+            tx_hash=submitted.tx_hash,
+        )
+    session.expire_all()  # the indexer updated the read model in its own session
+    return read(submitted)
 
 
 def _explained(
@@ -78,8 +129,9 @@ def _explained(
     message: dict[str, Any],
     payload: dict[str, Any],
     signature: bytes,
+    labels: dict[str, str] | None,
 ) -> ApiError:
-    error = rejection_error(rejection, statement, message)
+    error = rejection_error(rejection, statement, message, labels or {})
     if rejection.error == "InvalidSignature":
         recovered = recover_signer(payload, signature)
         error.msg += f" (it was signed by {recovered})" if recovered else " (it is not a valid signature)"

@@ -4,8 +4,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from compliance.quantities import discrepancy
-from ledger_service.api.schemas import Evidence, ParticipantOut, Submission, TransferOut
-from ledger_service.db.models import ChainEvent, Participant, SignedPayload, Transfer
+from ledger_service.api.schemas import (
+    CoverageOut,
+    Evidence,
+    LotOut,
+    ParticipantOut,
+    PermitOut,
+    TransferOut,
+    Waste,
+    WasteCodeOut,
+)
+from ledger_service.db.models import ChainEvent, Lot, Participant, Permit, Transfer, WasteCode
 from ledger_service.roles import role_names
 
 # Which argument of each event names the party whose signature the contract verified.
@@ -13,6 +22,10 @@ SIGNER_ARG = {
     "ParticipantRegistered": "regulator",
     "ParticipantSuspended": "regulator",
     "ParticipantReinstated": "regulator",
+    "WasteCodeRegistered": "regulator",
+    "PermitRegistered": "regulator",
+    "PermitRevoked": "regulator",
+    "LotGenerated": "generator",
     "TransferDispatched": "shipper",
     "TransferReceived": "receiver",
 }
@@ -58,15 +71,75 @@ def participant_out(session: Session, p: Participant) -> ParticipantOut:
     )
 
 
+def waste(session: Session, code_key: str) -> Waste:
+    code = session.get(WasteCode, code_key)
+    if code is None:  # the contracts refuse lots of unregistered codes; the read model mirrors them
+        raise RuntimeError(f"waste code {code_key} is missing from the read model")
+    return Waste(scheme=code.scheme, code=code.code, unit=code.unit, hazardous=code.hazardous)
+
+
+def waste_code_out(session: Session, c: WasteCode) -> WasteCodeOut:
+    return WasteCodeOut(
+        code_key=c.code_key,
+        catalogue_id=c.catalogue_id,
+        scheme=c.scheme,
+        code=c.code,
+        unit=c.unit,
+        hazardous=c.hazardous,
+        description=c.description,
+        evidence=evidence(session, c.code_key),
+    )
+
+
+def permit_out(session: Session, p: Permit) -> PermitOut:
+    coverage = []
+    for item in p.coverage:
+        code = waste(session, item["code_key"])
+        coverage.append(
+            CoverageOut(
+                code_key=item["code_key"], scheme=code.scheme, code=code.code, operations=item["operations"]
+            )
+        )
+    return PermitOut(
+        permit_id=p.permit_id,
+        permit_number=p.permit_number,
+        holder=p.holder,
+        kind=p.kind,
+        coverage=coverage,
+        yearly_capacity=p.yearly_capacity,
+        valid_from=p.valid_from,
+        valid_until=p.valid_until,
+        revoked=p.revoked,
+        revoked_reason=p.revoked_reason,
+        evidence=evidence(session, p.permit_id),
+    )
+
+
+def lot_out(session: Session, lot: Lot) -> LotOut:
+    return LotOut(
+        id=lot.id,
+        holder=lot.holder,
+        waste=waste(session, lot.code_key),
+        origin=lot.origin,
+        quantity=lot.quantity,
+        balance=lot.balance,
+        source_transfer=lot.source_transfer,
+        document_hash=lot.document_hash,
+        created_at=lot.created_at,
+        evidence=evidence(session, lot.id),
+    )
+
+
 def transfer_out(session: Session, t: Transfer) -> TransferOut:
     gap = discrepancy(t.quantity, t.received_quantity)
     return TransferOut(
         id=t.id,
         status=t.status,
         lot_id=t.lot_id,
-        waste_code=t.waste_code,
+        waste=waste(session, t.code_key),
         quantity=t.quantity,
-        unit=t.unit,
+        operation=t.operation,
+        permit_id=t.permit_id,
         received_quantity=t.received_quantity,
         discrepancy=None if gap is None else gap.delta,
         shipper=t.shipper,
@@ -76,7 +149,3 @@ def transfer_out(session: Session, t: Transfer) -> TransferOut:
         received_at=t.received_at,
         evidence=evidence(session, t.id),
     )
-
-
-def submission_out(p: SignedPayload) -> Submission:
-    return Submission(digest=p.digest, statement=p.statement, status=p.status, tx_hash=p.tx_hash)

@@ -9,7 +9,7 @@ import hashlib
 import json
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,11 +28,16 @@ from web3.middleware import ExtraDataToPOAMiddleware
 from ledger_service.deployment import DeployedContract, Deployment
 from ledger_service.statements import Statement
 
-CONTRACT_NAMES = {"registry": "ParticipantRegistry", "ledger": "TransferLedger"}
+# In deployment order: the permit registry and the ledger are deployed with the addresses before them.
+CONTRACT_NAMES = {"registry": "ParticipantRegistry", "permits": "PermitRegistry", "ledger": "TransferLedger"}
 # Which contract function records each statement: it takes the message as a struct, then the signature.
 FUNCTIONS = {
     "RegisterParticipant": "registerParticipant",
     "SetParticipantStatus": "setParticipantStatus",
+    "RegisterWasteCode": "registerWasteCode",
+    "RegisterPermit": "registerPermit",
+    "RevokePermit": "revokePermit",
+    "RegisterLot": "registerLot",
     "Dispatch": "dispatch",
     "Receipt": "confirmReceipt",
 }
@@ -98,6 +103,8 @@ def _jsonable(value: Any) -> Any:
         return to_checksum_address(value)
     if isinstance(value, list | tuple):
         return [_jsonable(v) for v in value]
+    if isinstance(value, Mapping):  # a struct, decoded with its field names
+        return {k: _jsonable(v) for k, v in value.items()}
     return value
 
 
@@ -185,7 +192,7 @@ class ChainGateway:
     def statement_call(
         self, statement: Statement, message: dict[str, Any], signature: bytes
     ) -> ContractFunction:
-        args = [self._abi_value(typ, message[name]) for name, typ in statement.fields]
+        args = self._abi_struct(statement, statement.fields, message)
         fn = getattr(self.contracts[statement.contract].functions, FUNCTIONS[statement.primary_type])
         return fn(tuple(args), signature)
 
@@ -290,10 +297,12 @@ class ChainGateway:
     def deploy(self, founding_regulator: str, regulator_name: str) -> Deployment:
         """Deploys the registry and the ledger with transactions signed by the relayer key."""
         registry = self._deploy_one("registry", founding_regulator, regulator_name)
-        ledger = self._deploy_one("ledger", registry.address)
+        permits = self._deploy_one("permits", registry.address)
+        ledger = self._deploy_one("ledger", registry.address, permits.address)
         return Deployment(
             chain_id=self.chain_id(),
             registry=registry,
+            permits=permits,
             ledger=ledger,
             founding_regulator=to_checksum_address(founding_regulator),
             deployer=self.relayer.address,
@@ -329,6 +338,19 @@ class ChainGateway:
 
     def _addresses(self) -> Iterable[str]:
         return (c.address for c in self.contracts.values())
+
+    @classmethod
+    def _abi_struct(
+        cls, statement: Statement, fields: tuple[tuple[str, str], ...], message: dict[str, Any]
+    ) -> list[Any]:
+        values: list[Any] = []
+        for name, typ in fields:
+            if typ.endswith("[]"):
+                inner = statement.struct_fields(typ[:-2])
+                values.append([tuple(cls._abi_struct(statement, inner, item)) for item in message[name]])
+            else:
+                values.append(cls._abi_value(typ, message[name]))
+        return values
 
     @staticmethod
     def _abi_value(typ: str, value: Any) -> Any:

@@ -36,6 +36,54 @@ class Participant(Base):
     status_changed_tx: Mapped[str | None] = mapped_column(HASH)
 
 
+class WasteCode(Base):
+    __tablename__ = "waste_codes"
+
+    code_key: Mapped[str] = mapped_column(HASH, primary_key=True)
+    catalogue_id: Mapped[int] = mapped_column(Integer, unique=True)
+    scheme: Mapped[str] = mapped_column(String(32))
+    code: Mapped[str] = mapped_column(String(32))
+    unit: Mapped[str] = mapped_column(String(8))
+    hazardous: Mapped[bool]
+    description: Mapped[str] = mapped_column(Text)
+    registered_by: Mapped[str] = mapped_column(ADDRESS)
+    registered_tx: Mapped[str] = mapped_column(HASH)
+
+
+class Permit(Base):
+    __tablename__ = "permits"
+
+    permit_id: Mapped[str] = mapped_column(HASH, primary_key=True)
+    permit_number: Mapped[str] = mapped_column(String(120))
+    holder: Mapped[str] = mapped_column(ADDRESS, index=True)
+    kind: Mapped[str] = mapped_column(String(48))
+    # [{"code_key": ..., "operations": ["R5", ...]}]
+    coverage: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    yearly_capacity: Mapped[int] = mapped_column(BigInteger)
+    valid_from: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    valid_until: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked: Mapped[bool]
+    revoked_reason: Mapped[str | None] = mapped_column(Text)
+    registered_by: Mapped[str] = mapped_column(ADDRESS)
+    registered_tx: Mapped[str] = mapped_column(HASH)
+
+
+class Lot(Base):
+    __tablename__ = "lots"
+
+    id: Mapped[str] = mapped_column(HASH, primary_key=True)
+    holder: Mapped[str] = mapped_column(ADDRESS, index=True)
+    code_key: Mapped[str] = mapped_column(HASH, index=True)
+    origin: Mapped[str] = mapped_column(String(16))  # generated | received
+    quantity: Mapped[int] = mapped_column(BigInteger)
+    balance: Mapped[int] = mapped_column(BigInteger)
+    source_transfer: Mapped[str | None] = mapped_column(HASH)
+    document_hash: Mapped[str | None] = mapped_column(HASH)
+    created_tx: Mapped[str] = mapped_column(HASH)
+    created_block: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class Transfer(Base):
     __tablename__ = "transfers"
 
@@ -43,17 +91,16 @@ class Transfer(Base):
     shipper: Mapped[str] = mapped_column(ADDRESS, index=True)
     receiver: Mapped[str] = mapped_column(ADDRESS, index=True)
     lot_id: Mapped[str] = mapped_column(HASH, index=True)
-    waste_code: Mapped[str] = mapped_column(String(32))
+    code_key: Mapped[str] = mapped_column(HASH, index=True)
     quantity: Mapped[int] = mapped_column(BigInteger)
-    unit: Mapped[str] = mapped_column(String(8))
+    operation: Mapped[str] = mapped_column(String(4))
+    permit_id: Mapped[str] = mapped_column(HASH)
     document_hash: Mapped[str] = mapped_column(HASH)
     status: Mapped[str] = mapped_column(String(16), index=True)
-    dispatch_nonce: Mapped[str] = mapped_column(UINT256)
     dispatch_tx: Mapped[str] = mapped_column(HASH)
     dispatch_block: Mapped[int] = mapped_column(BigInteger)
     dispatched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     received_quantity: Mapped[int | None] = mapped_column(BigInteger)
-    receipt_nonce: Mapped[str | None] = mapped_column(UINT256)
     receipt_tx: Mapped[str | None] = mapped_column(HASH)
     receipt_block: Mapped[int | None] = mapped_column(BigInteger)
     received_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -96,7 +143,7 @@ class SignedPayload(Base):
     statement: Mapped[str] = mapped_column(String(32))
     contract: Mapped[str] = mapped_column(ADDRESS)
     signer: Mapped[str] = mapped_column(ADDRESS)
-    nonce: Mapped[str] = mapped_column(UINT256)
+    nonce: Mapped[str | None] = mapped_column(UINT256)
     message: Mapped[dict[str, Any]] = mapped_column(JSON)
     signature: Mapped[str] = mapped_column(Text)
     # pending / sent / recorded / failed: see ledger_service.relayer.

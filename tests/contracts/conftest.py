@@ -8,17 +8,20 @@ Deployments and the standing parties are module-scoped (set up once per module, 
 reset); `fn_isolation` reverts the chain to that state before every test.
 """
 
-from typing import NamedTuple
-
 import pytest
 from brownie import ParticipantRegistry, PermitRegistry, TransferLedger, accounts, chain
 from typed_statements import (
+    DOCUMENT_HASH,
+    GENERATION_RECORD,
+    LOT_QUANTITY,
     OIL_OPERATIONS,
     RECEIVER,
+    SHIPPED,
     SHIPPER,
     SLAG,
     SLAG_OPERATIONS,
     WASTE_OIL,
+    CatalogueCode,
     PermitKind,
     code_key,
     coverage,
@@ -29,17 +32,7 @@ from typed_statements import (
     sign,
 )
 
-DOCUMENT_HASH = bytes.fromhex("5e" * 32)  # stands for the SHA-256 of the transfer document
-LOT_ID = bytes.fromhex("10" * 32)
-
 YEAR = 365 * 24 * 3600
-
-
-class CatalogueCode(NamedTuple):
-    """A registered waste code: its key and its catalogue id."""
-
-    key: bytes
-    id: int
 
 
 def pytest_configure(config):
@@ -71,13 +64,13 @@ def registry(module_isolation, relayer, regulator):
 
 
 @pytest.fixture(scope="module")
-def ledger(registry, relayer):
-    return TransferLedger.deploy(registry, {"from": relayer})
+def permits(registry, relayer):
+    return PermitRegistry.deploy(registry, {"from": relayer})
 
 
 @pytest.fixture(scope="module")
-def permits(registry, relayer):
-    return PermitRegistry.deploy(registry, {"from": relayer})
+def ledger(registry, permits, relayer):
+    return TransferLedger.deploy(registry, permits, {"from": relayer})
 
 
 # --- signed statements -------------------------------------------------------------------------------
@@ -123,15 +116,38 @@ def signed_status(registry, regulator):
 
 
 @pytest.fixture(scope="module")
+def signed_lot(ledger):
+    """A RegisterLot statement: by default 80 t of slag (EU-LOW 10 02 02, the `slag` fixture's code)."""
+
+    def build(generator, signer=None, chain_id=None, **fields):
+        message = {
+            "generator": generator.address,
+            "wasteScheme": SLAG[0],
+            "wasteCode": SLAG[1],
+            "quantity": LOT_QUANTITY,
+            "unit": SLAG[2],
+            "documentHash": GENERATION_RECORD,
+            "nonce": next_nonce(),
+            "deadline": deadline_in(3600),
+            **fields,
+        }
+        return sign(signer or generator, ledger, "RegisterLot", message, chain_id)
+
+    return build
+
+
+@pytest.fixture(scope="module")
 def signed_dispatch(ledger):
-    def build(shipper, receiver, signer=None, chain_id=None, **fields):
+    """A Dispatch of `SHIPPED` of lot `lot_id` for aggregate recovery (R5) under `permit_id_`."""
+
+    def build(shipper, receiver, lot_id, permit_id_, signer=None, chain_id=None, **fields):
         message = {
             "shipper": shipper.address,
             "receiver": receiver.address,
-            "lotId": LOT_ID,
-            "wasteCode": "03 03 07",
-            "quantity": 12_500,
-            "unit": "KGM",
+            "lotId": bytes(lot_id),
+            "quantity": SHIPPED,
+            "operation": "R5",
+            "permitId": bytes(permit_id_),
             "documentHash": DOCUMENT_HASH,
             "nonce": next_nonce(),
             "deadline": deadline_in(3600),
@@ -144,12 +160,11 @@ def signed_dispatch(ledger):
 
 @pytest.fixture(scope="module")
 def signed_receipt(ledger):
-    def build(transfer_id, receiver, received_quantity=12_500, signer=None, **fields):
+    def build(transfer_id, receiver, received_quantity=SHIPPED, signer=None, **fields):
         message = {
             "transferId": bytes(transfer_id),
             "receiver": receiver.address,
             "receivedQuantity": received_quantity,
-            "nonce": next_nonce(),
             "deadline": deadline_in(3600),
             **fields,
         }
@@ -245,11 +260,25 @@ def set_status(registry, relayer, signed_status):
 
 
 @pytest.fixture(scope="module")
-def dispatch(ledger, relayer, signed_dispatch):
-    """Relays a dispatch signed by `shipper`; returns the transaction (its return_value is the transfer id)."""
+def register_lot(ledger, relayer, signed_lot):
+    """Relays a lot registration signed by `generator`; returns the lot id."""
 
-    def run(shipper, receiver, **fields):
-        return ledger.dispatch(*signed_dispatch(shipper, receiver, **fields).args, {"from": relayer})
+    def run(generator, **fields):
+        statement = signed_lot(generator, **fields)
+        ledger.registerLot(*statement.args, {"from": relayer})
+        return statement.digest
+
+    return run
+
+
+@pytest.fixture(scope="module")
+def dispatch(ledger, relayer, signed_dispatch):
+    """Relays a dispatch signed by `shipper`; returns the transaction (its TransferDispatched event holds the id)."""
+
+    def run(shipper, receiver, lot_id, permit_id_, **fields):
+        return ledger.dispatch(
+            *signed_dispatch(shipper, receiver, lot_id, permit_id_, **fields).args, {"from": relayer}
+        )
 
     return run
 
@@ -258,7 +287,7 @@ def dispatch(ledger, relayer, signed_dispatch):
 def receive(ledger, relayer, signed_receipt):
     """Relays `receiver`'s receipt of `transfer_id`; returns the transaction."""
 
-    def run(transfer_id, receiver, received_quantity=12_500, **fields):
+    def run(transfer_id, receiver, received_quantity=SHIPPED, **fields):
         return ledger.confirmReceipt(
             *signed_receipt(transfer_id, receiver, received_quantity, **fields).args, {"from": relayer}
         )
@@ -317,14 +346,6 @@ def receiver(register):
     return party
 
 
-@pytest.fixture
-def transfer_id(shipper, receiver, signed_dispatch, ledger, relayer):
-    """The id of a transfer dispatched from `shipper` to `receiver` and awaiting receipt."""
-    statement = signed_dispatch(shipper, receiver)
-    ledger.dispatch(*statement.args, {"from": relayer})
-    return statement.digest
-
-
 # --- catalogue and permit ----------------------------------------------------------------------------
 # Function-scoped like `transfer_id`: registered inside each test's isolation, so catalogue ids depend only
 # on the test itself (the first code a test registers is id 1).
@@ -348,3 +369,20 @@ def waste_oil(register_waste_code):
 def permit(receiver, slag, waste_oil, register_permit):
     """The id of the receiver's environmental permit for slag and waste oil (SLAG_/OIL_OPERATIONS)."""
     return register_permit(receiver, [(slag.key, SLAG_OPERATIONS), (waste_oil.key, OIL_OPERATIONS)])
+
+
+# --- lot and transfer --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def lot(shipper, slag, register_lot):
+    """The id of a lot of `LOT_QUANTITY` kg of slag that `shipper` generated and holds."""
+    return register_lot(shipper)
+
+
+@pytest.fixture
+def transfer_id(ledger, relayer, shipper, receiver, lot, permit, signed_dispatch):
+    """The id of a transfer of `SHIPPED` kg of `lot` from `shipper` to `receiver` (R5 under `permit`), awaiting receipt."""
+    statement = signed_dispatch(shipper, receiver, lot, permit)
+    ledger.dispatch(*statement.args, {"from": relayer})
+    return statement.digest

@@ -9,10 +9,12 @@ typed data lists the referenced struct types, and the tuple passed to the contra
 
 import itertools
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import IntEnum
+from typing import NamedTuple
 
 import brownie
-from brownie import ParticipantRegistry, PermitRegistry, TransferLedger, chain
+from brownie import ParticipantRegistry, PermitRegistry, TransferLedger, chain, web3
 from brownie.exceptions import decode_typed_error
 from eth_abi import encode
 from eth_account import Account
@@ -22,9 +24,14 @@ from eth_utils import keccak
 # Role bits, as ParticipantRegistry's constants.
 REGULATOR, PARK_OPERATOR, SHIPPER, RECEIVER, TRANSPORTER, LAB = (1 << i for i in range(6))
 ALL_ROLES = (1 << 6) - 1
-# TransferLedger keeps quantities within int64 so that a SQL read model stores them exactly.
-MAX_QUANTITY = 2**63 - 1
+# TransferLedger keeps quantities within uint56, so that a transfer's receiver, status, quantity and waste
+# code share one storage slot (and a SQL read model's int64 holds any of them).
+MAX_QUANTITY = 2**56 - 1
 ZERO_ADDRESS = "0x" + "00" * 20
+DOCUMENT_HASH = bytes.fromhex("5e" * 32)  # stands for the SHA-256 of the transfer document
+GENERATION_RECORD = bytes.fromhex("9e" * 32)  # stands for the SHA-256 of a lot's generation record
+LOT_QUANTITY = 80_000  # what the `lot` fixture generates, in kilograms
+SHIPPED = 12_500  # what a dispatch ships unless told otherwise
 # A permit's operations for one waste code: bit i-1 for R1..R13, bit 12+i for D1..D15 (IPermitRegistry).
 ALL_OPERATIONS = (1 << 28) - 1
 
@@ -37,6 +44,26 @@ def r_operation(i):
 def d_operation(i):
     """The operations bit of disposal operation D<i> (i = 1..15)."""
     return 1 << (12 + i)
+
+
+def operation_bit(operation):
+    """The operations bit of an operation code as a dispatch names it ("R5", "D10")."""
+    kind, number = operation[0], int(operation[1:])
+    return r_operation(number) if kind == "R" else d_operation(number)
+
+
+# Every operation code a dispatch may name, in bit order.
+OPERATIONS = [f"R{i}" for i in range(1, 14)] + [f"D{i}" for i in range(1, 16)]
+
+
+def utc_year(timestamp):
+    """The UTC calendar year of a unix time: the year a permit's capacity is counted in."""
+    return datetime.fromtimestamp(timestamp, UTC).year
+
+
+def utc_timestamp(year, month=1, day=1, hour=0, minute=0, second=0):
+    """The unix time of a UTC date and time."""
+    return int(datetime(year, month, day, hour, minute, second, tzinfo=UTC).timestamp())
 
 
 # Waste codes the contract tests register, as catalogue entries: (scheme, code, unit, hazardous, description).
@@ -52,6 +79,13 @@ WASTE_OIL = (
 # re-refining (R9), storage pending it (R13) or incineration on land (D10).
 SLAG_OPERATIONS = r_operation(4) | r_operation(5)
 OIL_OPERATIONS = r_operation(9) | r_operation(13) | d_operation(10)
+
+
+class CatalogueCode(NamedTuple):
+    """A registered waste code: its key and its catalogue id."""
+
+    key: bytes
+    id: int
 
 
 class ParticipantStatus(IntEnum):
@@ -90,6 +124,8 @@ DOMAINS = {
     "ParticipantRegistry": ("SymbiosisLedger Registry", "1"),
     "TransferLedger": ("SymbiosisLedger Transfers", "1"),
     "PermitRegistry": ("SymbiosisLedger Permits", "1"),
+    # The gas benchmark's baseline (contracts/baseline), never deployed.
+    "NaiveTransferLedger": ("Naive Transfer Ledger", "1"),
 }
 
 # Field for field, in the order of the contracts' type hashes (and of their Solidity structs, so the
@@ -114,13 +150,23 @@ TYPES = {
         ("nonce", "uint256"),
         ("deadline", "uint256"),
     ],
+    "RegisterLot": [
+        ("generator", "address"),
+        ("wasteScheme", "string"),
+        ("wasteCode", "string"),
+        ("quantity", "uint64"),
+        ("unit", "string"),
+        ("documentHash", "bytes32"),
+        ("nonce", "uint256"),
+        ("deadline", "uint256"),
+    ],
     "Dispatch": [
         ("shipper", "address"),
         ("receiver", "address"),
         ("lotId", "bytes32"),
-        ("wasteCode", "string"),
         ("quantity", "uint64"),
-        ("unit", "string"),
+        ("operation", "string"),
+        ("permitId", "bytes32"),
         ("documentHash", "bytes32"),
         ("nonce", "uint256"),
         ("deadline", "uint256"),
@@ -129,7 +175,6 @@ TYPES = {
         ("transferId", "bytes32"),
         ("receiver", "address"),
         ("receivedQuantity", "uint64"),
-        ("nonce", "uint256"),
         ("deadline", "uint256"),
     ],
     "RegisterWasteCode": [
@@ -201,6 +246,15 @@ def permit_id(permit_number):
 def deadline_in(seconds):
     """A deadline `seconds` after the latest block (negative: already passed when the next block is mined)."""
     return chain[-1].timestamp + seconds
+
+
+def set_next_block_time(timestamp):
+    """Makes the next block (and the calls estimated against it) carry exactly `timestamp`.
+
+    chain.mine(timestamp=...) only fixes the mined block; the next one lands at that time plus the wall
+    clock's advance, which an exact PermitNotValid(…, time) or calendar-year boundary cannot allow.
+    """
+    web3.provider.make_request("evm_setNextBlockTimestamp", [timestamp])
 
 
 def new_party():

@@ -134,22 +134,72 @@ def test_make_run_then_a_transfer_from_the_terminal(tmp_path):
             "--park",
             "Nam Cau Kien",
         )
+        system.cli(
+            "waste-code",
+            "register",
+            *regulator_key,
+            "--scheme",
+            "EU-LOW",
+            "--code",
+            "10 02 02",
+            "--unit",
+            "KGM",
+            "--not-hazardous",
+            "--description",
+            "Unprocessed slag",
+        )
+        system.cli(
+            "permit",
+            "register",
+            *regulator_key,
+            "--number",
+            "GPMT-HP-0042",
+            "--holder",
+            receiver_address,
+            "--kind",
+            "ENVIRONMENTAL_PERMIT",
+            "--cover",
+            "EU-LOW|10 02 02|R5",
+            "--capacity",
+            "5000000",
+            "--valid-from",
+            "2026-01-01",
+            "--valid-until",
+            "2030-12-31",
+        )
+        shipper_key = ["-k", str(keys / "shipper.json"), "--password-file", str(keys / "password")]
+        record = tmp_path / "furnace-log.pdf"
+        record.write_bytes(b"%PDF-1.4 blast furnace 3, shift B: 80 t slag")
+        lot = system.cli(
+            "lot",
+            "register",
+            *shipper_key,
+            "--scheme",
+            "EU-LOW",
+            "--code",
+            "10 02 02",
+            "--quantity",
+            "80000",
+            "--unit",
+            "KGM",
+            "--document",
+            str(record),
+        )
         ticket = tmp_path / "weighbridge.pdf"
         ticket.write_bytes(b"%PDF-1.4 weighbridge ticket 24.5 t slag")
-        shipper_key = ["-k", str(keys / "shipper.json"), "--password-file", str(keys / "password")]
         transfer = system.cli(
             "dispatch",
             *shipper_key,
             "--receiver",
             receiver_address,
             "--lot",
-            "0x" + "5a" * 32,
-            "--waste-code",
-            "10 02 02",
+            lot["id"],
             "--quantity",
             "24500",
-            "--unit",
-            "KGM",
+            "--operation",
+            "R5",
+            "--permit",
+            "GPMT-HP-0042",
             "--document",
             str(ticket),
         )

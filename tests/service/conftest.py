@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from parties import Party, register
+from parties import Party, trading_pair
 from sqlalchemy import create_engine, text
 
 from ledger_service import devstack
@@ -90,14 +90,15 @@ def client(settings: Settings) -> Iterator[TestClient]:
 
 
 @pytest.fixture
-def shipper(client: TestClient, regulator: Party) -> Party:
-    party = Party("shipper")
-    register(client, regulator, party, "SHIPPER")
-    return party
+def pair(client: TestClient, regulator: Party) -> tuple[Party, Party]:
+    return trading_pair(client, regulator)
 
 
 @pytest.fixture
-def receiver(client: TestClient, regulator: Party) -> Party:
-    party = Party("receiver")
-    register(client, regulator, party, "RECEIVER")
-    return party
+def shipper(pair: tuple[Party, Party]) -> Party:
+    return pair[0]
+
+
+@pytest.fixture
+def receiver(pair: tuple[Party, Party]) -> Party:
+    return pair[1]

@@ -1,5 +1,7 @@
 """Parties with their own keys, and the calls every test makes to register and dispatch."""
 
+import itertools
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from eth_account import Account
@@ -13,6 +15,8 @@ class Party:
         self.name = name
         self.account = Account.create()
         self.address = self.account.address
+        self.lot_id: str | None = None  # a generated lot the party holds, once registered
+        self.permit_id: str | None = None  # the party's environmental permit, once registered
 
     def sign(self, typed_data: dict[str, Any]) -> str:
         return (
@@ -42,14 +46,80 @@ def register(client: TestClient, regulator: Party, party: Party, *roles: str, pa
     return response.json()
 
 
+# The waste code every test ships: granulated blast-furnace slag, as crushed into aggregate.
+SCHEME, CODE, UNIT = "EU-LOW", "10 02 02", "KGM"
+_permit_numbers = itertools.count(1)
+
+
+def signed_submit(client: TestClient, party: Party, prepare_path: str, terms: dict, submit_path: str) -> dict:
+    prepared = client.post(prepare_path, json=terms)
+    assert prepared.status_code == 200, prepared.text
+    response = client.post(submit_path, json=party.signed_body(prepared.json()))
+    assert response.status_code in (200, 201), response.text
+    return response.json()
+
+
+def ensure_waste_code(client: TestClient, regulator: Party, scheme: str = SCHEME, code: str = CODE) -> dict:
+    for known in client.get("/waste-codes").json():
+        if (known["scheme"], known["code"]) == (scheme, code):
+            return known
+    terms = {
+        "regulator": regulator.address,
+        "scheme": scheme,
+        "code": code,
+        "unit": UNIT,
+        "hazardous": False,
+        "description": "Unprocessed slag",
+    }
+    return signed_submit(client, regulator, "/waste-codes/prepare", terms, "/waste-codes")
+
+
+def register_permit(
+    client: TestClient,
+    regulator: Party,
+    holder: Party,
+    operations: tuple[str, ...] = ("R5",),
+    **overrides: Any,
+) -> dict:
+    now = datetime.now(UTC)
+    terms = {
+        "regulator": regulator.address,
+        "permit_number": f"GPMT-{next(_permit_numbers):04d}/{holder.address[2:8]}",
+        "holder": holder.address,
+        "kind": "ENVIRONMENTAL_PERMIT",
+        "coverage": [{"scheme": SCHEME, "code": CODE, "operations": list(operations)}],
+        "yearly_capacity": 10**9,
+        "valid_from": (now - timedelta(days=30)).isoformat(),
+        "valid_until": (now + timedelta(days=365)).isoformat(),
+        **overrides,
+    }
+    permit = signed_submit(client, regulator, "/permits/prepare", terms, "/permits")
+    holder.permit_id = permit["permit_id"]
+    return permit
+
+
+def register_lot(client: TestClient, generator: Party, quantity: int = 100_000) -> dict:
+    terms = {
+        "generator": generator.address,
+        "waste_scheme": SCHEME,
+        "waste_code": CODE,
+        "quantity": quantity,
+        "unit": UNIT,
+        "document_hash": "0x" + "9e" * 32,
+    }
+    lot = signed_submit(client, generator, "/lots/prepare", terms, "/lots")
+    generator.lot_id = lot["id"]
+    return lot
+
+
 def dispatch_terms(sender: Party, recipient: Party, /, **overrides: Any) -> dict[str, Any]:
     terms = {
         "shipper": sender.address,
         "receiver": recipient.address,
-        "lot_id": "0x" + "1a" * 32,
-        "waste_code": "10 02 02",
+        "lot_id": sender.lot_id or "0x" + "1a" * 32,
         "quantity": 12_300,
-        "unit": "KGM",
+        "operation": "R5",
+        "permit_id": recipient.permit_id or "0x" + "2b" * 32,
         "document_hash": "0x" + "d0" * 32,
     }
     return {**terms, **overrides}
@@ -63,3 +133,14 @@ def dispatch(client: TestClient, shipper: Party, receiver: Party, **overrides: A
     response = client.post("/transfers", json=shipper.signed_body(prepared.json()))
     assert response.status_code == 201, response.text
     return response.json()
+
+
+def trading_pair(client: TestClient, regulator: Party) -> tuple[Party, Party]:
+    """A registered shipper holding a generated lot, and a registered receiver with a permit for it."""
+    ensure_waste_code(client, regulator)
+    shipper, receiver = Party("shipper"), Party("receiver")
+    register(client, regulator, shipper, "SHIPPER")
+    register(client, regulator, receiver, "RECEIVER")
+    register_lot(client, shipper)
+    register_permit(client, regulator, receiver)
+    return shipper, receiver

@@ -44,10 +44,10 @@ def only_error(response, status: int) -> dict:
         ({"quantity": -5}, "quantity", "greater than 0"),
         ({"quantity": 1.5}, "quantity", "integer"),
         ({"quantity": "a lot"}, "quantity", "integer"),
-        ({"quantity": 2**63}, "quantity", "less than or equal"),
-        ({"unit": "pounds"}, "unit", "UN/CEFACT"),
+        ({"quantity": 2**56}, "quantity", "less than or equal"),
+        ({"operation": "R99"}, "operation", "unknown operation"),
         ({"lot_id": "LOT-1"}, "lot_id", "pattern"),
-        ({"waste_code": ""}, "waste_code", "pattern"),
+        ({"permit_id": "GPMT-1"}, "permit_id", "pattern"),
     ],
 )
 def test_malformed_dispatch_terms_name_the_field(
@@ -107,6 +107,21 @@ def test_unknown_fields_are_refused(client, shipper, receiver, nothing_written):
         "/transfers/dispatches/prepare", json={**dispatch_terms(shipper, receiver), "price": 3}
     )
     assert only_error(response, 422)["loc"] == ["body", "price"]
+
+
+def test_lot_in_the_wrong_unit_is_refused(client, shipper, nothing_written):
+    terms = {
+        "generator": shipper.address,
+        "waste_scheme": "EU-LOW",
+        "waste_code": "10 02 02",
+        "quantity": 5,
+        "unit": "LTR",
+        "document_hash": "0x" + "00" * 32,
+    }
+    error = only_error(client.post("/lots/prepare", json=terms), 422)
+    assert error["loc"] == ["body", "unit"] and "KGM" in error["msg"]
+    unknown = only_error(client.post("/lots/prepare", json={**terms, "waste_code": "99 99 99"}), 422)
+    assert unknown["type"] == "unknown_waste_code"
 
 
 def test_unknown_transfer_is_404(client, nothing_written):

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from conftest import deploy_stack, free_port
 from fastapi.testclient import TestClient
-from parties import Party, dispatch, dispatch_terms, register
+from parties import dispatch, dispatch_terms, trading_pair
 from sqlalchemy import create_engine, func, select
 
 from ledger_service import devstack
@@ -50,17 +50,10 @@ def outbox(settings) -> list[SignedPayload]:
     return rows
 
 
-def parties(client, regulator) -> tuple[Party, Party]:
-    shipper, receiver = Party("shipper"), Party("receiver")
-    register(client, regulator, shipper, "SHIPPER")
-    register(client, regulator, receiver, "RECEIVER")
-    return shipper, receiver
-
-
 def test_node_down_gives_503_and_writes_nothing(stack, regulator):
     node, settings = stack
     with TestClient(create_app(settings)) as client:
-        shipper, receiver = parties(client, regulator)
+        shipper, receiver = trading_pair(client, regulator)
         prepared = client.post("/transfers/dispatches/prepare", json=dispatch_terms(shipper, receiver)).json()
         before = outbox(settings)
         node.stop()
@@ -79,7 +72,7 @@ def test_node_down_gives_503_and_writes_nothing(stack, regulator):
 def test_statement_accepted_before_the_node_dies_is_recorded_after_restarts(stack, regulator, monkeypatch):
     node, settings = stack
     with TestClient(create_app(settings)) as client:
-        shipper, receiver = parties(client, regulator)
+        shipper, receiver = trading_pair(client, regulator)
         prepared = client.post("/transfers/dispatches/prepare", json=dispatch_terms(shipper, receiver)).json()
         gateway = client.app.state.runtime.gateway
         simulate = gateway.simulate
@@ -108,7 +101,7 @@ def test_statement_accepted_before_the_node_dies_is_recorded_after_restarts(stac
 def test_indexer_resumes_from_its_checkpoint(stack, regulator):
     node, settings = stack
     with TestClient(create_app(settings)) as client:
-        shipper, receiver = parties(client, regulator)
+        shipper, receiver = trading_pair(client, regulator)
         first = dispatch(client, shipper, receiver)
         runtime = client.app.state.runtime
         deployment, relayer = runtime.deployment, runtime.gateway.relayer

@@ -4,7 +4,7 @@ import json
 
 from eth_account import Account
 from eth_account.messages import encode_typed_data
-from parties import Party, dispatch, dispatch_terms, register
+from parties import CODE, SCHEME, Party, dispatch, dispatch_terms, register, register_permit
 from web3 import Web3
 
 
@@ -78,17 +78,73 @@ def test_resubmitting_the_same_signed_dispatch_records_it_once(client, shipper, 
     assert [t["id"] for t in listed["items"]].count(first.json()["id"]) == 1
 
 
-def test_a_reused_nonce_is_refused_as_a_replay(client, shipper, receiver):
-    first = client.post("/transfers/dispatches/prepare", json=dispatch_terms(shipper, receiver)).json()
-    client.post("/transfers", json=shipper.signed_body(first))
-    nonce = int(first["typed_data"]["message"]["nonce"])
-    other = client.post(
-        "/transfers/dispatches/prepare", json=dispatch_terms(shipper, receiver, quantity=7, nonce=nonce)
+def test_mass_balance_of_lots(client, shipper, receiver):
+    transfer = dispatch(client, shipper, receiver, quantity=60_000)
+    assert client.get(f"/lots/{shipper.lot_id}").json()["balance"] == 40_000
+    response = client.post(
+        "/transfers/dispatches/prepare", json=dispatch_terms(shipper, receiver, quantity=40_001)
+    )
+    body = shipper.signed_body(response.json())
+    refused = client.post("/transfers", json=body)
+    assert refused.status_code == 409
+    (error,) = refused.json()["detail"]
+    assert error["type"] == "insufficient_lot_balance" and "40000" in error["msg"]
+
+    prepared = client.post(
+        f"/transfers/{transfer['id']}/receipt/prepare", json={"received_quantity": 59_700}
     ).json()
-    response = client.post("/transfers", json=shipper.signed_body(other))
-    assert response.status_code == 409
-    (error,) = response.json()["detail"]
-    assert error["loc"] == ["body", "message", "nonce"] and error["type"] == "nonce_used"
+    client.post(f"/transfers/{transfer['id']}/receipt", json=receiver.signed_body(prepared))
+    received_lot = client.get(f"/lots/{transfer['id']}").json()
+    assert (received_lot["holder"], received_lot["origin"], received_lot["balance"]) == (
+        receiver.address,
+        "received",
+        59_700,
+    )
+    assert received_lot["waste"] == {
+        "scheme": "EU-LOW",
+        "code": "10 02 02",
+        "unit": "KGM",
+        "hazardous": False,
+    }
+
+
+def test_permit_must_cover_the_operation(client, regulator, shipper, receiver):
+    prepared = client.post(
+        "/transfers/dispatches/prepare", json=dispatch_terms(shipper, receiver, operation="R1")
+    )
+    refused = client.post("/transfers", json=shipper.signed_body(prepared.json()))
+    assert refused.status_code == 422
+    (error,) = refused.json()["detail"]
+    permit = client.get(f"/permits/{receiver.permit_id}").json()
+    assert error["loc"][-1] == "operation"
+    assert (
+        f"receiver's permit {permit['permit_number']} does not cover code 10 02 02 (EU-LOW) for operation R1"
+        in error["msg"]
+    )
+
+
+def test_revoked_permit_refuses_dispatch(client, regulator, shipper, receiver):
+    revocation = client.post(
+        f"/permits/{receiver.permit_id}/revocation/prepare",
+        json={"regulator": regulator.address, "reason": "inspection found unlicensed storage"},
+    ).json()
+    revoked = client.post(f"/permits/{receiver.permit_id}/revocation", json=regulator.signed_body(revocation))
+    assert revoked.status_code == 200 and revoked.json()["revoked"] is True
+    prepared = client.post("/transfers/dispatches/prepare", json=dispatch_terms(shipper, receiver)).json()
+    refused = client.post("/transfers", json=shipper.signed_body(prepared))
+    assert refused.status_code == 422 and refused.json()["detail"][0]["type"] == "permit_revoked"
+
+
+def test_permit_capacity_is_enforced(client, regulator, shipper, receiver):
+    register_permit(client, regulator, receiver, yearly_capacity=20_000)
+    dispatch(client, shipper, receiver, quantity=15_000)
+    prepared = client.post(
+        "/transfers/dispatches/prepare", json=dispatch_terms(shipper, receiver, quantity=5_001)
+    )
+    refused = client.post("/transfers", json=shipper.signed_body(prepared.json()))
+    assert refused.status_code == 409
+    (error,) = refused.json()["detail"]
+    assert error["type"] == "permit_capacity_exceeded" and "5000 of its 20000" in error["msg"]
 
 
 def test_receipt_by_another_receiver_is_forbidden(client, regulator, shipper, receiver):
@@ -147,11 +203,31 @@ def test_a_wallet_signs_the_typed_data_unchanged(client, settings, regulator, re
     shipper = Party("wallet shipper")
     shipper.address = wallet
     register(client, regulator, shipper, "SHIPPER")
-    prepared = client.post("/transfers/dispatches/prepare", json=dispatch_terms(shipper, receiver)).json()
 
-    signature = w3.provider.make_request("eth_signTypedData_v4", [wallet, json.dumps(prepared["typed_data"])])
-    response = client.post(
-        "/transfers", json={"message": prepared["typed_data"]["message"], "signature": signature["result"]}
+    def wallet_submit(prepare_path: str, terms: dict, submit_path: str) -> dict:
+        prepared = client.post(prepare_path, json=terms).json()
+        signed = w3.provider.make_request(
+            "eth_signTypedData_v4", [wallet, json.dumps(prepared["typed_data"])]
+        )
+        body = {"message": prepared["typed_data"]["message"], "signature": signed["result"]}
+        response = client.post(submit_path, json=body)
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    lot = wallet_submit(
+        "/lots/prepare",
+        {
+            "generator": wallet,
+            "waste_scheme": SCHEME,
+            "waste_code": CODE,
+            "quantity": 5_000,
+            "unit": "KGM",
+            "document_hash": "0x" + "77" * 32,
+        },
+        "/lots",
     )
-    assert response.status_code == 201, response.text
-    assert response.json()["evidence"][0]["signer"] == wallet
+    shipper.lot_id = lot["id"]
+    transfer = wallet_submit(
+        "/transfers/dispatches/prepare", dispatch_terms(shipper, receiver, quantity=5_000), "/transfers"
+    )
+    assert transfer["evidence"][0]["signer"] == wallet

@@ -15,10 +15,9 @@ from ledger_service.api.schemas import (
     StatusTerms,
     Submission,
 )
-from ledger_service.api.signing import prepare, require_role, submit
-from ledger_service.api.views import participant_out, submission_out
+from ledger_service.api.signing import ACCEPTED, prepare, record, require_role
+from ledger_service.api.views import participant_out
 from ledger_service.db.models import Participant
-from ledger_service.relayer import RECORDED
 from ledger_service.roles import Role, roles_mask
 from ledger_service.statements import REGISTER_PARTICIPANT, SET_PARTICIPANT_STATUS
 
@@ -46,17 +45,20 @@ def prepare_registration(
     "",
     operation_id="register_participant",
     status_code=status.HTTP_201_CREATED,
-    responses={202: {"model": Submission, "description": "Accepted; not yet recorded on chain"}},
+    responses=ACCEPTED,
 )
 def register_participant(
     body: SignedRegistration, runtime: RuntimeDep, session: SessionDep, response: Response
 ) -> ParticipantOut | Submission:
     """Records a regulator's signed registration of a participant."""
-    submitted = submit(runtime, REGISTER_PARTICIPANT, body.message, body.signature)
-    if submitted.status != RECORDED:
-        response.status_code = status.HTTP_202_ACCEPTED
-        return submission_out(submitted)
-    return participant_out(session, _get(session, body.message.participant))
+    return record(
+        runtime,
+        session,
+        REGISTER_PARTICIPANT,
+        body,
+        response,
+        lambda _p: participant_out(session, _get(session, body.message.participant)),
+    )
 
 
 @router.post("/{address}/status/prepare", operation_id="prepare_participant_status")
@@ -78,7 +80,7 @@ def prepare_status(
 @router.post(
     "/{address}/status",
     operation_id="set_participant_status",
-    responses={202: {"model": Submission, "description": "Accepted; not yet recorded on chain"}},
+    responses=ACCEPTED,
 )
 def set_status(
     address: Address, body: SignedStatusChange, runtime: RuntimeDep, session: SessionDep, response: Response
@@ -91,12 +93,14 @@ def set_status(
             f"message names participant {body.message.participant}, not {address}",
             ["body", "message", "participant"],
         )
-    submitted = submit(runtime, SET_PARTICIPANT_STATUS, body.message, body.signature)
-    if submitted.status != RECORDED:
-        response.status_code = status.HTTP_202_ACCEPTED
-        return submission_out(submitted)
-    session.expire_all()
-    return participant_out(session, _get(session, address))
+    return record(
+        runtime,
+        session,
+        SET_PARTICIPANT_STATUS,
+        body,
+        response,
+        lambda _p: participant_out(session, _get(session, address)),
+    )
 
 
 @router.get("/{address}", operation_id="get_participant")

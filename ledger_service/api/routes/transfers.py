@@ -9,6 +9,7 @@ from ledger_service.api.deps import RuntimeDep, SessionDep
 from ledger_service.api.errors import ApiError
 from ledger_service.api.schemas import (
     Bytes32,
+    DispatchMessage,
     DispatchTerms,
     PreparedStatement,
     ReceiptTerms,
@@ -18,20 +19,18 @@ from ledger_service.api.schemas import (
     TransferOut,
     TransferPage,
 )
-from ledger_service.api.signing import prepare, require_role, submit
-from ledger_service.api.views import submission_out, transfer_out
-from ledger_service.db.models import Transfer
-from ledger_service.relayer import RECORDED
+from ledger_service.api.signing import ACCEPTED, prepare, record, require_role
+from ledger_service.api.views import transfer_out
+from ledger_service.db.models import Lot, Permit, Transfer, WasteCode
 from ledger_service.roles import Role
 from ledger_service.statements import DISPATCH, RECEIPT
 
 router = APIRouter(prefix="/transfers", tags=["transfers"])
-ACCEPTED = {202: {"model": Submission, "description": "Accepted; not yet recorded on chain"}}
 
 
 @router.post("/dispatches/prepare", operation_id="prepare_dispatch")
 def prepare_dispatch(terms: DispatchTerms, runtime: RuntimeDep, session: SessionDep) -> PreparedStatement:
-    """The Dispatch statement a shipper signs to send a quantity of a lot to a receiver."""
+    """The Dispatch statement a shipper signs to send part of a lot it holds to a permitted receiver."""
     if terms.shipper == terms.receiver:
         raise ApiError(
             422, "self_transfer", "the shipper cannot name itself as receiver", ["body", "receiver"]
@@ -40,13 +39,19 @@ def prepare_dispatch(terms: DispatchTerms, runtime: RuntimeDep, session: Session
         "shipper": terms.shipper,
         "receiver": terms.receiver,
         "lotId": terms.lot_id,
-        "wasteCode": terms.waste_code,
         "quantity": terms.quantity,
-        "unit": terms.unit,
+        "operation": terms.operation,
+        "permitId": terms.permit_id,
         "documentHash": terms.document_hash,
     }
     require_role(runtime, DISPATCH, fields, terms.shipper, Role.SHIPPER)
     require_role(runtime, DISPATCH, fields, terms.receiver, Role.RECEIVER)
+    if session.get(Lot, terms.lot_id) is None:
+        raise ApiError(422, "unknown_lot", f"no lot {terms.lot_id} is recorded", ["body", "lot_id"])
+    if session.get(Permit, terms.permit_id) is None:
+        raise ApiError(
+            422, "unknown_permit", f"no permit {terms.permit_id} is registered", ["body", "permit_id"]
+        )
     return prepare(runtime, session, DISPATCH, fields, terms)
 
 
@@ -55,11 +60,15 @@ def dispatch_transfer(
     body: SignedDispatch, runtime: RuntimeDep, session: SessionDep, response: Response
 ) -> TransferOut | Submission:
     """Records a shipper's signed dispatch; the transfer's id is the statement's EIP-712 digest."""
-    submitted = submit(runtime, DISPATCH, body.message, body.signature)
-    if submitted.status != RECORDED:
-        response.status_code = status.HTTP_202_ACCEPTED
-        return submission_out(submitted)
-    return transfer_out(session, _get(session, submitted.digest))
+    return record(
+        runtime,
+        session,
+        DISPATCH,
+        body,
+        response,
+        lambda p: transfer_out(session, _get(session, p.digest)),
+        labels=_labels(session, body.message),
+    )
 
 
 @router.post("/{transfer_id}/receipt/prepare", operation_id="prepare_receipt")
@@ -93,12 +102,14 @@ def confirm_receipt(
             f"message names transfer {body.message.transferId}, not {transfer_id}",
             ["body", "message", "transferId"],
         )
-    submitted = submit(runtime, RECEIPT, body.message, body.signature)
-    if submitted.status != RECORDED:
-        response.status_code = status.HTTP_202_ACCEPTED
-        return submission_out(submitted)
-    session.expire_all()
-    return transfer_out(session, _get(session, transfer_id))
+    return record(
+        runtime,
+        session,
+        RECEIPT,
+        body,
+        response,
+        lambda _p: transfer_out(session, _get(session, transfer_id)),
+    )
 
 
 @router.get("/{transfer_id}", operation_id="get_transfer")
@@ -121,6 +132,18 @@ def list_transfers(
     return TransferPage(
         items=[transfer_out(session, t) for t in rows], total=total, offset=offset, limit=limit
     )
+
+
+def _labels(session: SessionDep, message: DispatchMessage) -> dict[str, str]:
+    """Names a refusal can use instead of ids: the permit's number and the lot's waste code."""
+    labels: dict[str, str] = {}
+    if (permit := session.get(Permit, message.permitId)) is not None:
+        labels[permit.permit_id] = permit.permit_number
+    if (lot := session.get(Lot, message.lotId)) is not None and (
+        code := session.get(WasteCode, lot.code_key)
+    ):
+        labels[str(code.catalogue_id)] = f"{code.code} ({code.scheme})"
+    return labels
 
 
 def _get(session: SessionDep, transfer_id: str) -> Transfer:

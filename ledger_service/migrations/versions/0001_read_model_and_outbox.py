@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 14:31:18.407277
+Create Date: 2026-11-22 14:58:45.299357
 """
 
 import sqlalchemy as sa
@@ -40,6 +40,23 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("name"),
     )
     op.create_table(
+        "lots",
+        sa.Column("id", sa.String(length=66), nullable=False),
+        sa.Column("holder", sa.String(length=42), nullable=False),
+        sa.Column("code_key", sa.String(length=66), nullable=False),
+        sa.Column("origin", sa.String(length=16), nullable=False),
+        sa.Column("quantity", sa.BigInteger(), nullable=False),
+        sa.Column("balance", sa.BigInteger(), nullable=False),
+        sa.Column("source_transfer", sa.String(length=66), nullable=True),
+        sa.Column("document_hash", sa.String(length=66), nullable=True),
+        sa.Column("created_tx", sa.String(length=66), nullable=False),
+        sa.Column("created_block", sa.BigInteger(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index(op.f("ix_lots_code_key"), "lots", ["code_key"], unique=False)
+    op.create_index(op.f("ix_lots_holder"), "lots", ["holder"], unique=False)
+    op.create_table(
         "participants",
         sa.Column("address", sa.String(length=42), nullable=False),
         sa.Column("roles", sa.Integer(), nullable=False),
@@ -56,13 +73,30 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("address"),
     )
     op.create_table(
+        "permits",
+        sa.Column("permit_id", sa.String(length=66), nullable=False),
+        sa.Column("permit_number", sa.String(length=120), nullable=False),
+        sa.Column("holder", sa.String(length=42), nullable=False),
+        sa.Column("kind", sa.String(length=48), nullable=False),
+        sa.Column("coverage", sa.JSON(), nullable=False),
+        sa.Column("yearly_capacity", sa.BigInteger(), nullable=False),
+        sa.Column("valid_from", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("valid_until", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("revoked", sa.Boolean(), nullable=False),
+        sa.Column("revoked_reason", sa.Text(), nullable=True),
+        sa.Column("registered_by", sa.String(length=42), nullable=False),
+        sa.Column("registered_tx", sa.String(length=66), nullable=False),
+        sa.PrimaryKeyConstraint("permit_id"),
+    )
+    op.create_index(op.f("ix_permits_holder"), "permits", ["holder"], unique=False)
+    op.create_table(
         "signed_payloads",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("digest", sa.String(length=66), nullable=False),
         sa.Column("statement", sa.String(length=32), nullable=False),
         sa.Column("contract", sa.String(length=42), nullable=False),
         sa.Column("signer", sa.String(length=42), nullable=False),
-        sa.Column("nonce", sa.String(length=78), nullable=False),
+        sa.Column("nonce", sa.String(length=78), nullable=True),
         sa.Column("message", sa.JSON(), nullable=False),
         sa.Column("signature", sa.Text(), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
@@ -82,42 +116,63 @@ def upgrade() -> None:
         sa.Column("shipper", sa.String(length=42), nullable=False),
         sa.Column("receiver", sa.String(length=42), nullable=False),
         sa.Column("lot_id", sa.String(length=66), nullable=False),
-        sa.Column("waste_code", sa.String(length=32), nullable=False),
+        sa.Column("code_key", sa.String(length=66), nullable=False),
         sa.Column("quantity", sa.BigInteger(), nullable=False),
-        sa.Column("unit", sa.String(length=8), nullable=False),
+        sa.Column("operation", sa.String(length=4), nullable=False),
+        sa.Column("permit_id", sa.String(length=66), nullable=False),
         sa.Column("document_hash", sa.String(length=66), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
-        sa.Column("dispatch_nonce", sa.String(length=78), nullable=False),
         sa.Column("dispatch_tx", sa.String(length=66), nullable=False),
         sa.Column("dispatch_block", sa.BigInteger(), nullable=False),
         sa.Column("dispatched_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("received_quantity", sa.BigInteger(), nullable=True),
-        sa.Column("receipt_nonce", sa.String(length=78), nullable=True),
         sa.Column("receipt_tx", sa.String(length=66), nullable=True),
         sa.Column("receipt_block", sa.BigInteger(), nullable=True),
         sa.Column("received_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id"),
     )
+    op.create_index(op.f("ix_transfers_code_key"), "transfers", ["code_key"], unique=False)
     op.create_index(op.f("ix_transfers_dispatched_at"), "transfers", ["dispatched_at"], unique=False)
     op.create_index(op.f("ix_transfers_lot_id"), "transfers", ["lot_id"], unique=False)
     op.create_index(op.f("ix_transfers_receiver"), "transfers", ["receiver"], unique=False)
     op.create_index(op.f("ix_transfers_shipper"), "transfers", ["shipper"], unique=False)
     op.create_index(op.f("ix_transfers_status"), "transfers", ["status"], unique=False)
+    op.create_table(
+        "waste_codes",
+        sa.Column("code_key", sa.String(length=66), nullable=False),
+        sa.Column("catalogue_id", sa.Integer(), nullable=False),
+        sa.Column("scheme", sa.String(length=32), nullable=False),
+        sa.Column("code", sa.String(length=32), nullable=False),
+        sa.Column("unit", sa.String(length=8), nullable=False),
+        sa.Column("hazardous", sa.Boolean(), nullable=False),
+        sa.Column("description", sa.Text(), nullable=False),
+        sa.Column("registered_by", sa.String(length=42), nullable=False),
+        sa.Column("registered_tx", sa.String(length=66), nullable=False),
+        sa.PrimaryKeyConstraint("code_key"),
+        sa.UniqueConstraint("catalogue_id"),
+    )
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    op.drop_table("waste_codes")
     op.drop_index(op.f("ix_transfers_status"), table_name="transfers")
     op.drop_index(op.f("ix_transfers_shipper"), table_name="transfers")
     op.drop_index(op.f("ix_transfers_receiver"), table_name="transfers")
     op.drop_index(op.f("ix_transfers_lot_id"), table_name="transfers")
     op.drop_index(op.f("ix_transfers_dispatched_at"), table_name="transfers")
+    op.drop_index(op.f("ix_transfers_code_key"), table_name="transfers")
     op.drop_table("transfers")
     op.drop_index(op.f("ix_signed_payloads_status"), table_name="signed_payloads")
     op.drop_index("ix_signed_payloads_signer", table_name="signed_payloads")
     op.drop_table("signed_payloads")
+    op.drop_index(op.f("ix_permits_holder"), table_name="permits")
+    op.drop_table("permits")
     op.drop_table("participants")
+    op.drop_index(op.f("ix_lots_holder"), table_name="lots")
+    op.drop_index(op.f("ix_lots_code_key"), table_name="lots")
+    op.drop_table("lots")
     op.drop_table("indexer_checkpoints")
     op.drop_index(op.f("ix_chain_events_subject"), table_name="chain_events")
     op.drop_table("chain_events")

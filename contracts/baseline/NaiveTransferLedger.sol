@@ -1,0 +1,305 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
+import {Nonces} from "@openzeppelin/contracts/utils/Nonces.sol";
+import {IParticipantRegistry} from "../interfaces/IParticipantRegistry.sol";
+import {IPermitRegistry} from "../interfaces/IPermitRegistry.sol";
+
+/**
+ * @title NaiveTransferLedger
+ * @notice BENCHMARK BASELINE ONLY: never deployed, never used by the service. It exists so that the gas
+ * test (tests/contracts/test_gas.py) can compare TransferLedger, in the same run, with the common
+ * straightforward way of writing the same ledger.
+ *
+ * It does the same job as TransferLedger with the same statements (RegisterLot, Dispatch, Receipt, with
+ * the same EIP-712 type strings), the same signature checks (OpenZeppelin EIP712 and SignatureChecker) and
+ * the same participant and permit checks through the same registries. What differs is the storage design,
+ * deliberately the naive one: every record is kept in full as a struct with strings and uint256 fields
+ * (a lot with its scheme, code and unit; a transfer with every dispatch field, its status, the received
+ * quantity and timestamps), the waste code is looked up again from its strings at each dispatch,
+ * replays are stopped by sequential per-signer nonces in storage (OpenZeppelin Nonces), and capacity is
+ * kept per permit per calendar year.
+ */
+contract NaiveTransferLedger is EIP712, Nonces {
+    uint16 private constant _SHIPPER = 1 << 2;
+    uint16 private constant _RECEIVER = 1 << 3;
+
+    enum Status {
+        None,
+        Dispatched,
+        Received
+    }
+
+    struct LotRecord {
+        bytes32 id;
+        address generator;
+        address holder;
+        string wasteScheme;
+        string wasteCode;
+        string unit;
+        uint256 quantity;
+        uint256 balance;
+        bytes32 documentHash;
+        uint256 createdAt;
+    }
+
+    struct TransferRecord {
+        bytes32 id;
+        address shipper;
+        address receiver;
+        bytes32 lotId;
+        uint256 quantity;
+        string operation;
+        bytes32 permitId;
+        bytes32 documentHash;
+        uint256 nonce;
+        uint256 deadline;
+        Status status;
+        uint256 receivedQuantity;
+        uint256 dispatchedAt;
+        uint256 receivedAt;
+    }
+
+    /// @dev The same statements as TransferLedger's.
+    struct LotRegistration {
+        address generator;
+        string wasteScheme;
+        string wasteCode;
+        uint64 quantity;
+        string unit;
+        bytes32 documentHash;
+        uint256 nonce;
+        uint256 deadline;
+    }
+
+    struct Dispatch {
+        address shipper;
+        address receiver;
+        bytes32 lotId;
+        uint64 quantity;
+        string operation;
+        bytes32 permitId;
+        bytes32 documentHash;
+        uint256 nonce;
+        uint256 deadline;
+    }
+
+    struct Receipt {
+        bytes32 transferId;
+        address receiver;
+        uint64 receivedQuantity;
+        uint256 deadline;
+    }
+
+    bytes32 private constant _REGISTER_LOT_TYPEHASH = keccak256(
+        "RegisterLot(address generator,string wasteScheme,string wasteCode,uint64 quantity,string unit,"
+        "bytes32 documentHash,uint256 nonce,uint256 deadline)"
+    );
+    bytes32 private constant _DISPATCH_TYPEHASH = keccak256(
+        "Dispatch(address shipper,address receiver,bytes32 lotId,uint64 quantity,string operation,"
+        "bytes32 permitId,bytes32 documentHash,uint256 nonce,uint256 deadline)"
+    );
+    bytes32 private constant _RECEIPT_TYPEHASH =
+        keccak256("Receipt(bytes32 transferId,address receiver,uint64 receivedQuantity,uint256 deadline)");
+
+    IParticipantRegistry public immutable participants;
+    IPermitRegistry public immutable permits;
+
+    mapping(bytes32 => LotRecord) public lots;
+    mapping(bytes32 => TransferRecord) public transfers;
+    mapping(bytes32 => mapping(uint256 => uint256)) public capacityUsed;
+
+    event LotGenerated(
+        bytes32 indexed lotId, address indexed generator, bytes32 indexed codeKey, uint64 quantity, bytes32 documentHash
+    );
+    event TransferDispatched(
+        bytes32 indexed transferId,
+        address indexed shipper,
+        address indexed receiver,
+        bytes32 lotId,
+        uint64 quantity,
+        string operation,
+        bytes32 permitId,
+        bytes32 documentHash
+    );
+    event TransferReceived(
+        bytes32 indexed transferId, address indexed receiver, uint64 receivedQuantity, uint64 shippedQuantity
+    );
+
+    error Refused(string reason);
+
+    constructor(IParticipantRegistry participants_, IPermitRegistry permits_) EIP712("Naive Transfer Ledger", "1") {
+        participants = participants_;
+        permits = permits_;
+    }
+
+    function registerLot(LotRegistration calldata r, bytes calldata signature) external returns (bytes32 lotId) {
+        _require(r.quantity > 0 && r.quantity <= type(uint56).max, "quantity");
+        participants.requireActive(r.generator, _SHIPPER);
+        bytes32 codeKey = keccak256(abi.encode(keccak256(bytes(r.wasteScheme)), keccak256(bytes(r.wasteCode))));
+        IPermitRegistry.WasteCode memory code = permits.wasteCode(codeKey);
+        _require(keccak256(bytes(r.unit)) == _unitHash(code.unit), "unit");
+        _useCheckedNonce(r.generator, r.nonce);
+        bytes32 structHash = keccak256(
+            abi.encode(
+                _REGISTER_LOT_TYPEHASH,
+                r.generator,
+                keccak256(bytes(r.wasteScheme)),
+                keccak256(bytes(r.wasteCode)),
+                r.quantity,
+                keccak256(bytes(r.unit)),
+                r.documentHash,
+                r.nonce,
+                r.deadline
+            )
+        );
+        lotId = _verify(r.generator, structHash, r.deadline, signature);
+
+        lots[lotId] = LotRecord({
+            id: lotId,
+            generator: r.generator,
+            holder: r.generator,
+            wasteScheme: r.wasteScheme,
+            wasteCode: r.wasteCode,
+            unit: r.unit,
+            quantity: r.quantity,
+            balance: r.quantity,
+            documentHash: r.documentHash,
+            createdAt: block.timestamp
+        });
+        emit LotGenerated(lotId, r.generator, codeKey, r.quantity, r.documentHash);
+    }
+
+    function dispatch(Dispatch calldata d, bytes calldata signature) external returns (bytes32 transferId) {
+        _require(d.quantity > 0 && d.quantity <= type(uint56).max, "quantity");
+        _require(d.shipper != d.receiver, "self transfer");
+        participants.requireActive(d.shipper, _SHIPPER);
+        participants.requireActive(d.receiver, _RECEIVER);
+        LotRecord storage source = lots[d.lotId];
+        _require(source.holder != address(0), "unknown lot");
+        _require(source.holder == d.shipper, "not lot holder");
+        _require(source.balance >= d.quantity, "insufficient lot balance");
+        _checkPermit(d, source);
+        _useCheckedNonce(d.shipper, d.nonce);
+        transferId = _verify(d.shipper, _hashDispatch(d), d.deadline, signature);
+
+        source.balance -= d.quantity;
+        transfers[transferId] = TransferRecord({
+            id: transferId,
+            shipper: d.shipper,
+            receiver: d.receiver,
+            lotId: d.lotId,
+            quantity: d.quantity,
+            operation: d.operation,
+            permitId: d.permitId,
+            documentHash: d.documentHash,
+            nonce: d.nonce,
+            deadline: d.deadline,
+            status: Status.Dispatched,
+            receivedQuantity: 0,
+            dispatchedAt: block.timestamp,
+            receivedAt: 0
+        });
+        emit TransferDispatched(
+            transferId, d.shipper, d.receiver, d.lotId, d.quantity, d.operation, d.permitId, d.documentHash
+        );
+    }
+
+    function confirmReceipt(Receipt calldata r, bytes calldata signature) external {
+        TransferRecord storage t = transfers[r.transferId];
+        _require(t.status == Status.Dispatched, "not dispatched");
+        _require(t.receiver == r.receiver, "not named receiver");
+        _require(r.receivedQuantity > 0 && r.receivedQuantity <= type(uint56).max, "quantity");
+        participants.requireActive(r.receiver, _RECEIVER);
+        bytes32 structHash =
+            keccak256(abi.encode(_RECEIPT_TYPEHASH, r.transferId, r.receiver, r.receivedQuantity, r.deadline));
+        _verify(r.receiver, structHash, r.deadline, signature);
+
+        t.status = Status.Received;
+        t.receivedQuantity = r.receivedQuantity;
+        t.receivedAt = block.timestamp;
+        LotRecord storage source = lots[t.lotId];
+        lots[r.transferId] = LotRecord({
+            id: r.transferId,
+            generator: source.generator,
+            holder: r.receiver,
+            wasteScheme: source.wasteScheme,
+            wasteCode: source.wasteCode,
+            unit: source.unit,
+            quantity: r.receivedQuantity,
+            balance: r.receivedQuantity,
+            documentHash: t.documentHash,
+            createdAt: block.timestamp
+        });
+        emit TransferReceived(r.transferId, r.receiver, r.receivedQuantity, uint64(t.quantity));
+    }
+
+    function _checkPermit(Dispatch calldata d, LotRecord storage source) private {
+        bytes32 codeKey = keccak256(abi.encode(keccak256(bytes(source.wasteScheme)), keccak256(bytes(source.wasteCode))));
+        uint32 codeId = permits.wasteCode(codeKey).id;
+        IPermitRegistry.PermitTerms memory terms = permits.permitTerms(d.permitId, codeId);
+        _require(terms.holder == d.receiver, "permit not receiver's");
+        _require(terms.kind == IPermitRegistry.PermitKind.EnvironmentalPermit, "not an environmental permit");
+        _require(!terms.revoked, "permit revoked");
+        _require(block.timestamp >= terms.validFrom && block.timestamp <= terms.validUntil, "permit not valid");
+        _require(terms.operations & (uint32(1) << _operationBit(d.operation)) != 0, "permit does not cover");
+        uint256 year = _calendarYear(block.timestamp);
+        _require(capacityUsed[d.permitId][year] + d.quantity <= terms.yearlyCapacity, "capacity exceeded");
+        capacityUsed[d.permitId][year] += d.quantity;
+    }
+
+    function _verify(address signer, bytes32 structHash, uint256 deadline, bytes calldata signature)
+        private
+        view
+        returns (bytes32 digest)
+    {
+        _require(block.timestamp <= deadline, "expired");
+        digest = _hashTypedDataV4(structHash);
+        _require(SignatureChecker.isValidSignatureNow(signer, digest, signature), "invalid signature");
+    }
+
+    function _hashDispatch(Dispatch calldata d) private pure returns (bytes32) {
+        return keccak256(
+            bytes.concat(
+                abi.encode(_DISPATCH_TYPEHASH, d.shipper, d.receiver, d.lotId, d.quantity),
+                abi.encode(keccak256(bytes(d.operation)), d.permitId, d.documentHash, d.nonce, d.deadline)
+            )
+        );
+    }
+
+    function _operationBit(string calldata operation) private pure returns (uint256) {
+        bytes calldata op = bytes(operation);
+        _require(op.length == 2 || op.length == 3, "unknown operation");
+        uint256 n;
+        for (uint256 i = 1; i < op.length; ++i) {
+            uint8 c = uint8(op[i]);
+            _require(c >= 0x30 && c <= 0x39 && !(i == 1 && c == 0x30), "unknown operation");
+            n = n * 10 + (c - 0x30);
+        }
+        if (op[0] == "R" && n >= 1 && n <= 13) return n - 1;
+        if (op[0] == "D" && n >= 1 && n <= 15) return n + 12;
+        revert Refused("unknown operation");
+    }
+
+    function _calendarYear(uint256 timestamp) private pure returns (uint256) {
+        uint256 z = timestamp / 1 days + 719_468;
+        uint256 era = z / 146_097;
+        uint256 doe = z - era * 146_097;
+        uint256 yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        uint256 doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        uint256 mp = (5 * doy + 2) / 153;
+        return yoe + era * 400 + (mp >= 10 ? 1 : 0);
+    }
+
+    function _unitHash(IPermitRegistry.Unit unit) private pure returns (bytes32) {
+        if (unit == IPermitRegistry.Unit.Kilogram) return keccak256("KGM");
+        if (unit == IPermitRegistry.Unit.Litre) return keccak256("LTR");
+        return keccak256("KWH");
+    }
+
+    function _require(bool condition, string memory reason) private pure {
+        if (!condition) revert Refused(reason);
+    }
+}
