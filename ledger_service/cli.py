@@ -442,7 +442,7 @@ def deploy(
     )
     deployment = gateway.deploy(regulator, regulator_name)
     deployment.save(settings.resolved_deployment_file)
-    typer.echo(f"registry {deployment.registry.address}, ledger {deployment.ledger.address}")
+    typer.echo(f"ledger {deployment.ledger.address} on chain {deployment.chain_id}")
 
 
 @app.command("serve")

@@ -21,8 +21,6 @@ class DeployedContract:
 @dataclass(frozen=True)
 class Deployment:
     chain_id: int
-    registry: DeployedContract
-    permits: DeployedContract
     ledger: DeployedContract
     founding_regulator: str
     deployer: str
@@ -32,7 +30,7 @@ class Deployment:
     @property
     def start_block(self) -> int:
         """The first block the indexer has to read."""
-        return min(self.registry.block_number, self.permits.block_number, self.ledger.block_number)
+        return self.ledger.block_number
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -43,15 +41,12 @@ class Deployment:
     @classmethod
     def load(cls, path: Path) -> "Deployment":
         raw = json.loads(path.read_text())
-        missing = [key for key in ("registry", "permits", "ledger") if key not in raw]
-        if missing:
+        if "registry" in raw or "ledger" not in raw:
             raise RuntimeError(
-                f"{path} names no {', '.join(missing)} contract: it records an older deployment"
+                f"{path} records an older deployment (separate registry contracts); deploy anew"
             )
         return cls(
             chain_id=raw["chain_id"],
-            registry=DeployedContract(**raw["registry"]),
-            permits=DeployedContract(**raw["permits"]),
             ledger=DeployedContract(**raw["ledger"]),
             founding_regulator=raw["founding_regulator"],
             deployer=raw["deployer"],

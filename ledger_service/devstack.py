@@ -98,10 +98,7 @@ def ensure_deployment(settings: Settings, say: Callable[[str], None]) -> Deploym
     record = settings.resolved_deployment_file
     if record.exists():
         deployment = Deployment.load(record)
-        say(
-            f"reusing deployment on chain {deployment.chain_id}: registry {deployment.registry.address}, "
-            f"ledger {deployment.ledger.address}"
-        )
+        say(f"reusing deployment on chain {deployment.chain_id}: ledger {deployment.ledger.address}")
         return deployment
     relayer = load_account(
         settings.resolved_relayer_keystore, read_password_file(settings.resolved_relayer_password_file)
@@ -110,10 +107,7 @@ def ensure_deployment(settings: Settings, say: Callable[[str], None]) -> Deploym
     say(f"deploying contracts (relayer {relayer_address}, founding regulator {regulator_address})")
     deployment = gateway.deploy(regulator_address, REGULATOR_NAME)
     deployment.save(record)
-    say(
-        f"deployed registry {deployment.registry.address} and ledger {deployment.ledger.address}; "
-        f"recorded in {record}"
-    )
+    say(f"deployed the ledger at {deployment.ledger.address}; recorded in {record}")
     say(
         f"the founding regulator's key is {keys / 'regulator.json'} (password in regulator.password); "
         "the service never reads it"

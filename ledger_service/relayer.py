@@ -81,7 +81,7 @@ class Relayer:
         payload = SignedPayload(
             digest=digest_hex,
             statement=statement.primary_type,
-            contract=self._gateway.address(statement.contract),
+            contract=self._gateway.ledger_address,
             signer=message[statement.signer_field],
             nonce=str(message["nonce"]) if "nonce" in message else None,
             message=message,

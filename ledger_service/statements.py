@@ -21,10 +21,9 @@ DOMAIN_TYPE = [
 
 @dataclass(frozen=True)
 class Statement:
-    """One kind of signed statement: its EIP-712 type, the contract verifying it, and who signs it."""
+    """One kind of signed statement: its EIP-712 type and who signs it."""
 
     primary_type: str
-    contract: str  # "registry", "permits" or "ledger"
     signer_field: str
     fields: tuple[tuple[str, str], ...]
     # Struct types the fields refer to, e.g. {"Coverage": (("codeKey", "bytes32"), ...)}.
@@ -46,7 +45,6 @@ class Statement:
 
 REGISTER_PARTICIPANT = Statement(
     "RegisterParticipant",
-    "registry",
     "regulator",
     (
         ("regulator", "address"),
@@ -62,7 +60,6 @@ REGISTER_PARTICIPANT = Statement(
 )
 SET_PARTICIPANT_STATUS = Statement(
     "SetParticipantStatus",
-    "registry",
     "regulator",
     (
         ("regulator", "address"),
@@ -76,7 +73,6 @@ SET_PARTICIPANT_STATUS = Statement(
 )
 REGISTER_WASTE_CODE = Statement(
     "RegisterWasteCode",
-    "permits",
     "regulator",
     (
         ("regulator", "address"),
@@ -92,7 +88,6 @@ REGISTER_WASTE_CODE = Statement(
 )
 REGISTER_PERMIT = Statement(
     "RegisterPermit",
-    "permits",
     "regulator",
     (
         ("regulator", "address"),
@@ -111,7 +106,6 @@ REGISTER_PERMIT = Statement(
 )
 REVOKE_PERMIT = Statement(
     "RevokePermit",
-    "permits",
     "regulator",
     (
         ("regulator", "address"),
@@ -124,7 +118,6 @@ REVOKE_PERMIT = Statement(
 )
 REGISTER_LOT = Statement(
     "RegisterLot",
-    "ledger",
     "generator",
     (
         ("generator", "address"),
@@ -139,7 +132,6 @@ REGISTER_LOT = Statement(
 )
 DISPATCH = Statement(
     "Dispatch",
-    "ledger",
     "shipper",
     (
         ("shipper", "address"),
@@ -155,7 +147,6 @@ DISPATCH = Statement(
 )
 RECEIPT = Statement(
     "Receipt",
-    "ledger",
     "receiver",
     (
         ("transferId", "bytes32"),
@@ -179,12 +170,9 @@ STATEMENTS = {
     )
 }
 
-# At most 31 bytes each, so OpenZeppelin's EIP712 keeps them in immutables rather than storage.
-DOMAIN_NAMES = {
-    "registry": ("SymbiosisLedger Registry", "1"),
-    "permits": ("SymbiosisLedger Permits", "1"),
-    "ledger": ("SymbiosisLedger Transfers", "1"),
-}
+# The SymbiosisLedger contract's EIP-712 domain (name at most 31 bytes: OpenZeppelin's EIP712 keeps it in an
+# immutable then). Every statement is verified by that one contract.
+DOMAIN_NAME, DOMAIN_VERSION = "SymbiosisLedger", "1"
 
 
 def code_key(scheme: str, code: str) -> str:
@@ -226,13 +214,12 @@ def typed_data(
     statement: Statement, chain_id: int, verifying_contract: str, message: dict[str, Any]
 ) -> dict[str, Any]:
     """The `eth_signTypedData_v4` payload a party signs for `message`."""
-    name, version = DOMAIN_NAMES[statement.contract]
     return {
         "types": statement.types(),
         "primaryType": statement.primary_type,
         "domain": {
-            "name": name,
-            "version": version,
+            "name": DOMAIN_NAME,
+            "version": DOMAIN_VERSION,
             "chainId": chain_id,
             "verifyingContract": to_checksum_address(verifying_contract),
         },

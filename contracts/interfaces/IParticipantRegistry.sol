@@ -3,7 +3,7 @@ pragma solidity ^0.8.24;
 
 /**
  * @title IParticipantRegistry
- * @notice What other ledger contracts ask of the participant registry.
+ * @notice The participants' standing, as other contracts read it from the ledger.
  */
 interface IParticipantRegistry {
     /// @dev The account was never registered as a participant.

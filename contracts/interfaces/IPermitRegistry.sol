@@ -3,8 +3,8 @@ pragma solidity ^0.8.24;
 
 /**
  * @title IPermitRegistry
- * @notice What the custody ledger asks of the registry of waste codes and permits when it checks a
- * dispatch: the waste code's catalogue entry, and the receiver's permit terms for that code.
+ * @notice The waste-code catalogue and permit terms, as other contracts read them from the ledger: a code's
+ * catalogue entry, and a permit's terms for one code.
  */
 interface IPermitRegistry {
     /// @dev Units a waste code's quantities are declared in (UN/CEFACT codes KGM, LTR, KWH).

@@ -2,6 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
 
 /**
@@ -17,8 +18,11 @@ import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/Signa
  * bitmap per signer, as in Uniswap's Permit2): a party can sign several statements at once, they can be
  * recorded in any order, and one that fails does not invalidate the ones signed after it.
  *
- * Signatures are checked with OpenZeppelin's SignatureChecker, so a firm may sign with an externally
- * owned key or with a contract wallet (ERC-1271, e.g. a multisig).
+ * A firm may sign with an externally owned key or with a contract wallet (ERC-1271, e.g. a multisig). The
+ * key's signature is tried first: recovering an address costs the same warm or cold, while asking whether
+ * the signer has code (as OpenZeppelin's SignatureChecker does first) costs a cold account access, 2,600
+ * gas, on every statement of a key-holding party. Only a signature that does not recover to the signer is
+ * then put to the signer's contract, if it has one.
  */
 abstract contract SignedMessages is EIP712 {
     mapping(address signer => mapping(uint256 word => uint256 bits)) private _nonceBitmaps;
@@ -74,7 +78,11 @@ abstract contract SignedMessages is EIP712 {
     {
         if (block.timestamp > deadline) revert SignatureExpired(deadline);
         digest = _hashTypedDataV4(structHash);
-        if (!SignatureChecker.isValidSignatureNow(signer, digest, signature)) revert InvalidSignature(signer);
+        (address recovered, ECDSA.RecoverError error,) = ECDSA.tryRecoverCalldata(digest, signature);
+        if (error == ECDSA.RecoverError.NoError && recovered == signer) return digest;
+        if (signer.code.length == 0 || !SignatureChecker.isValidERC1271SignatureNowCalldata(signer, digest, signature)) {
+            revert InvalidSignature(signer);
+        }
     }
 
     function _useNonce(address signer, uint256 nonce) private {

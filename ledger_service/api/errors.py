@@ -270,7 +270,7 @@ def rejection_error(
                 f"permit {name(a['permitId'])} is not an environmental permit of receiver {a['receiver']}",
                 [*loc, "permitId"],
             )
-        case "PermitRevoked":
+        case "RevokedPermit":
             return ApiError(
                 422,
                 "permit_revoked",

@@ -56,7 +56,7 @@ def prepare(
                 else secrets.randbits(64)
             )
         message["nonce"] = nonce
-    payload = typed_data(statement, runtime.chain_id, runtime.gateway.address(statement.contract), message)
+    payload = typed_data(statement, runtime.chain_id, runtime.gateway.ledger_address, message)
     return PreparedStatement(
         statement=statement.primary_type,
         signer=signer,
@@ -85,7 +85,7 @@ def submit(
     """Hands a signed statement to the relayer; contract refusals come back as ApiError, naming ids by
     their `labels` (a permit's number, a waste code) where the caller knows them."""
     message = normalise_message(statement, message_model.model_dump())
-    payload = typed_data(statement, runtime.chain_id, runtime.gateway.address(statement.contract), message)
+    payload = typed_data(statement, runtime.chain_id, runtime.gateway.ledger_address, message)
     signature = bytes.fromhex(signature_hex[2:])
     try:
         submitted = runtime.relayer.submit(statement, message, signature, digest(payload))
@@ -139,13 +139,13 @@ def _explained(
 
 
 def _next_nonce(runtime: Runtime, session: Session, statement: Statement, signer: str) -> int:
-    contract = runtime.gateway.address(statement.contract)
+    contract = runtime.gateway.ledger_address
     taken = session.scalars(
         select(SignedPayload.nonce).where(SignedPayload.contract == contract, SignedPayload.signer == signer)
     ).all()
     candidate = max((int(n) for n in taken), default=-1) + 1
     for _ in range(NONCE_PROBES):
-        if not runtime.gateway.nonce_used(statement.contract, signer, candidate):
+        if not runtime.gateway.nonce_used(signer, candidate):
             return candidate
         candidate += 1
     raise ApiError(

@@ -9,7 +9,7 @@ import hashlib
 import json
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,8 +28,7 @@ from web3.middleware import ExtraDataToPOAMiddleware
 from ledger_service.deployment import DeployedContract, Deployment
 from ledger_service.statements import Statement
 
-# In deployment order: the permit registry and the ledger are deployed with the addresses before them.
-CONTRACT_NAMES = {"registry": "ParticipantRegistry", "permits": "PermitRegistry", "ledger": "TransferLedger"}
+LEDGER_CONTRACT = "SymbiosisLedger"
 # Which contract function records each statement: it takes the message as a struct, then the signature.
 FUNCTIONS = {
     "RegisterParticipant": "registerParticipant",
@@ -124,46 +123,43 @@ class ChainGateway:
             self.w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
         self.relayer = relayer
         self.gas_price_wei = gas_price_wei
-        self.artifacts = {key: Artifact.load(artifacts_dir, name) for key, name in CONTRACT_NAMES.items()}
-        self._errors = self._error_table(self.artifacts.values())
+        self.artifact = Artifact.load(artifacts_dir, LEDGER_CONTRACT)
+        self._errors = self._error_table(self.artifact)
+        self._events = {
+            event_abi_to_log_topic(item): item for item in self.artifact.abi if item["type"] == "event"
+        }
         self._send_lock = threading.Lock()
         self._next_tx_nonce: int | None = None
         self._chain_id: int | None = None
         self.deployment: Deployment | None = None
-        self.contracts: dict[str, Contract] = {}
-        self._events: dict[bytes, dict[str, Any]] = {}  # topic 0 -> event ABI
+        self.ledger: Contract | None = None
 
     # --- binding -------------------------------------------------------------------------------
 
     def bind(self, deployment: Deployment) -> None:
-        """Binds the deployed contracts; refuses a record made for another chain or another build."""
+        """Binds the deployed ledger; refuses a record made for another chain or another build."""
         chain_id = self.chain_id()
         if deployment.chain_id != chain_id:
             raise RuntimeError(
                 f"the deployment record is for chain {deployment.chain_id} but the node is chain {chain_id}"
             )
-        for key in CONTRACT_NAMES:
-            deployed: DeployedContract = getattr(deployment, key)
-            if self._call(lambda a=deployed.address: self.w3.eth.get_code(a)) in (b"", None):
-                raise RuntimeError(
-                    f"no contract code at {deployed.address} ({CONTRACT_NAMES[key]}) on chain {chain_id}: "
-                    "the chain state was lost; remove the deployment record to deploy anew"
-                )
-            if deployed.artifact_sha256 != self.artifacts[key].sha256:
-                raise RuntimeError(
-                    f"{CONTRACT_NAMES[key]} was deployed from another build than build/contracts "
-                    f"(artifact sha256 {deployed.artifact_sha256[:12]}… != {self.artifacts[key].sha256[:12]}…)"
-                )
-            self.contracts[key] = self.w3.eth.contract(address=deployed.address, abi=self.artifacts[key].abi)
+        deployed = deployment.ledger
+        if self._call(lambda: self.w3.eth.get_code(deployed.address)) in (b"", None):
+            raise RuntimeError(
+                f"no contract code at {deployed.address} on chain {chain_id}: the chain state was lost; "
+                "remove the deployment record to deploy anew"
+            )
+        if deployed.artifact_sha256 != self.artifact.sha256:
+            raise RuntimeError(
+                f"{LEDGER_CONTRACT} was deployed from another build than build/contracts "
+                f"(artifact sha256 {deployed.artifact_sha256[:12]}… != {self.artifact.sha256[:12]}…)"
+            )
+        self.ledger = self.w3.eth.contract(address=deployed.address, abi=self.artifact.abi)
         self.deployment = deployment
-        self._events = {}
-        for contract in self.contracts.values():
-            for item in contract.abi:
-                if item["type"] == "event":
-                    self._events[event_abi_to_log_topic(item)] = item
 
-    def address(self, key: str) -> str:
-        return self.contracts[key].address
+    @property
+    def ledger_address(self) -> str:
+        return self.ledger.address
 
     # --- reads -------------------------------------------------------------------------------------
 
@@ -182,10 +178,10 @@ class ChainGateway:
 
     def require_active(self, address: str, role: int) -> None:
         """Raises ContractRejection (UnregisteredParticipant, SuspendedParticipant, MissingRole)."""
-        self._transact_or_call(self.contracts["registry"].functions.requireActive(address, role).call)
+        self._transact_or_call(self._bound().functions.requireActive(address, role).call)
 
-    def nonce_used(self, contract: str, signer: str, nonce: int) -> bool:
-        return bool(self._call(self.contracts[contract].functions.nonceUsed(signer, nonce).call))
+    def nonce_used(self, signer: str, nonce: int) -> bool:
+        return bool(self._call(self._bound().functions.nonceUsed(signer, nonce).call))
 
     # --- statements --------------------------------------------------------------------------------
 
@@ -193,7 +189,7 @@ class ChainGateway:
         self, statement: Statement, message: dict[str, Any], signature: bytes
     ) -> ContractFunction:
         args = self._abi_struct(statement, statement.fields, message)
-        fn = getattr(self.contracts[statement.contract].functions, FUNCTIONS[statement.primary_type])
+        fn = getattr(self._bound().functions, FUNCTIONS[statement.primary_type])
         return fn(tuple(args), signature)
 
     def simulate(self, call: ContractFunction) -> int:
@@ -270,7 +266,7 @@ class ChainGateway:
     def events(self, from_block: int, to_block: int) -> list[DecodedEvent]:
         logs = self._call(
             lambda: self.w3.eth.get_logs(
-                {"fromBlock": from_block, "toBlock": to_block, "address": list(self._addresses())}
+                {"fromBlock": from_block, "toBlock": to_block, "address": self._bound().address}
             )
         )
         decoded = []
@@ -295,19 +291,14 @@ class ChainGateway:
     # --- deployment --------------------------------------------------------------------------------
 
     def deploy(self, founding_regulator: str, regulator_name: str) -> Deployment:
-        """Deploys the registry and the ledger with transactions signed by the relayer key."""
-        registry = self._deploy_one("registry", founding_regulator, regulator_name)
-        permits = self._deploy_one("permits", registry.address)
-        ledger = self._deploy_one("ledger", registry.address, permits.address)
+        """Deploys the ledger with a transaction signed by the relayer key."""
         return Deployment(
             chain_id=self.chain_id(),
-            registry=registry,
-            permits=permits,
-            ledger=ledger,
+            ledger=self._deploy(founding_regulator, regulator_name),
             founding_regulator=to_checksum_address(founding_regulator),
             deployer=self.relayer.address,
             deployed_at=datetime.now(UTC).isoformat(timespec="seconds"),
-            compiler=self.artifacts["ledger"].compiler,
+            compiler=self.artifact.compiler,
         )
 
     def wait_for_receipt(self, tx_hash: str, timeout: float, poll: float) -> dict[str, Any] | None:
@@ -318,15 +309,15 @@ class ChainGateway:
                 return receipt
             time.sleep(poll)
 
-    def _deploy_one(self, key: str, *constructor_args: Any) -> DeployedContract:
-        artifact = self.artifacts[key]
+    def _deploy(self, *constructor_args: Any) -> DeployedContract:
+        artifact = self.artifact
         factory = self.w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
         call = factory.constructor(*constructor_args)
         gas = int(self._transact_or_call(lambda: call.estimate_gas({"from": self.relayer.address})))
         tx_hash = self.send(call, gas + gas // 5)
         receipt = self.wait_for_receipt(tx_hash, timeout=60, poll=0.1)
         if receipt is None or receipt["status"] != 1:
-            raise RuntimeError(f"deploying {CONTRACT_NAMES[key]} failed (tx {tx_hash})")
+            raise RuntimeError(f"deploying {LEDGER_CONTRACT} failed (tx {tx_hash})")
         return DeployedContract(
             address=to_checksum_address(receipt["contractAddress"]),
             tx_hash=tx_hash,
@@ -336,8 +327,10 @@ class ChainGateway:
 
     # --- internals ---------------------------------------------------------------------------------
 
-    def _addresses(self) -> Iterable[str]:
-        return (c.address for c in self.contracts.values())
+    def _bound(self) -> Contract:
+        if self.ledger is None:
+            raise RuntimeError("no deployment bound: call bind() first")
+        return self.ledger
 
     @classmethod
     def _abi_struct(
@@ -389,11 +382,9 @@ class ChainGateway:
         return ContractRejection(name, {i["name"]: _jsonable(v) for i, v in zip(inputs, values, strict=True)})
 
     @staticmethod
-    def _error_table(artifacts: Iterable[Artifact]) -> dict[bytes, tuple[str, list[dict[str, Any]]]]:
-        # The ledger's calls into the registry bubble up the registry's errors: decode with every ABI.
-        table: dict[bytes, tuple[str, list[dict[str, Any]]]] = {}
-        for artifact in artifacts:
-            for item in artifact.abi:
-                if item["type"] == "error":
-                    table[function_abi_to_4byte_selector(item)] = (item["name"], item["inputs"])
-        return table
+    def _error_table(artifact: Artifact) -> dict[bytes, tuple[str, list[dict[str, Any]]]]:
+        return {
+            function_abi_to_4byte_selector(item): (item["name"], item["inputs"])
+            for item in artifact.abi
+            if item["type"] == "error"
+        }

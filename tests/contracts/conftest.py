@@ -9,7 +9,7 @@ reset); `fn_isolation` reverts the chain to that state before every test.
 """
 
 import pytest
-from brownie import ParticipantRegistry, PermitRegistry, TransferLedger, accounts, chain
+from brownie import SymbiosisLedger, accounts, chain
 from typed_statements import (
     DOCUMENT_HASH,
     GENERATION_RECORD,
@@ -58,19 +58,32 @@ def regulator():
 
 
 @pytest.fixture(scope="module")
-def registry(module_isolation, relayer, regulator):
+def symbiosis_ledger(module_isolation, relayer, regulator):
+    """The one deployed contract: participants, waste codes and permits, lots and transfers."""
     # Depends on module_isolation so brownie's chain reset at module start runs before, not after, the deploy.
-    return ParticipantRegistry.deploy(regulator.address, "Environmental Agency", {"from": relayer})
+    return SymbiosisLedger.deploy(regulator.address, "Environmental Agency", {"from": relayer})
+
+
+# The modules of SymbiosisLedger (contracts/custody), once three contracts, under the names the tests use
+# for what they exercise: one and the same deployment.
 
 
 @pytest.fixture(scope="module")
-def permits(registry, relayer):
-    return PermitRegistry.deploy(registry, {"from": relayer})
+def registry(symbiosis_ledger):
+    """SymbiosisLedger as the participant registry (custody/Participants.sol)."""
+    return symbiosis_ledger
 
 
 @pytest.fixture(scope="module")
-def ledger(registry, permits, relayer):
-    return TransferLedger.deploy(registry, permits, {"from": relayer})
+def permits(symbiosis_ledger):
+    """SymbiosisLedger as the waste-code catalogue and permit registry (custody/Permits.sol)."""
+    return symbiosis_ledger
+
+
+@pytest.fixture(scope="module")
+def ledger(symbiosis_ledger):
+    """SymbiosisLedger as the custody ledger of lots and transfers (custody/Transfers.sol)."""
+    return symbiosis_ledger
 
 
 # --- signed statements -------------------------------------------------------------------------------

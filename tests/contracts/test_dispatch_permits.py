@@ -1,4 +1,4 @@
-"""TransferLedger.dispatch against the receiver's permit: holder and kind, revocation, validity, operation and
+"""SymbiosisLedger.dispatch against the receiver's permit: holder and kind, revocation, validity, operation and
 waste-code coverage, and yearly capacity per UTC calendar year.
 
 Times that an assertion names exactly (a permit's validity bounds, the turn of a year) are set on the next
@@ -17,6 +17,7 @@ from typed_statements import (
     SLAG_OPERATIONS,
     PermitKind,
     TransferStatus,
+    dispatched_per_year,
     new_party,
     operation_bit,
     permit_id,
@@ -72,7 +73,7 @@ def test_receivers_permit_of_another_kind(
 
 def test_revoked_permit(ledger, relayer, shipper, receiver, lot, permit, revoke_permit, signed_dispatch):
     revoke_permit(permit)
-    with reverts("PermitRevoked", permit):
+    with reverts("RevokedPermit", permit):
         ledger.dispatch(*signed_dispatch(shipper, receiver, lot, permit).args, {"from": relayer})
 
 
@@ -311,10 +312,12 @@ def test_capacity_resets_in_the_next_calendar_year(
     set_next_block_time(new_year)
     tx = dispatch(shipper, receiver, lot, small_permit, quantity=30_000, deadline=new_year + DAY)
     assert tx.timestamp == new_year
-    assert ledger.capacityUsed(small_permit, year) == 30_000
     assert ledger.capacityUsed(small_permit, year + 1) == 30_000
     with reverts("PermitCapacityExceeded", small_permit, year + 1, 30_000, 1, 30_000):
         ledger.dispatch(*statement.args, {"from": relayer})
+    # The permit's one capacity slot now counts the new year: the old year reads 0, its figure is in the events.
+    assert ledger.capacityUsed(small_permit, year) == 0
+    assert dispatched_per_year(ledger, small_permit, first.block_number) == {year: 30_000, year + 1: 30_000}
 
 
 def test_capacity_years_follow_utc_not_365_day_blocks(
@@ -324,16 +327,21 @@ def test_capacity_years_follow_utc_not_365_day_blocks(
     pid = register_permit(
         receiver, [(slag.key, SLAG_OPERATIONS)], yearlyCapacity=10, validUntil=utc_timestamp(2031)
     )
-    for when, year in [
-        (utc_timestamp(2028, 2, 29, 12), 2028),
-        (utc_timestamp(2028, 12, 31, 23, 59, 59), 2028),
-        (utc_timestamp(2029, 1, 1), 2029),
-        (utc_timestamp(2029, 12, 31, 23, 59, 59), 2029),
-        (utc_timestamp(2030, 1, 1, 0, 0, 1), 2030),
+    # Capacity 10, two dispatches of 5 a year: a dispatch counted in the year before would be refused, one
+    # counted in the year after would leave its year's reading short.
+    from_block = chain.height + 1
+    for when, year, before in [
+        (utc_timestamp(2028, 2, 29, 12), 2028, 0),
+        (utc_timestamp(2028, 12, 31, 23, 59, 59), 2028, 5),
+        (utc_timestamp(2029, 1, 1), 2029, 0),
+        (utc_timestamp(2029, 12, 31, 23, 59, 59), 2029, 5),
+        (utc_timestamp(2030, 1, 1, 0, 0, 1), 2030, 0),
     ]:
         assert utc_year(when) == year
-        before = ledger.capacityUsed(pid, year)
+        assert ledger.capacityUsed(pid, year) == before
         set_next_block_time(when)
         dispatch(shipper, receiver, lot, pid, quantity=5, deadline=when + DAY)
         assert ledger.capacityUsed(pid, year) == before + 5
-    assert [ledger.capacityUsed(pid, y) for y in (2027, 2028, 2029, 2030, 2031)] == [0, 10, 10, 5, 0]
+    # Only the latest dispatch's year reads in capacityUsed; each year's figure is in the events.
+    assert [ledger.capacityUsed(pid, y) for y in (2027, 2028, 2029, 2030, 2031)] == [0, 0, 0, 5, 0]
+    assert dispatched_per_year(ledger, pid, from_block) == {2028: 10, 2029: 10, 2030: 5}

@@ -1,11 +1,10 @@
-"""TransferLedger.registerLot: a generator's signed statement opens a lot of a catalogued waste code."""
+"""SymbiosisLedger.registerLot (custody/Transfers.sol): a generator's signed statement opens a lot of a catalogued waste code."""
 
 import pytest
 from brownie import web3
 from eth_abi import encode
 from eth_utils import keccak
 from typed_statements import (
-    DOMAINS,
     GENERATION_RECORD,
     LAB,
     LOT_QUANTITY,
@@ -26,13 +25,6 @@ REGISTER_LOT_TYPE = (
     "RegisterLot(address generator,string wasteScheme,string wasteCode,uint64 quantity,string unit,"
     "bytes32 documentHash,uint256 nonce,uint256 deadline)"
 )
-
-
-def test_domain_and_registries(ledger, registry, permits):
-    _, name, version, chain_id, contract, _, _ = ledger.eip712Domain()
-    assert (name, version) == DOMAINS["TransferLedger"]
-    assert (chain_id, contract) == (web3.eth.chain_id, ledger.address)
-    assert (ledger.participants(), ledger.permits()) == (registry.address, permits.address)
 
 
 def test_generator_registers_lot(ledger, relayer, shipper, slag, signed_lot):

@@ -1,4 +1,5 @@
-"""PermitRegistry: the waste-code catalogue and the permits, changed only on an active regulator's signed word."""
+"""SymbiosisLedger's waste-code catalogue and permits (custody/Permits.sol), changed only on an active regulator's
+signed word."""
 
 import json
 
@@ -35,11 +36,24 @@ from typed_statements import (
 # --- waste-code catalogue ----------------------------------------------------------------------------
 
 
-def test_domain_is_the_one_parties_sign_for(permits, registry):
-    _, name, version, chain_id, contract, _, _ = permits.eip712Domain()
-    assert (name, version) == DOMAINS["PermitRegistry"]
-    assert (chain_id, contract) == (web3.eth.chain_id, permits.address)
-    assert permits.participants() == registry.address
+def test_domain_separator_is_the_eip712_hash_of_the_domain_parties_sign_for(permits):
+    # The separator every statement's digest is built on (a regulator's permit as a firm's dispatch: one
+    # contract, one domain), worked out by hand from the domain the off-chain signers hard-code.
+    name, version = DOMAINS["SymbiosisLedger"]
+    domain_type = "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
+    expected = keccak(
+        encode(
+            ["bytes32", "bytes32", "bytes32", "uint256", "address"],
+            [
+                keccak(text=domain_type),
+                keccak(text=name),
+                keccak(text=version),
+                web3.eth.chain_id,
+                permits.address,
+            ],
+        )
+    )
+    assert bytes(permits.DOMAIN_SEPARATOR()) == expected
 
 
 def test_regulator_registers_waste_code(permits, regulator, relayer, signed_waste_code):

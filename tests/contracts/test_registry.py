@@ -1,7 +1,8 @@
-"""ParticipantRegistry: only an active regulator's signed word registers, suspends or reinstates."""
+"""SymbiosisLedger's participants (custody/Participants.sol): only an active regulator's signed word registers,
+suspends or reinstates."""
 
 import pytest
-from brownie import ParticipantRegistry, web3
+from brownie import SymbiosisLedger, web3
 from typed_statements import (
     ALL_ROLES,
     DOMAINS,
@@ -33,13 +34,13 @@ def test_founding_regulator_is_registered_at_deployment(registry, regulator):
 def test_domain_is_the_one_parties_sign_for(registry):
     # The off-chain signers (these tests, the service) hard-code the domain; the contract must agree.
     _, name, version, chain_id, contract, _, _ = registry.eip712Domain()
-    assert (name, version) == DOMAINS["ParticipantRegistry"]
+    assert (name, version) == DOMAINS["SymbiosisLedger"]
     assert (chain_id, contract) == (web3.eth.chain_id, registry.address)
 
 
 def test_deployment_without_founding_regulator_fails(relayer):
     with reverts("ZeroAddress"):
-        ParticipantRegistry.deploy(ZERO_ADDRESS, "Nobody", {"from": relayer})
+        SymbiosisLedger.deploy(ZERO_ADDRESS, "Nobody", {"from": relayer})
 
 
 def test_regulator_registers_participant(registry, regulator, relayer, signed_registration):

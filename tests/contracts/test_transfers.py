@@ -1,5 +1,6 @@
-"""TransferLedger: a shipper's signed dispatch sends part of a lot it holds, the named receiver's signed receipt
-opens the receiver's lot. The permit checks of a dispatch are in test_dispatch_permits.py."""
+"""SymbiosisLedger's custody (custody/Transfers.sol): a shipper's signed dispatch sends part of a lot it holds,
+the named receiver's signed receipt opens the receiver's lot. The permit checks of a dispatch are in
+test_dispatch_permits.py."""
 
 import pytest
 from brownie import web3

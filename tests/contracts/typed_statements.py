@@ -14,17 +14,17 @@ from enum import IntEnum
 from typing import NamedTuple
 
 import brownie
-from brownie import ParticipantRegistry, PermitRegistry, TransferLedger, chain, web3
+from brownie import SymbiosisLedger, chain, web3
 from brownie.exceptions import decode_typed_error
 from eth_abi import encode
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_utils import keccak
 
-# Role bits, as ParticipantRegistry's constants.
+# Role bits, as SymbiosisLedger's constants (custody/Participants.sol).
 REGULATOR, PARK_OPERATOR, SHIPPER, RECEIVER, TRANSPORTER, LAB = (1 << i for i in range(6))
 ALL_ROLES = (1 << 6) - 1
-# TransferLedger keeps quantities within uint56, so that a transfer's receiver, status, quantity and waste
+# SymbiosisLedger keeps quantities within uint56, so that a transfer's receiver, status, quantity and waste
 # code share one storage slot (and a SQL read model's int64 holds any of them).
 MAX_QUANTITY = 2**56 - 1
 ZERO_ADDRESS = "0x" + "00" * 20
@@ -121,9 +121,7 @@ class PermitKind(IntEnum):
 # EIP-712 domain (name, version) of each contract, keyed by contract name; the same as the service's
 # ledger_service/statements.py. OpenZeppelin 5.7's EIP712 refuses names over 31 bytes at deployment.
 DOMAINS = {
-    "ParticipantRegistry": ("SymbiosisLedger Registry", "1"),
-    "TransferLedger": ("SymbiosisLedger Transfers", "1"),
-    "PermitRegistry": ("SymbiosisLedger Permits", "1"),
+    "SymbiosisLedger": ("SymbiosisLedger", "1"),
     # The gas benchmark's baseline (contracts/baseline), never deployed.
     "NaiveTransferLedger": ("Naive Transfer Ledger", "1"),
 }
@@ -229,7 +227,7 @@ def next_nonce():
 
 
 def code_key(scheme, code):
-    """A waste code's key in the PermitRegistry: keccak256(abi.encode(keccak256(scheme), keccak256(code)))."""
+    """A waste code's key in the catalogue: keccak256(abi.encode(keccak256(scheme), keccak256(code)))."""
     return keccak(encode(["bytes32", "bytes32"], [keccak(text=scheme), keccak(text=code)]))
 
 
@@ -239,13 +237,27 @@ def coverage(*entries):
 
 
 def permit_id(permit_number):
-    """A permit's id in the PermitRegistry: keccak256 of its number as issued."""
+    """A permit's id: keccak256 of its number as issued."""
     return keccak(text=permit_number)
 
 
 def deadline_in(seconds):
     """A deadline `seconds` after the latest block (negative: already passed when the next block is mined)."""
     return chain[-1].timestamp + seconds
+
+
+def dispatched_per_year(ledger, permit_id_, from_block=0):
+    """{UTC year: quantity} dispatched under `permit_id_`, summed from the ledger's TransferDispatched events.
+
+    capacityUsed reads only the year of the permit's latest dispatch (an earlier year reads 0 once a later
+    one has started): an earlier year's figure is in the events, as a read model would keep it.
+    """
+    totals = {}
+    for log in ledger.events.get_sequence(from_block, event_type="TransferDispatched"):
+        if bytes(log.args.permitId) == bytes(permit_id_):
+            year = utc_year(web3.eth.get_block(log.blockNumber).timestamp)
+            totals[year] = totals.get(year, 0) + log.args.quantity
+    return totals
 
 
 def set_next_block_time(timestamp):
@@ -340,13 +352,12 @@ def sign(signer, contract, primary_type, message, chain_id=None):
 
 
 def _error_abi(name):
-    # The registry's ABI carries IParticipantRegistry's errors, which the ledger and the permit registry
-    # raise via the participant registry.
-    for container in (ParticipantRegistry, TransferLedger, PermitRegistry):
-        for item in container.abi:
-            if item["type"] == "error" and item["name"] == name:
-                return item
-    raise KeyError(f"no custom error {name!r} in the contracts' ABIs")
+    # One deployed contract raises every error, its modules' and its interfaces' (IParticipantRegistry's,
+    # IPermitRegistry's) alike.
+    for item in SymbiosisLedger.abi:
+        if item["type"] == "error" and item["name"] == name:
+            return item
+    raise KeyError(f"no custom error {name!r} in SymbiosisLedger's ABI")
 
 
 def custom_error(name, *args):

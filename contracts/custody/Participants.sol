@@ -1,18 +1,17 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
-import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
-import {IParticipantRegistry} from "./interfaces/IParticipantRegistry.sol";
-import {SignedMessages} from "./utils/SignedMessages.sol";
+import {IParticipantRegistry} from "../interfaces/IParticipantRegistry.sol";
+import {SignedMessages} from "../utils/SignedMessages.sol";
 
 /**
- * @title ParticipantRegistry
+ * @title Participants
  * @notice The firms, labs, park operators and regulators allowed to make statements on the ledger, and
  * their roles. Only a regulator can register, suspend or reinstate a participant, and does so by signing
  * an EIP-712 statement that any relayer may submit: the regulator needs no ether and the relayer cannot
  * act without the regulator's signature.
  */
-contract ParticipantRegistry is IParticipantRegistry, SignedMessages {
+abstract contract Participants is IParticipantRegistry, SignedMessages {
     uint16 public constant REGULATOR = 1 << 0;
     uint16 public constant PARK_OPERATOR = 1 << 1;
     uint16 public constant SHIPPER = 1 << 2;
@@ -21,7 +20,7 @@ contract ParticipantRegistry is IParticipantRegistry, SignedMessages {
     uint16 public constant LAB = 1 << 5;
     uint16 private constant _ALL_ROLES = (1 << 6) - 1;
 
-    enum Status {
+    enum ParticipantStatus {
         None,
         Active,
         Suspended
@@ -29,7 +28,7 @@ contract ParticipantRegistry is IParticipantRegistry, SignedMessages {
 
     struct Participant {
         uint16 roles;
-        Status status;
+        ParticipantStatus status;
     }
 
     /// @dev The RegisterParticipant statement, field for field as the regulator signs it.
@@ -86,7 +85,7 @@ contract ParticipantRegistry is IParticipantRegistry, SignedMessages {
     /// @dev The zero address cannot be a participant.
     error ZeroAddress();
     /// @dev The participant already has the status the statement asks for.
-    error StatusUnchanged(address account, Status status);
+    error StatusUnchanged(address account, ParticipantStatus status);
     /// @dev A regulator cannot suspend itself (that could leave the registry without a regulator).
     error SelfSuspension(address regulator);
 
@@ -94,11 +93,9 @@ contract ParticipantRegistry is IParticipantRegistry, SignedMessages {
      * @param foundingRegulator The first regulator; it registers every other participant.
      * @param legalName The founding regulator's legal name, recorded in the registration event.
      */
-    constructor(address foundingRegulator, string memory legalName)
-        EIP712("SymbiosisLedger Registry", "1")
-    {
+    constructor(address foundingRegulator, string memory legalName) {
         if (foundingRegulator == address(0)) revert ZeroAddress();
-        _participants[foundingRegulator] = Participant({roles: REGULATOR, status: Status.Active});
+        _participants[foundingRegulator] = Participant({roles: REGULATOR, status: ParticipantStatus.Active});
         emit ParticipantRegistered(foundingRegulator, address(0), REGULATOR, legalName, "", "");
     }
 
@@ -112,7 +109,7 @@ contract ParticipantRegistry is IParticipantRegistry, SignedMessages {
     function registerParticipant(Registration calldata r, bytes calldata signature) external {
         if (r.participant == address(0)) revert ZeroAddress();
         if (r.roles == 0 || r.roles & ~_ALL_ROLES != 0) revert InvalidRoles(r.roles);
-        if (_participants[r.participant].status != Status.None) revert AlreadyRegistered(r.participant);
+        if (_participants[r.participant].status != ParticipantStatus.None) revert AlreadyRegistered(r.participant);
         _requireActive(r.regulator, REGULATOR);
         bytes32 structHash = keccak256(
             abi.encode(
@@ -129,7 +126,7 @@ contract ParticipantRegistry is IParticipantRegistry, SignedMessages {
         );
         _useSignedMessage(r.regulator, structHash, r.nonce, r.deadline, signature);
 
-        _participants[r.participant] = Participant({roles: r.roles, status: Status.Active});
+        _participants[r.participant] = Participant({roles: r.roles, status: ParticipantStatus.Active});
         emit ParticipantRegistered(r.participant, r.regulator, r.roles, r.legalName, r.enterpriseId, r.park);
     }
 
@@ -141,8 +138,8 @@ contract ParticipantRegistry is IParticipantRegistry, SignedMessages {
      */
     function setParticipantStatus(StatusChange calldata c, bytes calldata signature) external {
         Participant storage p = _participants[c.participant];
-        if (p.status == Status.None) revert UnregisteredParticipant(c.participant);
-        Status next = c.suspended ? Status.Suspended : Status.Active;
+        if (p.status == ParticipantStatus.None) revert UnregisteredParticipant(c.participant);
+        ParticipantStatus next = c.suspended ? ParticipantStatus.Suspended : ParticipantStatus.Active;
         if (p.status == next) revert StatusUnchanged(c.participant, next);
         if (c.suspended && c.participant == c.regulator) revert SelfSuspension(c.regulator);
         _requireActive(c.regulator, REGULATOR);
@@ -176,15 +173,15 @@ contract ParticipantRegistry is IParticipantRegistry, SignedMessages {
      * @notice The roles and status of `account` (zero roles and status None if unregistered).
      * @param account The account to look up.
      */
-    function participant(address account) external view returns (uint16 roles, Status status) {
+    function participant(address account) external view returns (uint16 roles, ParticipantStatus status) {
         Participant storage p = _participants[account];
         return (p.roles, p.status);
     }
 
-    function _requireActive(address account, uint16 role) private view {
+    function _requireActive(address account, uint16 role) internal view {
         Participant storage p = _participants[account];
-        if (p.status == Status.None) revert UnregisteredParticipant(account);
-        if (p.status == Status.Suspended) revert SuspendedParticipant(account);
+        if (p.status == ParticipantStatus.None) revert UnregisteredParticipant(account);
+        if (p.status == ParticipantStatus.Suspended) revert SuspendedParticipant(account);
         if (p.roles & role != role) revert MissingRole(account, role);
     }
 }

@@ -1,25 +1,23 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
-import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
-import {IParticipantRegistry} from "./interfaces/IParticipantRegistry.sol";
-import {IPermitRegistry} from "./interfaces/IPermitRegistry.sol";
-import {SignedMessages} from "./utils/SignedMessages.sol";
+import {IPermitRegistry} from "../interfaces/IPermitRegistry.sol";
+import {CalendarYear} from "../utils/CalendarYear.sol";
+import {Participants} from "./Participants.sol";
 
 /**
- * @title PermitRegistry
+ * @title Permits
  * @notice The catalogue of waste codes and the permits that authorise participants to handle them. Like the
- * participant registry, it changes only on the signed word of an active regulator: every change is an
- * EIP-712 statement that any relayer may submit.
+ * participants, it changes only on the signed word of an active regulator: every change is an EIP-712
+ * statement that any relayer may submit. It also keeps the account of each permit's yearly capacity, which
+ * every dispatch to its holder draws on.
  *
  * A waste code is keyed by its scheme and its code as written ("EU-LOW", "12 01 04*"), and numbered in
  * the order it was registered. A permit is identified by the hash of its number as issued; for each waste
  * code it covers it lists the recovery (R1..R13) and disposal (D1..D15) operations it allows. What the
  * custody ledger needs for its checks is in storage; names and descriptions are only in the events.
  */
-contract PermitRegistry is IPermitRegistry, SignedMessages {
-    /// @dev The REGULATOR role bit of the participant registry.
-    uint16 private constant _REGULATOR = 1 << 0;
+abstract contract Permits is IPermitRegistry, Participants {
     /// @dev Bits 0..12 for R1..R13, bits 13..27 for D1..D15.
     uint32 private constant _ALL_OPERATIONS = (1 << 28) - 1;
 
@@ -91,13 +89,18 @@ contract PermitRegistry is IPermitRegistry, SignedMessages {
     bytes32 private constant _LTR = keccak256("LTR");
     bytes32 private constant _KWH = keccak256("KWH");
 
-    /// @notice The participant registry whose regulators govern this registry and whose members hold permits.
-    IParticipantRegistry public immutable participants;
+    /// @dev One slot: the yearly capacity and how much of it dispatches have used in calendar year `year`.
+    /// A dispatch in a later year starts the count again in the same slot, so a new year costs no new slot.
+    struct CapacityAccount {
+        uint64 capacity;
+        uint16 year;
+        uint64 used;
+    }
 
     uint32 private _wasteCodeCount;
     mapping(bytes32 codeKey => WasteCode) private _wasteCodes;
     mapping(bytes32 permitId => Permit) private _permits;
-    mapping(bytes32 permitId => uint64) private _yearlyCapacities;
+    mapping(bytes32 permitId => CapacityAccount) private _capacity;
     mapping(bytes32 permitId => mapping(uint32 codeId => uint32 operations)) private _operations;
 
     /// @notice A regulator added waste code `code` of `scheme` to the catalogue with catalogue id `id`.
@@ -144,13 +147,18 @@ contract PermitRegistry is IPermitRegistry, SignedMessages {
     error DuplicateCoverage(bytes32 codeKey);
     /// @dev The permit is already revoked.
     error PermitAlreadyRevoked(bytes32 permitId);
-
-    /**
-     * @param participants_ The participant registry whose active regulators govern this registry.
-     */
-    constructor(IParticipantRegistry participants_) EIP712("SymbiosisLedger Permits", "1") {
-        participants = participants_;
-    }
+    /// @dev The operation is not a recovery (R1-R13) or disposal (D1-D15) code.
+    error UnknownOperation(string operation);
+    /// @dev The permit is held by someone else than the receiver, or is not an environmental permit.
+    error PermitNotReceivers(bytes32 permitId, address receiver);
+    /// @dev The permit was revoked.
+    error RevokedPermit(bytes32 permitId);
+    /// @dev The permit is not valid at `time` (it is valid from `validFrom` until `validUntil`).
+    error PermitNotValid(bytes32 permitId, uint256 validFrom, uint256 validUntil, uint256 time);
+    /// @dev The permit does not cover the lot's waste code for the operation.
+    error PermitDoesNotCover(bytes32 permitId, uint32 codeId, string operation);
+    /// @dev Receiving `quantity` more would exceed the permit's capacity for `year`.
+    error PermitCapacityExceeded(bytes32 permitId, uint256 year, uint64 used, uint64 quantity, uint64 capacity);
 
     /**
      * @notice Adds a waste code to the catalogue, on the signed word of an active regulator.
@@ -166,7 +174,7 @@ contract PermitRegistry is IPermitRegistry, SignedMessages {
         Unit unit = _parseUnit(e.unit);
         bytes32 key = _codeKey(e.scheme, e.code);
         if (_wasteCodes[key].id != 0) revert WasteCodeAlreadyRegistered(key);
-        participants.requireActive(e.regulator, _REGULATOR);
+        _requireActive(e.regulator, REGULATOR);
         _useSignedMessage(e.regulator, _hashWasteCodeEntry(e), e.nonce, e.deadline, signature);
 
         uint32 id = ++_wasteCodeCount;
@@ -194,8 +202,8 @@ contract PermitRegistry is IPermitRegistry, SignedMessages {
         bytes32 permitId = keccak256(bytes(p.permitNumber));
         if (_permits[permitId].holder != address(0)) revert PermitAlreadyRegistered(permitId);
         bytes32 coverageHash = _checkAndHashCoverage(p.coverage);
-        participants.requireActive(p.holder, 0);
-        participants.requireActive(p.regulator, _REGULATOR);
+        _requireActive(p.holder, 0);
+        _requireActive(p.regulator, REGULATOR);
         _useSignedMessage(p.regulator, _hashPermitEntry(p, permitId, coverageHash), p.nonce, p.deadline, signature);
 
         _permits[permitId] = Permit({
@@ -205,7 +213,7 @@ contract PermitRegistry is IPermitRegistry, SignedMessages {
             validUntil: uint40(p.validUntil),
             revoked: false
         });
-        _yearlyCapacities[permitId] = p.yearlyCapacity;
+        _capacity[permitId].capacity = p.yearlyCapacity;
         _storeCoverage(permitId, p.coverage);
         emit PermitRegistered(
             permitId,
@@ -230,7 +238,7 @@ contract PermitRegistry is IPermitRegistry, SignedMessages {
         Permit storage permit = _permits[r.permitId];
         if (permit.holder == address(0)) revert UnknownPermit(r.permitId);
         if (permit.revoked) revert PermitAlreadyRevoked(r.permitId);
-        participants.requireActive(r.regulator, _REGULATOR);
+        _requireActive(r.regulator, REGULATOR);
         bytes32 structHash = keccak256(
             abi.encode(
                 _REVOKE_PERMIT_TYPEHASH, r.regulator, r.permitId, keccak256(bytes(r.reason)), r.nonce, r.deadline
@@ -258,9 +266,19 @@ contract PermitRegistry is IPermitRegistry, SignedMessages {
             validFrom: permit.validFrom,
             validUntil: permit.validUntil,
             revoked: permit.revoked,
-            yearlyCapacity: _yearlyCapacities[permitId],
+            yearlyCapacity: _capacity[permitId].capacity,
             operations: _operations[permitId][codeId]
         });
+    }
+
+    /**
+     * @notice How much of a permit's yearly capacity dispatches have used in calendar year `year` (UTC).
+     * @param permitId The permit's id.
+     * @param year The calendar year, e.g. 2026.
+     */
+    function capacityUsed(bytes32 permitId, uint256 year) external view returns (uint64) {
+        CapacityAccount storage account = _capacity[permitId];
+        return account.year == year ? account.used : 0;
     }
 
     /**
@@ -270,6 +288,63 @@ contract PermitRegistry is IPermitRegistry, SignedMessages {
      */
     function codeKey(string calldata scheme, string calldata code) external pure returns (bytes32) {
         return _codeKey(scheme, code);
+    }
+
+    /**
+     * @dev Checks that `permitId` lets `receiver` take `quantity` of waste code `codeId` for `operation` now,
+     * and draws the quantity from the permit's capacity for the current calendar year.
+     */
+    function _usePermit(bytes32 permitId, address receiver, uint32 codeId, string calldata operation, uint64 quantity)
+        internal
+    {
+        _checkPermit(permitId, receiver, codeId, operation);
+        _drawCapacity(permitId, quantity);
+    }
+
+    function _checkPermit(bytes32 permitId, address receiver, uint32 codeId, string calldata operation) private view {
+        Permit storage permit = _permits[permitId];
+        (address holder, PermitKind kind, uint40 validFrom, uint40 validUntil, bool revoked) =
+            (permit.holder, permit.kind, permit.validFrom, permit.validUntil, permit.revoked);
+        if (holder == address(0)) revert UnknownPermit(permitId);
+        if (holder != receiver || kind != PermitKind.EnvironmentalPermit) revert PermitNotReceivers(permitId, receiver);
+        if (revoked) revert RevokedPermit(permitId);
+        if (block.timestamp < validFrom || block.timestamp > validUntil) {
+            revert PermitNotValid(permitId, validFrom, validUntil, block.timestamp);
+        }
+        if (_operations[permitId][codeId] & (uint32(1) << _operationBit(operation)) == 0) {
+            revert PermitDoesNotCover(permitId, codeId, operation);
+        }
+    }
+
+    function _drawCapacity(bytes32 permitId, uint64 quantity) private {
+        CapacityAccount storage account = _capacity[permitId];
+        (uint64 capacity, uint16 year, uint64 used) = (account.capacity, account.year, account.used);
+        uint16 thisYear = uint16(CalendarYear.fromTimestamp(block.timestamp));
+        if (year != thisYear) used = 0;
+        if (uint256(used) + quantity > capacity) {
+            revert PermitCapacityExceeded(permitId, thisYear, used, quantity, capacity);
+        }
+        // Cannot overflow: bounded by the capacity just checked.
+        unchecked {
+            used += quantity;
+        }
+        account.year = thisYear;
+        account.used = used;
+    }
+
+    /// @dev Bit of an operation code in a permit's operations mask: R1..R13 -> 0..12, D1..D15 -> 13..27.
+    function _operationBit(string calldata operation) private pure returns (uint256) {
+        bytes calldata op = bytes(operation);
+        if (op.length < 2 || op.length > 3) revert UnknownOperation(operation);
+        uint256 n;
+        for (uint256 i = 1; i < op.length; ++i) {
+            uint8 c = uint8(op[i]);
+            if (c < 0x30 || c > 0x39 || (i == 1 && c == 0x30)) revert UnknownOperation(operation);
+            n = n * 10 + (c - 0x30);
+        }
+        if (op[0] == "R" && n >= 1 && n <= 13) return n - 1;
+        if (op[0] == "D" && n >= 1 && n <= 15) return n + 12;
+        revert UnknownOperation(operation);
     }
 
     /// @dev Checks every covered code (registered, valid operations) and returns the EIP-712 hash of the array.
@@ -340,6 +415,18 @@ contract PermitRegistry is IPermitRegistry, SignedMessages {
         );
     }
 
+    /// @dev The catalogue entry of `key` (id 0 if the code is not registered).
+    function _wasteCode(bytes32 key) internal view returns (WasteCode memory) {
+        return _wasteCodes[key];
+    }
+
+    /// @dev keccak256 of a unit's UN/CEFACT code.
+    function _unitHash(Unit unit) internal pure returns (bytes32) {
+        if (unit == Unit.Kilogram) return _KGM;
+        if (unit == Unit.Litre) return _LTR;
+        return _KWH;
+    }
+
     function _parseUnit(string calldata unit) private pure returns (Unit) {
         bytes32 h = keccak256(bytes(unit));
         if (h == _KGM) return Unit.Kilogram;
@@ -348,7 +435,7 @@ contract PermitRegistry is IPermitRegistry, SignedMessages {
         revert UnknownUnit(unit);
     }
 
-    function _codeKey(string calldata scheme, string calldata code) private pure returns (bytes32) {
+    function _codeKey(string calldata scheme, string calldata code) internal pure returns (bytes32) {
         return keccak256(abi.encode(keccak256(bytes(scheme)), keccak256(bytes(code))));
     }
 }

@@ -1,13 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
-import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
-import {IParticipantRegistry} from "./interfaces/IParticipantRegistry.sol";
-import {IPermitRegistry} from "./interfaces/IPermitRegistry.sol";
-import {SignedMessages} from "./utils/SignedMessages.sol";
+import {Permits} from "./Permits.sol";
 
 /**
- * @title TransferLedger
+ * @title Transfers
  * @notice Lots of by-product and their transfers between firms. A generator's signed statement opens a lot
  * with its waste code and quantity; a shipper's signed dispatch sends part of a lot it holds to a receiver
  * whose permit covers the code and the operation; the named receiver's signed receipt, with the quantity it
@@ -20,14 +17,11 @@ import {SignedMessages} from "./utils/SignedMessages.sol";
  * names the lot, never a code, so a code cannot change on the way. Storage holds one slot per lot and per
  * transfer, what later checks need; the full statements are in the events.
  */
-contract TransferLedger is SignedMessages {
-    // Role bits of the ParticipantRegistry this ledger trusts.
-    uint16 private constant _SHIPPER = 1 << 2;
-    uint16 private constant _RECEIVER = 1 << 3;
+abstract contract Transfers is Permits {
     /// @dev Quantities fit a uint56 so a transfer's receiver, status, quantity and code share one slot.
     uint64 private constant _MAX_QUANTITY = type(uint56).max;
 
-    enum Status {
+    enum TransferStatus {
         None,
         Dispatched,
         Received
@@ -43,7 +37,7 @@ contract TransferLedger is SignedMessages {
     /// @dev One slot: what the receipt needs to check the receiver and open the receiver's lot.
     struct Transfer {
         address receiver;
-        Status status;
+        TransferStatus status;
         uint56 quantity;
         uint32 codeId;
     }
@@ -92,14 +86,8 @@ contract TransferLedger is SignedMessages {
     bytes32 private constant _RECEIPT_TYPEHASH =
         keccak256("Receipt(bytes32 transferId,address receiver,uint64 receivedQuantity,uint256 deadline)");
 
-    /// @notice The registry of participants whose roles and status this ledger checks.
-    IParticipantRegistry public immutable participants;
-    /// @notice The registry of waste codes and permits this ledger checks.
-    IPermitRegistry public immutable permits;
-
     mapping(bytes32 lotId => Lot) private _lots;
     mapping(bytes32 transferId => Transfer) private _transfers;
-    mapping(bytes32 permitId => mapping(uint256 year => uint64 used)) private _capacityUsed;
 
     /// @notice A generator opened lot `lotId` of `quantity` (in the waste code's unit) of waste code `codeKey`.
     event LotGenerated(
@@ -138,33 +126,10 @@ contract TransferLedger is SignedMessages {
     error NotLotHolder(bytes32 lotId, address account);
     /// @dev The lot holds `balance`, less than the `quantity` asked for.
     error InsufficientLotBalance(bytes32 lotId, uint64 balance, uint64 quantity);
-    /// @dev The operation is not a recovery (R1-R13) or disposal (D1-D15) code.
-    error UnknownOperation(string operation);
-    /// @dev The permit is held by someone else than the receiver, or is not an environmental permit.
-    error PermitNotReceivers(bytes32 permitId, address receiver);
-    /// @dev The permit was revoked.
-    error PermitRevoked(bytes32 permitId);
-    /// @dev The permit is not valid at `time` (it is valid from `validFrom` until `validUntil`).
-    error PermitNotValid(bytes32 permitId, uint256 validFrom, uint256 validUntil, uint256 time);
-    /// @dev The permit does not cover the lot's waste code for the operation.
-    error PermitDoesNotCover(bytes32 permitId, uint32 codeId, string operation);
-    /// @dev Receiving `quantity` more would exceed the permit's capacity for `year`.
-    error PermitCapacityExceeded(bytes32 permitId, uint256 year, uint64 used, uint64 quantity, uint64 capacity);
     /// @dev The transfer is not awaiting receipt (`status` is where it stands).
-    error TransferNotDispatched(bytes32 transferId, Status status);
+    error TransferNotDispatched(bytes32 transferId, TransferStatus status);
     /// @dev Only the receiver named in the dispatch may receive the transfer.
     error NotNamedReceiver(bytes32 transferId, address receiver);
-
-    /**
-     * @param participants_ The participant registry whose roles and status this ledger checks.
-     * @param permits_ The registry of waste codes and permits this ledger checks.
-     */
-    constructor(IParticipantRegistry participants_, IPermitRegistry permits_)
-        EIP712("SymbiosisLedger Transfers", "1")
-    {
-        participants = participants_;
-        permits = permits_;
-    }
 
     /**
      * @notice Opens a generated lot on the generator's signed word.
@@ -178,9 +143,10 @@ contract TransferLedger is SignedMessages {
      */
     function registerLot(LotRegistration calldata r, bytes calldata signature) external returns (bytes32 lotId) {
         _checkQuantity(r.quantity);
-        participants.requireActive(r.generator, _SHIPPER);
+        _requireActive(r.generator, SHIPPER);
         bytes32 codeKey = keccak256(abi.encode(keccak256(bytes(r.wasteScheme)), keccak256(bytes(r.wasteCode))));
-        IPermitRegistry.WasteCode memory code = permits.wasteCode(codeKey);
+        WasteCode memory code = _wasteCode(codeKey);
+        if (code.id == 0) revert UnknownWasteCode(codeKey);
         if (keccak256(bytes(r.unit)) != _unitHash(code.unit)) revert UnitMismatch(codeKey, r.unit);
         bytes32 structHash = _hashLotRegistration(r);
         lotId = _verifySigned(r.generator, structHash, r.deadline, signature);
@@ -204,8 +170,8 @@ contract TransferLedger is SignedMessages {
     function dispatch(Dispatch calldata d, bytes calldata signature) external returns (bytes32 transferId) {
         _checkQuantity(d.quantity);
         if (d.shipper == d.receiver) revert SelfTransfer(d.shipper);
-        participants.requireActive(d.shipper, _SHIPPER);
-        participants.requireActive(d.receiver, _RECEIVER);
+        _requireActive(d.shipper, SHIPPER);
+        _requireActive(d.receiver, RECEIVER);
         Lot storage source = _lots[d.lotId];
         (address holder, uint64 balance, uint32 codeId) = (source.holder, source.balance, source.codeId);
         if (holder == address(0)) revert UnknownLot(d.lotId);
@@ -214,14 +180,14 @@ contract TransferLedger is SignedMessages {
         _usePermit(d.permitId, d.receiver, codeId, d.operation, d.quantity);
         transferId = _verifySigned(d.shipper, _hashDispatch(d), d.deadline, signature);
         Transfer storage t = _transfers[transferId];
-        if (t.status != Status.None) revert AlreadyRecorded(transferId);
+        if (t.status != TransferStatus.None) revert AlreadyRecorded(transferId);
 
         // Cannot underflow: checked against the balance above.
         unchecked {
             source.balance = balance - d.quantity;
         }
         t.receiver = d.receiver;
-        t.status = Status.Dispatched;
+        t.status = TransferStatus.Dispatched;
         t.quantity = uint56(d.quantity);
         t.codeId = codeId;
         _emitDispatched(transferId, d);
@@ -237,16 +203,16 @@ contract TransferLedger is SignedMessages {
      */
     function confirmReceipt(Receipt calldata r, bytes calldata signature) external {
         Transfer storage t = _transfers[r.transferId];
-        (address receiver, Status status, uint56 shipped, uint32 codeId) = (t.receiver, t.status, t.quantity, t.codeId);
-        if (status != Status.Dispatched) revert TransferNotDispatched(r.transferId, status);
+        (address receiver, TransferStatus status, uint56 shipped, uint32 codeId) = (t.receiver, t.status, t.quantity, t.codeId);
+        if (status != TransferStatus.Dispatched) revert TransferNotDispatched(r.transferId, status);
         if (r.receiver != receiver) revert NotNamedReceiver(r.transferId, r.receiver);
         _checkQuantity(r.receivedQuantity);
-        participants.requireActive(receiver, _RECEIVER);
+        _requireActive(receiver, RECEIVER);
         bytes32 structHash =
             keccak256(abi.encode(_RECEIPT_TYPEHASH, r.transferId, receiver, r.receivedQuantity, r.deadline));
         _verifySigned(receiver, structHash, r.deadline, signature);
 
-        t.status = Status.Received;
+        t.status = TransferStatus.Received;
         _lots[r.transferId] = Lot({holder: receiver, balance: r.receivedQuantity, codeId: codeId});
         emit TransferReceived(r.transferId, receiver, r.receivedQuantity, shipped);
     }
@@ -265,40 +231,6 @@ contract TransferLedger is SignedMessages {
      */
     function transfer(bytes32 transferId) external view returns (Transfer memory) {
         return _transfers[transferId];
-    }
-
-    /**
-     * @notice How much of a permit's yearly capacity dispatches have used in calendar year `year` (UTC).
-     * @param permitId The permit's id.
-     * @param year The calendar year, e.g. 2026.
-     */
-    function capacityUsed(bytes32 permitId, uint256 year) external view returns (uint64) {
-        return _capacityUsed[permitId][year];
-    }
-
-    function _usePermit(bytes32 permitId, address receiver, uint32 codeId, string calldata operation, uint64 quantity)
-        private
-    {
-        IPermitRegistry.PermitTerms memory terms = permits.permitTerms(permitId, codeId);
-        if (terms.holder != receiver || terms.kind != IPermitRegistry.PermitKind.EnvironmentalPermit) {
-            revert PermitNotReceivers(permitId, receiver);
-        }
-        if (terms.revoked) revert PermitRevoked(permitId);
-        if (block.timestamp < terms.validFrom || block.timestamp > terms.validUntil) {
-            revert PermitNotValid(permitId, terms.validFrom, terms.validUntil, block.timestamp);
-        }
-        if (terms.operations & (uint32(1) << _operationBit(operation)) == 0) {
-            revert PermitDoesNotCover(permitId, codeId, operation);
-        }
-        uint256 year = _calendarYear(block.timestamp);
-        uint64 used = _capacityUsed[permitId][year];
-        if (uint256(used) + quantity > terms.yearlyCapacity) {
-            revert PermitCapacityExceeded(permitId, year, used, quantity, terms.yearlyCapacity);
-        }
-        // Cannot overflow: bounded by the yearly capacity just checked.
-        unchecked {
-            _capacityUsed[permitId][year] = used + quantity;
-        }
     }
 
     function _emitDispatched(bytes32 transferId, Dispatch calldata d) private {
@@ -333,38 +265,5 @@ contract TransferLedger is SignedMessages {
     function _checkQuantity(uint64 quantity) private pure {
         if (quantity == 0) revert ZeroQuantity();
         if (quantity > _MAX_QUANTITY) revert QuantityTooLarge(quantity, _MAX_QUANTITY);
-    }
-
-    /// @dev Bit of an operation code in a permit's operations mask: R1..R13 -> 0..12, D1..D15 -> 13..27.
-    function _operationBit(string calldata operation) private pure returns (uint256) {
-        bytes calldata op = bytes(operation);
-        if (op.length < 2 || op.length > 3) revert UnknownOperation(operation);
-        uint256 n;
-        for (uint256 i = 1; i < op.length; ++i) {
-            uint8 c = uint8(op[i]);
-            if (c < 0x30 || c > 0x39 || (i == 1 && c == 0x30)) revert UnknownOperation(operation);
-            n = n * 10 + (c - 0x30);
-        }
-        if (op[0] == "R" && n >= 1 && n <= 13) return n - 1;
-        if (op[0] == "D" && n >= 1 && n <= 15) return n + 12;
-        revert UnknownOperation(operation);
-    }
-
-    /// @dev The UTC calendar year of a unix time (Howard Hinnant's days-to-civil algorithm).
-    function _calendarYear(uint256 timestamp) private pure returns (uint256) {
-        uint256 z = timestamp / 1 days + 719_468;
-        uint256 era = z / 146_097;
-        uint256 doe = z - era * 146_097;
-        uint256 yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-        uint256 doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        uint256 mp = (5 * doy + 2) / 153;
-        // Months are counted from March: January and February (mp 10, 11) belong to the next year.
-        return yoe + era * 400 + (mp >= 10 ? 1 : 0);
-    }
-
-    function _unitHash(IPermitRegistry.Unit unit) private pure returns (bytes32) {
-        if (unit == IPermitRegistry.Unit.Kilogram) return keccak256("KGM");
-        if (unit == IPermitRegistry.Unit.Litre) return keccak256("LTR");
-        return keccak256("KWH");
     }
 }

@@ -1,0 +1,111 @@
+"""Statements signed for a contract wallet (ERC-1271), e.g. a firm's or an agency's multisig.
+
+SignedMessages tries the key's signature first; only when it does not recover to the named signer, and the
+signer has code, does it ask the signer's contract (isValidSignature). contracts/test/ERC1271Wallet.sol is
+the smallest such wallet: it accepts what its owner's key signed.
+"""
+
+import pytest
+from brownie import ERC1271Wallet
+from typed_statements import (
+    LAB,
+    LOT_QUANTITY,
+    REGULATOR,
+    SHIPPED,
+    SHIPPER,
+    ParticipantStatus,
+    TransferStatus,
+    new_party,
+    plain,
+    reverts,
+)
+
+
+@pytest.fixture(scope="module")
+def owner():
+    """The key behind the wallets: it signs for them, but is registered as nothing itself."""
+    return new_party()
+
+
+@pytest.fixture(scope="module")
+def shipping_wallet(relayer, owner, register):
+    """A contract wallet of `owner`, registered as a SHIPPER."""
+    wallet = ERC1271Wallet.deploy(owner.address, {"from": relayer})
+    register(wallet, SHIPPER)
+    return wallet
+
+
+@pytest.fixture(scope="module")
+def regulating_wallet(relayer, owner, register):
+    """A contract wallet of `owner`, registered as a REGULATOR."""
+    wallet = ERC1271Wallet.deploy(owner.address, {"from": relayer})
+    register(wallet, REGULATOR)
+    return wallet
+
+
+def test_statements_signed_for_a_wallet_are_accepted(
+    ledger,
+    registry,
+    relayer,
+    receiver,
+    slag,
+    permit,
+    owner,
+    shipping_wallet,
+    regulating_wallet,
+    signed_registration,
+    register_lot,
+    dispatch,
+):
+    # A regulator's registration (its nonce is consumed) ...
+    lab = new_party()
+    statement = signed_registration(lab.address, LAB, by=regulating_wallet, signer=owner)
+    tx = registry.registerParticipant(*statement.args, {"from": relayer})
+    assert tx.events["ParticipantRegistered"]["regulator"] == regulating_wallet.address
+    assert plain(registry.participant(lab.address)) == (LAB, ParticipantStatus.ACTIVE)
+    assert registry.nonceUsed(regulating_wallet.address, statement.message["nonce"])
+
+    # ... and a shipper's lot and dispatch (no nonce: their digests are the records' ids).
+    lot = register_lot(shipping_wallet, signer=owner)
+    assert plain(ledger.lot(lot)) == (shipping_wallet.address, LOT_QUANTITY, slag.id)
+    tx = dispatch(shipping_wallet, receiver, lot, permit, signer=owner)
+    transfer_id = tx.events["TransferDispatched"]["transferId"]
+    assert tx.events["TransferDispatched"]["shipper"] == shipping_wallet.address
+    assert plain(ledger.transfer(transfer_id)) == (
+        receiver.address,
+        TransferStatus.DISPATCHED,
+        SHIPPED,
+        slag.id,
+    )
+    assert plain(ledger.lot(lot))[1] == LOT_QUANTITY - SHIPPED
+
+
+def test_wallet_refuses_another_keys_signature(
+    ledger,
+    registry,
+    relayer,
+    receiver,
+    slag,
+    permit,
+    owner,
+    shipping_wallet,
+    regulating_wallet,
+    signed_registration,
+    signed_lot,
+    signed_dispatch,
+    register_lot,
+):
+    # The other key's signature recovers to neither the wallet nor its owner: the wallet says no.
+    stranger = new_party()
+    statement = signed_registration(new_party().address, LAB, by=regulating_wallet, signer=stranger)
+    with reverts("InvalidSignature", regulating_wallet.address):
+        registry.registerParticipant(*statement.args, {"from": relayer})
+
+    with reverts("InvalidSignature", shipping_wallet.address):
+        ledger.registerLot(*signed_lot(shipping_wallet, signer=stranger).args, {"from": relayer})
+
+    lot = register_lot(shipping_wallet, signer=owner)
+    statement = signed_dispatch(shipping_wallet, receiver, lot, permit, signer=stranger)
+    with reverts("InvalidSignature", shipping_wallet.address):
+        ledger.dispatch(*statement.args, {"from": relayer})
+    assert plain(ledger.lot(lot))[1] == LOT_QUANTITY
