@@ -38,6 +38,10 @@ permit_app = typer.Typer(
 app.add_typer(permit_app, name="permit")
 lot_app = typer.Typer(help="Lots declared by their generator.", no_args_is_help=True)
 app.add_typer(lot_app, name="lot")
+certificate_app = typer.Typer(
+    help="Certificates of analysis issued by accredited labs.", no_args_is_help=True
+)
+app.add_typer(certificate_app, name="certificate")
 
 ApiUrl = Annotated[str, typer.Option("--api", envvar="SYMLEDGER_API", help="Service URL")]
 Keystore = Annotated[Path, typer.Option("--keystore", "-k", help="The signing party's keystore file")]
@@ -53,6 +57,8 @@ SUBMIT_PATHS = {
     "RegisterPermit": "/permits",
     "RevokePermit": "/permits/{permitId}/revocation",
     "RegisterLot": "/lots",
+    "IssueCertificate": "/certificates",
+    "RevokeCertificate": "/certificates/{certificateId}/revocation",
     "Dispatch": "/transfers",
     "Receipt": "/transfers/{transferId}/receipt",
 }
@@ -241,15 +247,20 @@ def register_permit(
     number: Annotated[str, typer.Option(help="The permit's number as issued")],
     holder: Annotated[str, typer.Option(help="Holder's address")],
     kind: Annotated[PermitKind, typer.Option()],
-    cover: Annotated[list[str], typer.Option(help="SCHEME|CODE|OPS, e.g. 'EU-LOW|10 02 02|R5,R12' (repeat)")],
-    capacity: Annotated[int, typer.Option(help="Yearly capacity, in the codes' unit")],
     valid_from: Annotated[datetime, typer.Option(formats=["%Y-%m-%d"])],
     valid_until: Annotated[datetime, typer.Option(formats=["%Y-%m-%d"])],
+    cover: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="SCHEME|CODE|OPS, e.g. 'EU-LOW|10 02 02|R5,R12' (repeat; none for an accreditation)"
+        ),
+    ] = None,
+    capacity: Annotated[int, typer.Option(help="Yearly capacity, in the codes' unit")] = 0,
     password_file: PasswordFile = None,
 ) -> None:
     """As a regulator: register a permit or licence with the codes and operations it covers."""
     coverage = []
-    for item in cover:
+    for item in cover or []:
         parts = item.split("|")
         if len(parts) != 3:
             fail(f"--cover: expected SCHEME|CODE|OPS, got {item!r}")
@@ -339,6 +350,61 @@ def register_lot(
     _workflow(api, account, "/lots/prepare", terms, expected)
 
 
+@certificate_app.command("issue")
+def issue_certificate(
+    api: ApiUrl,
+    keystore: Keystore,
+    lot: Annotated[str, typer.Option(help="Id of the lot certified")],
+    accreditation: Annotated[str, typer.Option(help="Number of the lab's accreditation")],
+    document: Annotated[Path, typer.Option(help="The certificate of analysis; its SHA-256 is signed")],
+    results: Annotated[Path, typer.Option(help="The results data; its SHA-256 is signed")],
+    valid_until: Annotated[datetime, typer.Option(formats=["%Y-%m-%d"])],
+    password_file: PasswordFile = None,
+) -> None:
+    """As an accredited lab: certify a lot."""
+    account = _account(keystore, password_file)
+    accreditation_id = statements.permit_id(accreditation)
+    document_hash = "0x" + hashlib.sha256(_read_bytes(document)).hexdigest()
+    results_hash = "0x" + hashlib.sha256(_read_bytes(results)).hexdigest()
+    until = valid_until.replace(tzinfo=UTC)
+    terms = {
+        "lab": account.address,
+        "lot_id": lot,
+        "accreditation_id": accreditation_id,
+        "document_hash": document_hash,
+        "results_hash": results_hash,
+        "valid_until": until.isoformat(),
+    }
+    expected = {
+        "lab": account.address,
+        "lotId": lot.lower(),
+        "accreditationId": accreditation_id,
+        "documentHash": document_hash,
+        "resultsHash": results_hash,
+        "validUntil": str(int(until.timestamp())),
+    }
+    _workflow(api, account, "/certificates/prepare", terms, expected)
+
+
+@certificate_app.command("revoke")
+def revoke_certificate(
+    api: ApiUrl,
+    keystore: Keystore,
+    certificate: Annotated[str, typer.Argument(help="The certificate's id")],
+    reason: Annotated[str, typer.Option()],
+    password_file: PasswordFile = None,
+) -> None:
+    """As the issuing lab: revoke a certificate."""
+    account = _account(keystore, password_file)
+    _workflow(
+        api,
+        account,
+        f"/certificates/{certificate}/revocation/prepare",
+        {"lab": account.address, "reason": reason},
+        {"lab": account.address, "certificateId": certificate.lower(), "reason": reason},
+    )
+
+
 @app.command("dispatch")
 def dispatch(
     api: ApiUrl,
@@ -349,12 +415,16 @@ def dispatch(
     operation: Annotated[str, typer.Option(help="Recovery or disposal operation at the receiver, e.g. R5")],
     permit: Annotated[str, typer.Option(help="Number of the receiver's permit that covers it")],
     document: Annotated[Path, typer.Option(help="The transfer document; its SHA-256 is signed")],
+    certificate: Annotated[
+        list[str] | None, typer.Option(help="Id of a certificate of the lot (repeat)")
+    ] = None,
     password_file: PasswordFile = None,
 ) -> None:
     """As a shipper: dispatch part of a lot to a receiver whose permit covers it."""
     account = _account(keystore, password_file)
     document_hash = "0x" + hashlib.sha256(_read_bytes(document)).hexdigest()
     permit_id = statements.permit_id(permit)
+    certificates = [c.lower() for c in certificate or []]
     terms = {
         "shipper": account.address,
         "receiver": receiver,
@@ -362,6 +432,7 @@ def dispatch(
         "quantity": quantity,
         "operation": operation,
         "permit_id": permit_id,
+        "certificates": certificates,
         "document_hash": document_hash,
     }
     expected = {
@@ -371,6 +442,7 @@ def dispatch(
         "quantity": str(quantity),
         "operation": operation,
         "permitId": permit_id,
+        "certificates": certificates,
         "documentHash": document_hash,
     }
     _workflow(api, account, "/transfers/dispatches/prepare", terms, expected)
@@ -407,6 +479,7 @@ def show(
         "participant": "/participants/",
         "lot": "/lots/",
         "permit": "/permits/",
+        "certificate": "/certificates/",
     }
     if what not in paths:
         fail(f"what: expected one of {', '.join(paths)}, got {what!r}")

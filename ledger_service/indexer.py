@@ -12,9 +12,10 @@ from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from compliance.operations import operation_names
+from compliance.operations import OPERATIONS, operation_names
 from ledger_service.chain.gateway import ChainGateway, DecodedEvent
 from ledger_service.db.models import (
+    Certificate,
     ChainEvent,
     IndexerCheckpoint,
     Lot,
@@ -96,7 +97,7 @@ class Indexer:
         )
 
 
-_Row = TypeVar("_Row", Participant, Permit, Lot, Transfer)
+_Row = TypeVar("_Row", Participant, Permit, Lot, Certificate, Transfer)
 # Each handler applies one event to the read model and returns the id of the record it concerns.
 Handler = Callable[[Session, DecodedEvent, datetime], str]
 
@@ -196,6 +197,32 @@ def _lot_generated(session: Session, event: DecodedEvent, block_time: datetime) 
     return a["lotId"]
 
 
+def _certificate_issued(session: Session, event: DecodedEvent, block_time: datetime) -> str:
+    a = event.args
+    session.add(
+        Certificate(
+            id=a["certificateId"],
+            lot_id=a["lotId"],
+            lab=a["lab"],
+            accreditation_id=a["accreditationId"],
+            document_hash=a["documentHash"],
+            results_hash=a["resultsHash"],
+            valid_until=datetime.fromtimestamp(a["validUntil"], UTC),
+            revoked=False,
+            issued_tx=event.tx_hash,
+            issued_at=block_time,
+        )
+    )
+    return a["certificateId"]
+
+
+def _certificate_revoked(session: Session, event: DecodedEvent, _time: datetime) -> str:
+    certificate = _existing(session, Certificate, event.args["certificateId"], event)
+    certificate.revoked = True
+    certificate.revoked_reason = event.args["reason"]
+    return certificate.id
+
+
 def _transfer_dispatched(session: Session, event: DecodedEvent, block_time: datetime) -> str:
     a = event.args
     lot = _existing(session, Lot, a["lotId"], event)
@@ -208,8 +235,9 @@ def _transfer_dispatched(session: Session, event: DecodedEvent, block_time: date
             lot_id=a["lotId"],
             code_key=lot.code_key,
             quantity=a["quantity"],
-            operation=a["operation"],
+            operation=OPERATIONS[a["operation"]],
             permit_id=a["permitId"],
+            certificates=a["certificates"],
             document_hash=a["documentHash"],
             status="dispatched",
             dispatch_tx=event.tx_hash,
@@ -254,6 +282,8 @@ _HANDLERS: dict[str, Handler] = {
     "PermitRegistered": _permit_registered,
     "PermitRevoked": _permit_revoked,
     "LotGenerated": _lot_generated,
+    "CertificateIssued": _certificate_issued,
+    "CertificateRevoked": _certificate_revoked,
     "TransferDispatched": _transfer_dispatched,
     "TransferReceived": _transfer_received,
 }

@@ -140,10 +140,38 @@ DISPATCH = Statement(
         ("quantity", "uint64"),
         ("operation", "string"),
         ("permitId", "bytes32"),
+        ("certificates", "bytes32[]"),
         ("documentHash", "bytes32"),
         ("nonce", "uint256"),
         ("deadline", "uint256"),
     ),
+)
+ISSUE_CERTIFICATE = Statement(
+    "IssueCertificate",
+    "lab",
+    (
+        ("lab", "address"),
+        ("lotId", "bytes32"),
+        ("accreditationId", "bytes32"),
+        ("documentHash", "bytes32"),
+        ("resultsHash", "bytes32"),
+        ("validUntil", "uint64"),
+        ("nonce", "uint256"),
+        ("deadline", "uint256"),
+    ),
+)
+REVOKE_CERTIFICATE = Statement(
+    "RevokeCertificate",
+    "lab",
+    (
+        ("lab", "address"),
+        ("certificateId", "bytes32"),
+        ("lotId", "bytes32"),
+        ("reason", "string"),
+        ("nonce", "uint256"),
+        ("deadline", "uint256"),
+    ),
+    consumes_nonce=True,
 )
 RECEIPT = Statement(
     "Receipt",
@@ -165,6 +193,8 @@ STATEMENTS = {
         REGISTER_PERMIT,
         REVOKE_PERMIT,
         REGISTER_LOT,
+        ISSUE_CERTIFICATE,
+        REVOKE_CERTIFICATE,
         DISPATCH,
         RECEIPT,
     )
@@ -193,21 +223,21 @@ def normalise_message(statement: Statement, message: dict[str, Any]) -> dict[str
 def _normalise(
     statement: Statement, fields: tuple[tuple[str, str], ...], message: dict[str, Any]
 ) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for name, typ in fields:
-        value = message[name]
-        if typ.endswith("[]"):
-            inner = statement.struct_fields(typ[:-2])
-            out[name] = [_normalise(statement, inner, item) for item in value]
-        elif typ == "address":
-            out[name] = to_checksum_address(value)
-        elif typ.startswith("uint"):
-            out[name] = str(int(value))
-        elif typ == "bytes32":
-            out[name] = value.lower() if isinstance(value, str) else "0x" + bytes(value).hex()
-        else:
-            out[name] = value
-    return out
+    return {name: _normalise_value(statement, typ, message[name]) for name, typ in fields}
+
+
+def _normalise_value(statement: Statement, typ: str, value: Any) -> Any:
+    if typ.endswith("[]"):
+        return [_normalise_value(statement, typ[:-2], item) for item in value]
+    if typ in dict(statement.structs):
+        return _normalise(statement, statement.struct_fields(typ), value)
+    if typ == "address":
+        return to_checksum_address(value)
+    if typ.startswith("uint"):
+        return str(int(value))
+    if typ == "bytes32":
+        return value.lower() if isinstance(value, str) else "0x" + bytes(value).hex()
+    return value
 
 
 def typed_data(

@@ -10,21 +10,25 @@ import {IPermitRegistry} from "../interfaces/IPermitRegistry.sol";
 /**
  * @title NaiveTransferLedger
  * @notice BENCHMARK BASELINE ONLY: never deployed, never used by the service. It exists so that the gas
- * test (tests/contracts/test_gas.py) can compare TransferLedger, in the same run, with the common
+ * test (tests/contracts/test_gas.py) can compare SymbiosisLedger, in the same run, with the common
  * straightforward way of writing the same ledger.
  *
- * It does the same job as TransferLedger with the same statements (RegisterLot, Dispatch, Receipt, with
- * the same EIP-712 type strings), the same signature checks (OpenZeppelin EIP712 and SignatureChecker) and
- * the same participant and permit checks through the same registries. What differs is the storage design,
- * deliberately the naive one: every record is kept in full as a struct with strings and uint256 fields
- * (a lot with its scheme, code and unit; a transfer with every dispatch field, its status, the received
- * quantity and timestamps), the waste code is looked up again from its strings at each dispatch,
+ * It does the same custody job as SymbiosisLedger with the same statements (RegisterLot, IssueCertificate,
+ * RevokeCertificate, Dispatch, Receipt, with the same EIP-712 type strings), the same signature checks
+ * (OpenZeppelin EIP712 and SignatureChecker) and the same participant, accreditation and permit checks
+ * through the same registries. What differs is the storage design, deliberately the naive one: every record
+ * is kept in full as a struct with strings and uint256 fields (a lot with its scheme, code and unit; a
+ * certificate with every field of its statement and timestamps; a transfer with every dispatch field,
+ * its cited certificates, its status, the received quantity and timestamps), the waste code is looked up
+ * again from its strings at each dispatch, a cited certificate is looked up by its id and its lot compared,
  * replays are stopped by sequential per-signer nonces in storage (OpenZeppelin Nonces), and capacity is
- * kept per permit per calendar year.
+ * kept per permit per calendar year. Its certificates are its own (a certificate names a lot, and the
+ * baseline's lots are its own), checked as SymbiosisLedger checks its.
  */
 contract NaiveTransferLedger is EIP712, Nonces {
     uint16 private constant _SHIPPER = 1 << 2;
     uint16 private constant _RECEIVER = 1 << 3;
+    uint16 private constant _LAB = 1 << 5;
 
     enum Status {
         None,
@@ -45,6 +49,20 @@ contract NaiveTransferLedger is EIP712, Nonces {
         uint256 createdAt;
     }
 
+    struct CertificateRecord {
+        bytes32 id;
+        address lab;
+        bytes32 lotId;
+        bytes32 accreditationId;
+        bytes32 documentHash;
+        bytes32 resultsHash;
+        uint256 validUntil;
+        uint256 issuedAt;
+        bool revoked;
+        string revocationReason;
+        uint256 revokedAt;
+    }
+
     struct TransferRecord {
         bytes32 id;
         address shipper;
@@ -53,6 +71,7 @@ contract NaiveTransferLedger is EIP712, Nonces {
         uint256 quantity;
         string operation;
         bytes32 permitId;
+        bytes32[] certificates;
         bytes32 documentHash;
         uint256 nonce;
         uint256 deadline;
@@ -74,6 +93,26 @@ contract NaiveTransferLedger is EIP712, Nonces {
         uint256 deadline;
     }
 
+    struct Issuance {
+        address lab;
+        bytes32 lotId;
+        bytes32 accreditationId;
+        bytes32 documentHash;
+        bytes32 resultsHash;
+        uint64 validUntil;
+        uint256 nonce;
+        uint256 deadline;
+    }
+
+    struct CertificateRevocation {
+        address lab;
+        bytes32 certificateId;
+        bytes32 lotId;
+        string reason;
+        uint256 nonce;
+        uint256 deadline;
+    }
+
     struct Dispatch {
         address shipper;
         address receiver;
@@ -81,6 +120,7 @@ contract NaiveTransferLedger is EIP712, Nonces {
         uint64 quantity;
         string operation;
         bytes32 permitId;
+        bytes32[] certificates;
         bytes32 documentHash;
         uint256 nonce;
         uint256 deadline;
@@ -97,9 +137,16 @@ contract NaiveTransferLedger is EIP712, Nonces {
         "RegisterLot(address generator,string wasteScheme,string wasteCode,uint64 quantity,string unit,"
         "bytes32 documentHash,uint256 nonce,uint256 deadline)"
     );
+    bytes32 private constant _ISSUE_CERTIFICATE_TYPEHASH = keccak256(
+        "IssueCertificate(address lab,bytes32 lotId,bytes32 accreditationId,bytes32 documentHash,"
+        "bytes32 resultsHash,uint64 validUntil,uint256 nonce,uint256 deadline)"
+    );
+    bytes32 private constant _REVOKE_CERTIFICATE_TYPEHASH = keccak256(
+        "RevokeCertificate(address lab,bytes32 certificateId,bytes32 lotId,string reason,uint256 nonce,uint256 deadline)"
+    );
     bytes32 private constant _DISPATCH_TYPEHASH = keccak256(
         "Dispatch(address shipper,address receiver,bytes32 lotId,uint64 quantity,string operation,"
-        "bytes32 permitId,bytes32 documentHash,uint256 nonce,uint256 deadline)"
+        "bytes32 permitId,bytes32[] certificates,bytes32 documentHash,uint256 nonce,uint256 deadline)"
     );
     bytes32 private constant _RECEIPT_TYPEHASH =
         keccak256("Receipt(bytes32 transferId,address receiver,uint64 receivedQuantity,uint256 deadline)");
@@ -108,20 +155,32 @@ contract NaiveTransferLedger is EIP712, Nonces {
     IPermitRegistry public immutable permits;
 
     mapping(bytes32 => LotRecord) public lots;
+    mapping(bytes32 => CertificateRecord) public certificates;
     mapping(bytes32 => TransferRecord) public transfers;
     mapping(bytes32 => mapping(uint256 => uint256)) public capacityUsed;
 
     event LotGenerated(
         bytes32 indexed lotId, address indexed generator, bytes32 indexed codeKey, uint64 quantity, bytes32 documentHash
     );
+    event CertificateIssued(
+        bytes32 indexed certificateId,
+        bytes32 indexed lotId,
+        address indexed lab,
+        bytes32 accreditationId,
+        bytes32 documentHash,
+        bytes32 resultsHash,
+        uint64 validUntil
+    );
+    event CertificateRevoked(bytes32 indexed certificateId, bytes32 indexed lotId, address indexed lab, string reason);
     event TransferDispatched(
         bytes32 indexed transferId,
         address indexed shipper,
         address indexed receiver,
         bytes32 lotId,
         uint64 quantity,
-        string operation,
+        uint8 operation,
         bytes32 permitId,
+        bytes32[] certificates,
         bytes32 documentHash
     );
     event TransferReceived(
@@ -172,6 +231,75 @@ contract NaiveTransferLedger is EIP712, Nonces {
         emit LotGenerated(lotId, r.generator, codeKey, r.quantity, r.documentHash);
     }
 
+    function issueCertificate(Issuance calldata c, bytes calldata signature) external returns (bytes32 certificateId) {
+        _require(c.validUntil > block.timestamp && c.validUntil <= type(uint40).max, "certificate validity passed");
+        participants.requireActive(c.lab, _LAB);
+        IPermitRegistry.PermitTerms memory terms = permits.permitTerms(c.accreditationId, 0);
+        _require(
+            terms.holder == c.lab && terms.kind == IPermitRegistry.PermitKind.LabAccreditation && !terms.revoked
+                && block.timestamp >= terms.validFrom && block.timestamp <= terms.validUntil,
+            "not accredited"
+        );
+        _require(lots[c.lotId].holder != address(0), "unknown lot");
+        _useCheckedNonce(c.lab, c.nonce);
+        bytes32 structHash = keccak256(
+            abi.encode(
+                _ISSUE_CERTIFICATE_TYPEHASH,
+                c.lab,
+                c.lotId,
+                c.accreditationId,
+                c.documentHash,
+                c.resultsHash,
+                c.validUntil,
+                c.nonce,
+                c.deadline
+            )
+        );
+        certificateId = _verify(c.lab, structHash, c.deadline, signature);
+
+        certificates[certificateId] = CertificateRecord({
+            id: certificateId,
+            lab: c.lab,
+            lotId: c.lotId,
+            accreditationId: c.accreditationId,
+            documentHash: c.documentHash,
+            resultsHash: c.resultsHash,
+            validUntil: c.validUntil,
+            issuedAt: block.timestamp,
+            revoked: false,
+            revocationReason: "",
+            revokedAt: 0
+        });
+        emit CertificateIssued(
+            certificateId, c.lotId, c.lab, c.accreditationId, c.documentHash, c.resultsHash, c.validUntil
+        );
+    }
+
+    function revokeCertificate(CertificateRevocation calldata r, bytes calldata signature) external {
+        CertificateRecord storage c = certificates[r.certificateId];
+        _require(c.lab != address(0) && c.lotId == r.lotId, "certificate not for lot");
+        _require(c.lab == r.lab, "not issuing lab");
+        _require(!c.revoked, "certificate revoked");
+        _useCheckedNonce(r.lab, r.nonce);
+        bytes32 structHash = keccak256(
+            abi.encode(
+                _REVOKE_CERTIFICATE_TYPEHASH,
+                r.lab,
+                r.certificateId,
+                r.lotId,
+                keccak256(bytes(r.reason)),
+                r.nonce,
+                r.deadline
+            )
+        );
+        _verify(r.lab, structHash, r.deadline, signature);
+
+        c.revoked = true;
+        c.revocationReason = r.reason;
+        c.revokedAt = block.timestamp;
+        emit CertificateRevoked(r.certificateId, r.lotId, r.lab, r.reason);
+    }
+
     function dispatch(Dispatch calldata d, bytes calldata signature) external returns (bytes32 transferId) {
         _require(d.quantity > 0 && d.quantity <= type(uint56).max, "quantity");
         _require(d.shipper != d.receiver, "self transfer");
@@ -181,6 +309,7 @@ contract NaiveTransferLedger is EIP712, Nonces {
         _require(source.holder != address(0), "unknown lot");
         _require(source.holder == d.shipper, "not lot holder");
         _require(source.balance >= d.quantity, "insufficient lot balance");
+        _checkCertificates(d);
         _checkPermit(d, source);
         _useCheckedNonce(d.shipper, d.nonce);
         transferId = _verify(d.shipper, _hashDispatch(d), d.deadline, signature);
@@ -194,6 +323,7 @@ contract NaiveTransferLedger is EIP712, Nonces {
             quantity: d.quantity,
             operation: d.operation,
             permitId: d.permitId,
+            certificates: d.certificates,
             documentHash: d.documentHash,
             nonce: d.nonce,
             deadline: d.deadline,
@@ -203,7 +333,15 @@ contract NaiveTransferLedger is EIP712, Nonces {
             receivedAt: 0
         });
         emit TransferDispatched(
-            transferId, d.shipper, d.receiver, d.lotId, d.quantity, d.operation, d.permitId, d.documentHash
+            transferId,
+            d.shipper,
+            d.receiver,
+            d.lotId,
+            d.quantity,
+            uint8(_operationBit(d.operation)),
+            d.permitId,
+            d.certificates,
+            d.documentHash
         );
     }
 
@@ -236,6 +374,15 @@ contract NaiveTransferLedger is EIP712, Nonces {
         emit TransferReceived(r.transferId, r.receiver, r.receivedQuantity, uint64(t.quantity));
     }
 
+    function _checkCertificates(Dispatch calldata d) private view {
+        for (uint256 i; i < d.certificates.length; ++i) {
+            CertificateRecord storage c = certificates[d.certificates[i]];
+            _require(c.lab != address(0) && c.lotId == d.lotId, "certificate not for lot");
+            _require(!c.revoked, "certificate revoked");
+            _require(block.timestamp <= c.validUntil, "certificate expired");
+        }
+    }
+
     function _checkPermit(Dispatch calldata d, LotRecord storage source) private {
         bytes32 codeKey = keccak256(abi.encode(keccak256(bytes(source.wasteScheme)), keccak256(bytes(source.wasteCode))));
         uint32 codeId = permits.wasteCode(codeKey).id;
@@ -262,9 +409,18 @@ contract NaiveTransferLedger is EIP712, Nonces {
 
     function _hashDispatch(Dispatch calldata d) private pure returns (bytes32) {
         return keccak256(
-            bytes.concat(
-                abi.encode(_DISPATCH_TYPEHASH, d.shipper, d.receiver, d.lotId, d.quantity),
-                abi.encode(keccak256(bytes(d.operation)), d.permitId, d.documentHash, d.nonce, d.deadline)
+            abi.encode(
+                _DISPATCH_TYPEHASH,
+                d.shipper,
+                d.receiver,
+                d.lotId,
+                d.quantity,
+                keccak256(bytes(d.operation)),
+                d.permitId,
+                keccak256(abi.encodePacked(d.certificates)),
+                d.documentHash,
+                d.nonce,
+                d.deadline
             )
         );
     }

@@ -294,14 +294,20 @@ abstract contract Permits is IPermitRegistry, Participants {
      * @dev Checks that `permitId` lets `receiver` take `quantity` of waste code `codeId` for `operation` now,
      * and draws the quantity from the permit's capacity for the current calendar year.
      */
+    /// @dev Returns the operation's bit in the permit's operations mask.
     function _usePermit(bytes32 permitId, address receiver, uint32 codeId, string calldata operation, uint64 quantity)
         internal
+        returns (uint8 operationBit)
     {
-        _checkPermit(permitId, receiver, codeId, operation);
+        operationBit = _checkPermit(permitId, receiver, codeId, operation);
         _drawCapacity(permitId, quantity);
     }
 
-    function _checkPermit(bytes32 permitId, address receiver, uint32 codeId, string calldata operation) private view {
+    function _checkPermit(bytes32 permitId, address receiver, uint32 codeId, string calldata operation)
+        private
+        view
+        returns (uint8 operationBit)
+    {
         Permit storage permit = _permits[permitId];
         (address holder, PermitKind kind, uint40 validFrom, uint40 validUntil, bool revoked) =
             (permit.holder, permit.kind, permit.validFrom, permit.validUntil, permit.revoked);
@@ -311,7 +317,8 @@ abstract contract Permits is IPermitRegistry, Participants {
         if (block.timestamp < validFrom || block.timestamp > validUntil) {
             revert PermitNotValid(permitId, validFrom, validUntil, block.timestamp);
         }
-        if (_operations[permitId][codeId] & (uint32(1) << _operationBit(operation)) == 0) {
+        operationBit = _operationBit(operation);
+        if (_operations[permitId][codeId] & (uint32(1) << operationBit) == 0) {
             revert PermitDoesNotCover(permitId, codeId, operation);
         }
     }
@@ -332,8 +339,15 @@ abstract contract Permits is IPermitRegistry, Participants {
         account.used = used;
     }
 
+    /// @dev Whether `permitId` is a permit of `kind` held by `holder`, valid now and not revoked.
+    function _holdsValid(bytes32 permitId, address holder, PermitKind kind) internal view returns (bool) {
+        Permit storage permit = _permits[permitId];
+        return permit.holder == holder && permit.kind == kind && !permit.revoked
+            && block.timestamp >= permit.validFrom && block.timestamp <= permit.validUntil;
+    }
+
     /// @dev Bit of an operation code in a permit's operations mask: R1..R13 -> 0..12, D1..D15 -> 13..27.
-    function _operationBit(string calldata operation) private pure returns (uint256) {
+    function _operationBit(string calldata operation) private pure returns (uint8) {
         bytes calldata op = bytes(operation);
         if (op.length < 2 || op.length > 3) revert UnknownOperation(operation);
         uint256 n;
@@ -342,8 +356,8 @@ abstract contract Permits is IPermitRegistry, Participants {
             if (c < 0x30 || c > 0x39 || (i == 1 && c == 0x30)) revert UnknownOperation(operation);
             n = n * 10 + (c - 0x30);
         }
-        if (op[0] == "R" && n >= 1 && n <= 13) return n - 1;
-        if (op[0] == "D" && n >= 1 && n <= 15) return n + 12;
+        if (op[0] == "R" && n >= 1 && n <= 13) return uint8(n - 1);
+        if (op[0] == "D" && n >= 1 && n <= 15) return uint8(n + 12);
         revert UnknownOperation(operation);
     }
 

@@ -33,6 +33,8 @@ abstract contract SignedMessages is EIP712 {
     error NonceAlreadyUsed(address signer, uint256 nonce);
     /// @dev The signature is not the named signer's signature of this statement.
     error InvalidSignature(address signer);
+    /// @dev This very statement (same digest) was recorded already: a replay.
+    error AlreadyRecorded(bytes32 id);
 
     /**
      * @notice Whether `signer` has already used `nonce` in this contract.

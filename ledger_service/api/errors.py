@@ -192,6 +192,49 @@ def rejection_error(
                 f"this statement ({a['id']}) was recorded already: a replay",
                 ["body", "signature"],
             )
+        case "NotAccredited":
+            return ApiError(
+                403,
+                "not_accredited",
+                f"{a['lab']} holds no valid lab accreditation {a['accreditationId']}",
+                [*loc, "accreditationId"],
+            )
+        case "CertificateValidityPassed":
+            return ApiError(
+                422,
+                "certificate_validity",
+                "validUntil must be in the future (and before 2^40 s)",
+                [*loc, "validUntil"],
+            )
+        case "CertificateNotForLot":
+            return ApiError(
+                422,
+                "certificate_not_for_lot",
+                f"certificate {a['certificateId']} is not bound to lot {a['lotId']}",
+                [*loc, "certificates" if "certificates" in message else "certificateId"],
+            )
+        case "RevokedCertificate":
+            return ApiError(
+                422 if "certificates" in message else 409,
+                "certificate_revoked",
+                f"certificate {a['certificateId']} is revoked",
+                [*loc, "certificates" if "certificates" in message else "certificateId"],
+            )
+        case "CertificateExpired":
+            when = datetime.fromtimestamp(a["validUntil"], UTC).date()
+            return ApiError(
+                422,
+                "certificate_expired",
+                f"certificate {a['certificateId']} expired on {when}",
+                [*loc, "certificates"],
+            )
+        case "NotIssuingLab":
+            return ApiError(
+                403,
+                "not_issuing_lab",
+                f"{a['lab']} did not issue certificate {a['certificateId']}",
+                [*loc, "lab"],
+            )
         case "UnknownWasteCode":
             return ApiError(
                 422,

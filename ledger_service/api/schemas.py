@@ -4,7 +4,8 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from eth_utils import is_checksum_address, is_hex_address, to_checksum_address
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic_core import PydanticCustomError
 
 from compliance.operations import OPERATIONS
 from ledger_service.roles import PermitKind, Role
@@ -133,10 +134,39 @@ class PermitTerms(StatementTerms):
     permit_number: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
     holder: Address
     kind: PermitKind
-    coverage: list[CoverageTerms] = Field(min_length=1, max_length=64)
-    yearly_capacity: Quantity
+    coverage: list[CoverageTerms] = Field(
+        default_factory=list, max_length=64, description="Required except for a lab accreditation"
+    )
+    yearly_capacity: Annotated[int, Field(ge=0, le=MAX_QUANTITY)] = 0
     valid_from: datetime
     valid_until: datetime
+
+    @model_validator(mode="after")
+    def _coverage_for_waste_handling(self) -> "PermitTerms":
+        if self.kind is not PermitKind.LAB_ACCREDITATION:
+            if not self.coverage:
+                raise PydanticCustomError(
+                    "coverage_required",
+                    "coverage: a {kind} must cover at least one waste code",
+                    {"kind": self.kind.value},
+                )
+            if self.yearly_capacity <= 0:
+                raise PydanticCustomError("capacity_required", "yearly_capacity: must be a positive integer")
+        return self
+
+
+class CertificateTerms(StatementTerms):
+    lab: Address
+    lot_id: Bytes32
+    accreditation_id: Bytes32
+    document_hash: Bytes32
+    results_hash: Bytes32
+    valid_until: datetime
+
+
+class CertificateRevocationTerms(StatementTerms):
+    lab: Address
+    reason: Text
 
 
 class RevocationTerms(StatementTerms):
@@ -160,6 +190,7 @@ class DispatchTerms(StatementTerms):
     quantity: Quantity
     operation: Operation
     permit_id: Bytes32
+    certificates: list[Bytes32] = Field(default_factory=list, max_length=16)
     document_hash: Bytes32
 
 
@@ -211,8 +242,8 @@ class RegisterPermitMessage(Strict):
     permitNumber: Annotated[str, StringConstraints(min_length=1, max_length=120)]
     holder: Address
     kind: Annotated[int, Field(ge=1, le=len(PermitKind))]
-    coverage: list[CoverageMessage] = Field(min_length=1, max_length=64)
-    yearlyCapacity: Quantity
+    coverage: list[CoverageMessage] = Field(max_length=64)
+    yearlyCapacity: Annotated[int, Field(ge=0, le=MAX_QUANTITY)]
     validFrom: Annotated[int, Field(ge=0, lt=2**40)]
     validUntil: Annotated[int, Field(ge=0, lt=2**40)]
     nonce: Uint256
@@ -245,7 +276,28 @@ class DispatchMessage(Strict):
     quantity: Quantity
     operation: Operation
     permitId: Bytes32
+    certificates: list[Bytes32] = Field(max_length=16)
     documentHash: Bytes32
+    nonce: Uint256
+    deadline: Uint256
+
+
+class IssueCertificateMessage(Strict):
+    lab: Address
+    lotId: Bytes32
+    accreditationId: Bytes32
+    documentHash: Bytes32
+    resultsHash: Bytes32
+    validUntil: Annotated[int, Field(gt=0, lt=2**40)]
+    nonce: Uint256
+    deadline: Uint256
+
+
+class RevokeCertificateMessage(Strict):
+    lab: Address
+    certificateId: Bytes32
+    lotId: Bytes32
+    reason: SignedText
     nonce: Uint256
     deadline: Uint256
 
@@ -284,6 +336,16 @@ class SignedRevocation(Strict):
 
 class SignedLot(Strict):
     message: RegisterLotMessage
+    signature: Signature
+
+
+class SignedCertificate(Strict):
+    message: IssueCertificateMessage
+    signature: Signature
+
+
+class SignedCertificateRevocation(Strict):
+    message: RevokeCertificateMessage
     signature: Signature
 
 
@@ -376,6 +438,19 @@ class Waste(BaseModel):
     hazardous: bool
 
 
+class CertificateOut(BaseModel):
+    id: str
+    lot_id: str
+    lab: str
+    accreditation_id: str
+    document_hash: str
+    results_hash: str
+    valid_until: datetime
+    revoked: bool
+    revoked_reason: str | None
+    evidence: list[Evidence]
+
+
 class LotOut(BaseModel):
     id: str
     holder: str
@@ -386,6 +461,7 @@ class LotOut(BaseModel):
     source_transfer: str | None
     document_hash: str | None
     created_at: datetime
+    certificates: list[str] = Field(description="Ids of the certificates of analysis bound to this lot")
     evidence: list[Evidence]
 
 
@@ -397,6 +473,7 @@ class TransferOut(BaseModel):
     quantity: int
     operation: str
     permit_id: str
+    certificates: list[str]
     received_quantity: int | None
     discrepancy: int | None = Field(description="received - shipped, in the unit; None until received")
     shipper: str

@@ -5,6 +5,7 @@ from sqlalchemy.orm import Session
 
 from compliance.quantities import discrepancy
 from ledger_service.api.schemas import (
+    CertificateOut,
     CoverageOut,
     Evidence,
     LotOut,
@@ -14,7 +15,7 @@ from ledger_service.api.schemas import (
     Waste,
     WasteCodeOut,
 )
-from ledger_service.db.models import ChainEvent, Lot, Participant, Permit, Transfer, WasteCode
+from ledger_service.db.models import Certificate, ChainEvent, Lot, Participant, Permit, Transfer, WasteCode
 from ledger_service.roles import role_names
 
 # Which argument of each event names the party whose signature the contract verified.
@@ -26,6 +27,8 @@ SIGNER_ARG = {
     "PermitRegistered": "regulator",
     "PermitRevoked": "regulator",
     "LotGenerated": "generator",
+    "CertificateIssued": "lab",
+    "CertificateRevoked": "lab",
     "TransferDispatched": "shipper",
     "TransferReceived": "receiver",
 }
@@ -126,7 +129,27 @@ def lot_out(session: Session, lot: Lot) -> LotOut:
         source_transfer=lot.source_transfer,
         document_hash=lot.document_hash,
         created_at=lot.created_at,
+        certificates=list(
+            session.scalars(
+                select(Certificate.id).where(Certificate.lot_id == lot.id).order_by(Certificate.issued_at)
+            )
+        ),
         evidence=evidence(session, lot.id),
+    )
+
+
+def certificate_out(session: Session, c: Certificate) -> CertificateOut:
+    return CertificateOut(
+        id=c.id,
+        lot_id=c.lot_id,
+        lab=c.lab,
+        accreditation_id=c.accreditation_id,
+        document_hash=c.document_hash,
+        results_hash=c.results_hash,
+        valid_until=c.valid_until,
+        revoked=c.revoked,
+        revoked_reason=c.revoked_reason,
+        evidence=evidence(session, c.id),
     )
 
 
@@ -140,6 +163,7 @@ def transfer_out(session: Session, t: Transfer) -> TransferOut:
         quantity=t.quantity,
         operation=t.operation,
         permit_id=t.permit_id,
+        certificates=t.certificates,
         received_quantity=t.received_quantity,
         discrepancy=None if gap is None else gap.delta,
         shipper=t.shipper,

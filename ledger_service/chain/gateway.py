@@ -37,6 +37,8 @@ FUNCTIONS = {
     "RegisterPermit": "registerPermit",
     "RevokePermit": "revokePermit",
     "RegisterLot": "registerLot",
+    "IssueCertificate": "issueCertificate",
+    "RevokeCertificate": "revokeCertificate",
     "Dispatch": "dispatch",
     "Receipt": "confirmReceipt",
 }
@@ -336,14 +338,15 @@ class ChainGateway:
     def _abi_struct(
         cls, statement: Statement, fields: tuple[tuple[str, str], ...], message: dict[str, Any]
     ) -> list[Any]:
-        values: list[Any] = []
-        for name, typ in fields:
-            if typ.endswith("[]"):
-                inner = statement.struct_fields(typ[:-2])
-                values.append([tuple(cls._abi_struct(statement, inner, item)) for item in message[name]])
-            else:
-                values.append(cls._abi_value(typ, message[name]))
-        return values
+        return [cls._abi_field(statement, typ, message[name]) for name, typ in fields]
+
+    @classmethod
+    def _abi_field(cls, statement: Statement, typ: str, value: Any) -> Any:
+        if typ.endswith("[]"):
+            return [cls._abi_field(statement, typ[:-2], item) for item in value]
+        if typ in dict(statement.structs):
+            return tuple(cls._abi_struct(statement, statement.struct_fields(typ), value))
+        return cls._abi_value(typ, value)
 
     @staticmethod
     def _abi_value(typ: str, value: Any) -> Any:

@@ -84,6 +84,22 @@ class Lot(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class Certificate(Base):
+    __tablename__ = "certificates"
+
+    id: Mapped[str] = mapped_column(HASH, primary_key=True)
+    lot_id: Mapped[str] = mapped_column(HASH, index=True)
+    lab: Mapped[str] = mapped_column(ADDRESS, index=True)
+    accreditation_id: Mapped[str] = mapped_column(HASH)
+    document_hash: Mapped[str] = mapped_column(HASH)
+    results_hash: Mapped[str] = mapped_column(HASH)
+    valid_until: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked: Mapped[bool]
+    revoked_reason: Mapped[str | None] = mapped_column(Text)
+    issued_tx: Mapped[str] = mapped_column(HASH)
+    issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class Transfer(Base):
     __tablename__ = "transfers"
 
@@ -95,6 +111,7 @@ class Transfer(Base):
     quantity: Mapped[int] = mapped_column(BigInteger)
     operation: Mapped[str] = mapped_column(String(4))
     permit_id: Mapped[str] = mapped_column(HASH)
+    certificates: Mapped[list[str]] = mapped_column(JSON)
     document_hash: Mapped[str] = mapped_column(HASH)
     status: Mapped[str] = mapped_column(String(16), index=True)
     dispatch_tx: Mapped[str] = mapped_column(HASH)

@@ -11,8 +11,11 @@ reset); `fn_isolation` reverts the chain to that state before every test.
 import pytest
 from brownie import SymbiosisLedger, accounts, chain
 from typed_statements import (
+    CERTIFICATE_DOCUMENT,
+    CERTIFICATE_RESULTS,
     DOCUMENT_HASH,
     GENERATION_RECORD,
+    LAB,
     LOT_QUANTITY,
     OIL_OPERATIONS,
     RECEIVER,
@@ -32,7 +35,8 @@ from typed_statements import (
     sign,
 )
 
-YEAR = 365 * 24 * 3600
+DAY = 24 * 3600
+YEAR = 365 * DAY
 
 
 def pytest_configure(config):
@@ -82,7 +86,8 @@ def permits(symbiosis_ledger):
 
 @pytest.fixture(scope="module")
 def ledger(symbiosis_ledger):
-    """SymbiosisLedger as the custody ledger of lots and transfers (custody/Transfers.sol)."""
+    """SymbiosisLedger as the custody ledger of lots, certificates and transfers (custody/Lots.sol,
+    Certificates.sol, Transfers.sol)."""
     return symbiosis_ledger
 
 
@@ -151,9 +156,10 @@ def signed_lot(ledger):
 
 @pytest.fixture(scope="module")
 def signed_dispatch(ledger):
-    """A Dispatch of `SHIPPED` of lot `lot_id` for aggregate recovery (R5) under `permit_id_`."""
+    """A Dispatch of `SHIPPED` of lot `lot_id` for aggregate recovery (R5) under `permit_id_`, citing the
+    certificate ids in `certificates` (none unless given)."""
 
-    def build(shipper, receiver, lot_id, permit_id_, signer=None, chain_id=None, **fields):
+    def build(shipper, receiver, lot_id, permit_id_, signer=None, chain_id=None, certificates=(), **fields):
         message = {
             "shipper": shipper.address,
             "receiver": receiver.address,
@@ -161,6 +167,7 @@ def signed_dispatch(ledger):
             "quantity": SHIPPED,
             "operation": "R5",
             "permitId": bytes(permit_id_),
+            "certificates": [bytes(c) for c in certificates],
             "documentHash": DOCUMENT_HASH,
             "nonce": next_nonce(),
             "deadline": deadline_in(3600),
@@ -245,6 +252,46 @@ def signed_revocation(permits, regulator):
     return build
 
 
+@pytest.fixture(scope="module")
+def signed_certificate(ledger):
+    """An IssueCertificate statement of `lab` for lot `lot_id` under `accreditation_id`, valid for 90 days."""
+
+    def build(lab, lot_id, accreditation_id, signer=None, chain_id=None, **fields):
+        message = {
+            "lab": lab.address,
+            "lotId": bytes(lot_id),
+            "accreditationId": bytes(accreditation_id),
+            "documentHash": CERTIFICATE_DOCUMENT,
+            "resultsHash": CERTIFICATE_RESULTS,
+            "validUntil": chain[-1].timestamp + 90 * DAY,
+            "nonce": next_nonce(),
+            "deadline": deadline_in(3600),
+            **fields,
+        }
+        return sign(signer or lab, ledger, "IssueCertificate", message, chain_id)
+
+    return build
+
+
+@pytest.fixture(scope="module")
+def signed_certificate_revocation(ledger):
+    """A RevokeCertificate statement of `lab` for certificate `certificate_id` of lot `lot_id`."""
+
+    def build(lab, certificate_id, lot_id, signer=None, **fields):
+        message = {
+            "lab": lab.address,
+            "certificateId": bytes(certificate_id),
+            "lotId": bytes(lot_id),
+            "reason": "sample mislabelled",
+            "nonce": next_nonce(),
+            "deadline": deadline_in(3600),
+            **fields,
+        }
+        return sign(signer or lab, ledger, "RevokeCertificate", message)
+
+    return build
+
+
 # --- sign and relay in one step (for setup and happy paths) ------------------------------------------
 
 
@@ -291,6 +338,30 @@ def dispatch(ledger, relayer, signed_dispatch):
     def run(shipper, receiver, lot_id, permit_id_, **fields):
         return ledger.dispatch(
             *signed_dispatch(shipper, receiver, lot_id, permit_id_, **fields).args, {"from": relayer}
+        )
+
+    return run
+
+
+@pytest.fixture(scope="module")
+def issue_certificate(ledger, relayer, signed_certificate):
+    """Relays a certificate signed by `lab`; returns the certificate id."""
+
+    def run(lab, lot_id, accreditation_id, **fields):
+        statement = signed_certificate(lab, lot_id, accreditation_id, **fields)
+        ledger.issueCertificate(*statement.args, {"from": relayer})
+        return statement.digest
+
+    return run
+
+
+@pytest.fixture(scope="module")
+def revoke_certificate(ledger, relayer, signed_certificate_revocation):
+    """Relays `lab`'s revocation of `certificate_id` (of lot `lot_id`); returns the transaction."""
+
+    def run(lab, certificate_id, lot_id, **fields):
+        return ledger.revokeCertificate(
+            *signed_certificate_revocation(lab, certificate_id, lot_id, **fields).args, {"from": relayer}
         )
 
     return run
@@ -359,6 +430,14 @@ def receiver(register):
     return party
 
 
+@pytest.fixture(scope="module")
+def lab(register):
+    """An active participant holding only the LAB role."""
+    party = new_party()
+    register(party, LAB)
+    return party
+
+
 # --- catalogue and permit ----------------------------------------------------------------------------
 # Function-scoped like `transfer_id`: registered inside each test's isolation, so catalogue ids depend only
 # on the test itself (the first code a test registers is id 1).
@@ -384,6 +463,12 @@ def permit(receiver, slag, waste_oil, register_permit):
     return register_permit(receiver, [(slag.key, SLAG_OPERATIONS), (waste_oil.key, OIL_OPERATIONS)])
 
 
+@pytest.fixture
+def accreditation(lab, register_permit):
+    """The id of the lab's accreditation (a LabAccreditation permit, covering no waste code), valid now."""
+    return register_permit(lab, [], kind=PermitKind.LAB_ACCREDITATION)
+
+
 # --- lot and transfer --------------------------------------------------------------------------------
 
 
@@ -391,6 +476,12 @@ def permit(receiver, slag, waste_oil, register_permit):
 def lot(shipper, slag, register_lot):
     """The id of a lot of `LOT_QUANTITY` kg of slag that `shipper` generated and holds."""
     return register_lot(shipper)
+
+
+@pytest.fixture
+def certificate(lab, lot, accreditation, issue_certificate):
+    """The id of the lab's certificate of `lot`, valid for 90 days."""
+    return issue_certificate(lab, lot, accreditation)
 
 
 @pytest.fixture

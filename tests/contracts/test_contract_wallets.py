@@ -14,6 +14,7 @@ from typed_statements import (
     SHIPPED,
     SHIPPER,
     ParticipantStatus,
+    PermitKind,
     TransferStatus,
     new_party,
     plain,
@@ -109,3 +110,47 @@ def test_wallet_refuses_another_keys_signature(
     with reverts("InvalidSignature", shipping_wallet.address):
         ledger.dispatch(*statement.args, {"from": relayer})
     assert plain(ledger.lot(lot))[1] == LOT_QUANTITY
+
+
+@pytest.fixture(scope="module")
+def lab_wallet(relayer, owner, register):
+    """A contract wallet of `owner`, registered as a LAB."""
+    wallet = ERC1271Wallet.deploy(owner.address, {"from": relayer})
+    register(wallet, LAB)
+    return wallet
+
+
+def test_certificate_issued_and_revoked_by_a_lab_wallet(
+    ledger,
+    relayer,
+    shipper,
+    receiver,
+    lot,
+    permit,
+    owner,
+    lab_wallet,
+    register_permit,
+    issue_certificate,
+    signed_certificate,
+    signed_certificate_revocation,
+    dispatch,
+):
+    accreditation_id = register_permit(lab_wallet, [], kind=PermitKind.LAB_ACCREDITATION)
+    # Another key's signature is refused by the wallet ...
+    statement = signed_certificate(lab_wallet, lot, accreditation_id, signer=new_party())
+    with reverts("InvalidSignature", lab_wallet.address):
+        ledger.issueCertificate(*statement.args, {"from": relayer})
+
+    # ... its owner's is the wallet's word, for a certificate and for its revocation.
+    certificate_id = issue_certificate(lab_wallet, lot, accreditation_id, signer=owner)
+    assert plain(ledger.certificate(certificate_id, lot))[0] == lab_wallet.address
+    tx = dispatch(shipper, receiver, lot, permit, certificates=[certificate_id])
+    assert plain(tx.events["TransferDispatched"]["certificates"]) == (certificate_id,)
+
+    statement = signed_certificate_revocation(lab_wallet, certificate_id, lot, signer=new_party())
+    with reverts("InvalidSignature", lab_wallet.address):
+        ledger.revokeCertificate(*statement.args, {"from": relayer})
+    statement = signed_certificate_revocation(lab_wallet, certificate_id, lot, signer=owner)
+    ledger.revokeCertificate(*statement.args, {"from": relayer})
+    assert plain(ledger.certificate(certificate_id, lot))[2] is True
+    assert ledger.nonceUsed(lab_wallet.address, statement.message["nonce"])

@@ -20,6 +20,7 @@ from typed_statements import (
     dispatched_per_year,
     new_party,
     operation_bit,
+    operation_index,
     permit_id,
     plain,
     r_operation,
@@ -175,15 +176,22 @@ def test_each_operation_maps_to_its_bit(
                     *signed_dispatch(shipper, receiver, lot, pid, operation=operation).args, {"from": relayer}
                 )
     tx = dispatch(shipper, receiver, lot, pid, operation=allowed)
-    assert tx.events["TransferDispatched"]["operation"] == allowed
+    # The event carries the operation as its bit's index: R1..R13 -> 0..12, D1..D15 -> 13..27.
+    assert tx.events["TransferDispatched"]["operation"] == operation_index(allowed)
+    assert {"R1": 0, "R13": 12, "D1": 13, "D15": 27}[allowed] == operation_index(allowed)
 
 
 def test_every_operation_under_a_permit_allowing_all(
     ledger, shipper, receiver, slag, lot, register_permit, dispatch
 ):
     pid = register_permit(receiver, [(slag.key, ALL_OPERATIONS)])
-    for operation in OPERATIONS:
-        dispatch(shipper, receiver, lot, pid, quantity=1, operation=operation)
+    emitted = [
+        dispatch(shipper, receiver, lot, pid, quantity=1, operation=operation).events["TransferDispatched"][
+            "operation"
+        ]
+        for operation in OPERATIONS
+    ]
+    assert emitted == list(range(28))
     assert plain(ledger.lot(lot))[1] == LOT_QUANTITY - len(OPERATIONS)
 
 
@@ -216,7 +224,7 @@ def test_operations_are_per_code(
 def test_r4_is_allowed_for_slag(ledger, shipper, receiver, lot, permit, dispatch):
     assert r_operation(4) | r_operation(5) == SLAG_OPERATIONS
     tx = dispatch(shipper, receiver, lot, permit, operation="R4")
-    assert tx.events["TransferDispatched"]["operation"] == "R4"
+    assert tx.events["TransferDispatched"]["operation"] == operation_index("R4") == 3
 
 
 # --- yearly capacity ---------------------------------------------------------------------------------

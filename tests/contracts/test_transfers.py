@@ -38,8 +38,9 @@ def test_dispatch_records_transfer(ledger, relayer, shipper, receiver, slag, lot
         "receiver": receiver.address,
         "lotId": lot,
         "quantity": 12_500,
-        "operation": "R5",
+        "operation": 4,  # R5's bit in a permit's operations mask (R1..R13 -> 0..12, D1..D15 -> 13..27)
         "permitId": permit,
+        "certificates": (),
         "documentHash": DOCUMENT_HASH,
     }
     assert plain(ledger.lot(lot)) == (shipper.address, LOT_QUANTITY - 12_500, slag.id)
@@ -281,7 +282,8 @@ def test_dispatch_signed_for_another_chain(ledger, relayer, shipper, receiver, l
 
 
 @pytest.mark.parametrize(
-    "field", ["quantity", "operation", "permitId", "lotId", "documentHash", "nonce", "deadline"]
+    "field",
+    ["quantity", "operation", "permitId", "lotId", "certificates", "documentHash", "nonce", "deadline"],
 )
 def test_dispatch_tampered_after_signing(
     ledger,
@@ -291,6 +293,7 @@ def test_dispatch_tampered_after_signing(
     slag,
     lot,
     permit,
+    certificate,
     register_lot,
     register_permit,
     signed_dispatch,
@@ -298,6 +301,7 @@ def test_dispatch_tampered_after_signing(
 ):
     # Each change alone passes every other check, so only the signature can refuse it.
     changes = {
+        "certificates": lambda: [bytes(certificate)],
         "quantity": lambda: 12_000,
         "operation": lambda: "R4",
         "permitId": lambda: register_permit(receiver, [(slag.key, SLAG_OPERATIONS)]),

@@ -4,7 +4,8 @@ Plain functions and constants shared by conftest.py and the test modules (fixtur
 The typed data is built as standard `eth_signTypedData_v4` JSON, the form a wallet or the ledger service
 signs, so a mismatch between these field lists and the contracts' type hashes shows up as InvalidSignature.
 Statements may hold structs and arrays of structs (a permit's coverage): the message then holds dicts, the
-typed data lists the referenced struct types, and the tuple passed to the contract nests tuples.
+typed data lists the referenced struct types, and the tuple passed to the contract nests tuples. An array of
+atomic values (a dispatch's certificate ids) is a plain list.
 """
 
 import itertools
@@ -30,6 +31,8 @@ MAX_QUANTITY = 2**56 - 1
 ZERO_ADDRESS = "0x" + "00" * 20
 DOCUMENT_HASH = bytes.fromhex("5e" * 32)  # stands for the SHA-256 of the transfer document
 GENERATION_RECORD = bytes.fromhex("9e" * 32)  # stands for the SHA-256 of a lot's generation record
+CERTIFICATE_DOCUMENT = bytes.fromhex("ce" * 32)  # stands for the SHA-256 of a certificate of analysis
+CERTIFICATE_RESULTS = bytes.fromhex("7e" * 32)  # stands for the SHA-256 of the certificate's results
 LOT_QUANTITY = 80_000  # what the `lot` fixture generates, in kilograms
 SHIPPED = 12_500  # what a dispatch ships unless told otherwise
 # A permit's operations for one waste code: bit i-1 for R1..R13, bit 12+i for D1..D15 (IPermitRegistry).
@@ -54,6 +57,11 @@ def operation_bit(operation):
 
 # Every operation code a dispatch may name, in bit order.
 OPERATIONS = [f"R{i}" for i in range(1, 14)] + [f"D{i}" for i in range(1, 16)]
+
+
+def operation_index(operation):
+    """The index of an operation's bit (0..12 for R1..R13, 13..27 for D1..D15), as TransferDispatched carries it."""
+    return OPERATIONS.index(operation)
 
 
 def utc_year(timestamp):
@@ -165,6 +173,7 @@ TYPES = {
         ("quantity", "uint64"),
         ("operation", "string"),
         ("permitId", "bytes32"),
+        ("certificates", "bytes32[]"),
         ("documentHash", "bytes32"),
         ("nonce", "uint256"),
         ("deadline", "uint256"),
@@ -204,6 +213,24 @@ TYPES = {
     "RevokePermit": [
         ("regulator", "address"),
         ("permitId", "bytes32"),
+        ("reason", "string"),
+        ("nonce", "uint256"),
+        ("deadline", "uint256"),
+    ],
+    "IssueCertificate": [
+        ("lab", "address"),
+        ("lotId", "bytes32"),
+        ("accreditationId", "bytes32"),
+        ("documentHash", "bytes32"),
+        ("resultsHash", "bytes32"),
+        ("validUntil", "uint64"),
+        ("nonce", "uint256"),
+        ("deadline", "uint256"),
+    ],
+    "RevokeCertificate": [
+        ("lab", "address"),
+        ("certificateId", "bytes32"),
+        ("lotId", "bytes32"),
         ("reason", "string"),
         ("nonce", "uint256"),
         ("deadline", "uint256"),

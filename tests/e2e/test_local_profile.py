@@ -185,6 +185,59 @@ def test_make_run_then_a_transfer_from_the_terminal(tmp_path):
             "--document",
             str(record),
         )
+        lab = system.cli(
+            "key", "new", "-k", str(keys / "lab.json"), "--password-file", str(keys / "password")
+        )
+        lab_address = lab["out"].strip()
+        system.cli(
+            "register",
+            *regulator_key,
+            "--participant",
+            lab_address,
+            "--role",
+            "LAB",
+            "--legal-name",
+            "Quatest 1",
+            "--enterprise-id",
+            "0100999888",
+            "--park",
+            "",
+        )
+        system.cli(
+            "permit",
+            "register",
+            *regulator_key,
+            "--number",
+            "VILAS-0427",
+            "--holder",
+            lab_address,
+            "--kind",
+            "LAB_ACCREDITATION",
+            "--valid-from",
+            "2026-01-01",
+            "--valid-until",
+            "2030-12-31",
+        )
+        analysis = tmp_path / "analysis.pdf"
+        analysis.write_bytes(b"%PDF-1.4 leaching test: below QCVN 07 thresholds")
+        certificate = system.cli(
+            "certificate",
+            "issue",
+            "-k",
+            str(keys / "lab.json"),
+            "--password-file",
+            str(keys / "password"),
+            "--lot",
+            lot["id"],
+            "--accreditation",
+            "VILAS-0427",
+            "--document",
+            str(analysis),
+            "--results",
+            str(analysis),
+            "--valid-until",
+            "2030-06-30",
+        )
         ticket = tmp_path / "weighbridge.pdf"
         ticket.write_bytes(b"%PDF-1.4 weighbridge ticket 24.5 t slag")
         transfer = system.cli(
@@ -200,9 +253,12 @@ def test_make_run_then_a_transfer_from_the_terminal(tmp_path):
             "R5",
             "--permit",
             "GPMT-HP-0042",
+            "--certificate",
+            certificate["id"],
             "--document",
             str(ticket),
         )
+        assert transfer["certificates"] == [certificate["id"]]
         received = system.cli(
             "receive",
             "-k",

@@ -144,3 +144,32 @@ def trading_pair(client: TestClient, regulator: Party) -> tuple[Party, Party]:
     register_lot(client, shipper)
     register_permit(client, regulator, receiver)
     return shipper, receiver
+
+
+def accredited_lab(client: TestClient, regulator: Party) -> Party:
+    """A registered LAB holding a lab accreditation (its permit id in `permit_id`)."""
+    lab = Party("lab")
+    register(client, regulator, lab, "LAB")
+    now = datetime.now(UTC)
+    terms = {
+        "regulator": regulator.address,
+        "permit_number": f"VILAS-{next(_permit_numbers):04d}",
+        "holder": lab.address,
+        "kind": "LAB_ACCREDITATION",
+        "valid_from": (now - timedelta(days=30)).isoformat(),
+        "valid_until": (now + timedelta(days=365)).isoformat(),
+    }
+    lab.permit_id = signed_submit(client, regulator, "/permits/prepare", terms, "/permits")["permit_id"]
+    return lab
+
+
+def certify(client: TestClient, lab: Party, lot_id: str, valid_days: int = 180) -> dict:
+    terms = {
+        "lab": lab.address,
+        "lot_id": lot_id,
+        "accreditation_id": lab.permit_id,
+        "document_hash": "0x" + "c1" * 32,
+        "results_hash": "0x" + "c2" * 32,
+        "valid_until": (datetime.now(UTC) + timedelta(days=valid_days)).isoformat(),
+    }
+    return signed_submit(client, lab, "/certificates/prepare", terms, "/certificates")

@@ -21,7 +21,7 @@ from ledger_service.api.schemas import (
 )
 from ledger_service.api.signing import ACCEPTED, prepare, record, require_role
 from ledger_service.api.views import transfer_out
-from ledger_service.db.models import Lot, Permit, Transfer, WasteCode
+from ledger_service.db.models import Certificate, Lot, Permit, Transfer, WasteCode
 from ledger_service.roles import Role
 from ledger_service.statements import DISPATCH, RECEIPT
 
@@ -42,6 +42,7 @@ def prepare_dispatch(terms: DispatchTerms, runtime: RuntimeDep, session: Session
         "quantity": terms.quantity,
         "operation": terms.operation,
         "permitId": terms.permit_id,
+        "certificates": terms.certificates,
         "documentHash": terms.document_hash,
     }
     require_role(runtime, DISPATCH, fields, terms.shipper, Role.SHIPPER)
@@ -52,6 +53,15 @@ def prepare_dispatch(terms: DispatchTerms, runtime: RuntimeDep, session: Session
         raise ApiError(
             422, "unknown_permit", f"no permit {terms.permit_id} is registered", ["body", "permit_id"]
         )
+    for i, certificate_id in enumerate(terms.certificates):
+        certificate = session.get(Certificate, certificate_id)
+        if certificate is None or certificate.lot_id != terms.lot_id:
+            raise ApiError(
+                422,
+                "certificate_not_for_lot",
+                f"certificate {certificate_id} is not one of lot {terms.lot_id}",
+                ["body", "certificates", i],
+            )
     return prepare(runtime, session, DISPATCH, fields, terms)
 
 
