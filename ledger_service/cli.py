@@ -60,6 +60,8 @@ SUBMIT_PATHS = {
     "IssueCertificate": "/certificates",
     "RevokeCertificate": "/certificates/{certificateId}/revocation",
     "Dispatch": "/transfers",
+    "PickUp": "/transfers/{transferId}/legs/{leg}/pick-up",
+    "Delivery": "/transfers/{transferId}/legs/{leg}/delivery",
     "Receipt": "/transfers/{transferId}/receipt",
 }
 
@@ -418,6 +420,12 @@ def dispatch(
     certificate: Annotated[
         list[str] | None, typer.Option(help="Id of a certificate of the lot (repeat)")
     ] = None,
+    transporter: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A transporter's address, in leg order (repeat); ADDRESS=LICENCE-NUMBER for hazardous waste"
+        ),
+    ] = None,
     password_file: PasswordFile = None,
 ) -> None:
     """As a shipper: dispatch part of a lot to a receiver whose permit covers it."""
@@ -425,6 +433,9 @@ def dispatch(
     document_hash = "0x" + hashlib.sha256(_read_bytes(document)).hexdigest()
     permit_id = statements.permit_id(permit)
     certificates = [c.lower() for c in certificate or []]
+    carriers = [t.partition("=") for t in transporter or []]
+    transporters = [address for address, _, _ in carriers]
+    licences = [statements.permit_id(number) if number else "0x" + "00" * 32 for _, _, number in carriers]
     terms = {
         "shipper": account.address,
         "receiver": receiver,
@@ -433,6 +444,8 @@ def dispatch(
         "operation": operation,
         "permit_id": permit_id,
         "certificates": certificates,
+        "transporters": transporters,
+        "licences": licences,
         "document_hash": document_hash,
     }
     expected = {
@@ -443,9 +456,43 @@ def dispatch(
         "operation": operation,
         "permitId": permit_id,
         "certificates": certificates,
+        "transporters": transporters,
+        "licences": licences,
         "documentHash": document_hash,
     }
     _workflow(api, account, "/transfers/dispatches/prepare", terms, expected)
+
+
+@app.command("pick-up")
+def pick_up(
+    api: ApiUrl,
+    keystore: Keystore,
+    transfer_id: Annotated[str, typer.Argument(help="The transfer's id")],
+    leg: Annotated[int, typer.Option(help="Your leg, from 0")] = 0,
+    password_file: PasswordFile = None,
+) -> None:
+    """As the transporter of a leg: take custody of a transfer."""
+    _handover(api, keystore, password_file, transfer_id, leg, "pick-up")
+
+
+@app.command("deliver")
+def deliver(
+    api: ApiUrl,
+    keystore: Keystore,
+    transfer_id: Annotated[str, typer.Argument(help="The transfer's id")],
+    leg: Annotated[int, typer.Option(help="Your leg, from 0")] = 0,
+    password_file: PasswordFile = None,
+) -> None:
+    """As the transporter of a leg: hand the transfer on (to the next transporter or the receiver)."""
+    _handover(api, keystore, password_file, transfer_id, leg, "delivery")
+
+
+def _handover(
+    api: str, keystore: Path, password_file: Path | None, transfer_id: str, leg: int, kind: str
+) -> None:
+    account = _account(keystore, password_file)
+    expected = {"transferId": transfer_id.lower(), "transporter": account.address, "leg": str(leg)}
+    _workflow(api, account, f"/transfers/{transfer_id}/legs/{leg}/{kind}/prepare", {}, expected)
 
 
 @app.command("receive")

@@ -238,6 +238,10 @@ def _transfer_dispatched(session: Session, event: DecodedEvent, block_time: date
             operation=OPERATIONS[a["operation"]],
             permit_id=a["permitId"],
             certificates=a["certificates"],
+            transporters=[],
+            licences=[],
+            legs_picked_up=0,
+            legs_delivered=0,
             document_hash=a["documentHash"],
             status="dispatched",
             dispatch_tx=event.tx_hash,
@@ -246,6 +250,27 @@ def _transfer_dispatched(session: Session, event: DecodedEvent, block_time: date
         )
     )
     return a["transferId"]
+
+
+def _transfer_carried(session: Session, event: DecodedEvent, _time: datetime) -> str:
+    transfer = _existing(session, Transfer, event.args["transferId"], event)
+    transfer.transporters = event.args["transporters"]
+    transfer.licences = event.args["licences"]
+    transfer.status = "awaiting_pick_up"
+    return transfer.id
+
+
+def _leg(session: Session, event: DecodedEvent, _time: datetime) -> str:
+    transfer = _existing(session, Transfer, event.args["transferId"], event)
+    leg = event.args["leg"]
+    if event.event == "LegPickedUp":
+        transfer.legs_picked_up = leg + 1
+        transfer.status = "in_transit"
+    else:
+        transfer.legs_delivered = leg + 1
+        if leg + 1 == len(transfer.transporters):
+            transfer.status = "delivered"
+    return transfer.id
 
 
 def _transfer_received(session: Session, event: DecodedEvent, block_time: datetime) -> str:
@@ -285,6 +310,9 @@ _HANDLERS: dict[str, Handler] = {
     "CertificateIssued": _certificate_issued,
     "CertificateRevoked": _certificate_revoked,
     "TransferDispatched": _transfer_dispatched,
+    "TransferCarried": _transfer_carried,
+    "LegPickedUp": _leg,
+    "LegDelivered": _leg,
     "TransferReceived": _transfer_received,
 }
 

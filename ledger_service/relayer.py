@@ -57,7 +57,12 @@ class Relayer:
         self._in_flight_lock = threading.Lock()
 
     def submit(
-        self, statement: Statement, message: dict[str, Any], signature: bytes, digest: bytes
+        self,
+        statement: Statement,
+        message: dict[str, Any],
+        signature: bytes,
+        digest: bytes,
+        context: dict[str, Any] | None = None,
     ) -> SignedPayload:
         """Records a signed statement; raises ContractRejection or NodeUnavailable before accepting it."""
         digest_hex = "0x" + digest.hex()
@@ -67,15 +72,20 @@ class Relayer:
                 if existing is None:
                     raise SubmissionInProgress(digest_hex)
                 return existing
-            return self._submit(statement, message, signature, digest_hex)
+            return self._submit(statement, message, signature, digest_hex, context)
 
     def _submit(
-        self, statement: Statement, message: dict[str, Any], signature: bytes, digest_hex: str
+        self,
+        statement: Statement,
+        message: dict[str, Any],
+        signature: bytes,
+        digest_hex: str,
+        context: dict[str, Any] | None,
     ) -> SignedPayload:
         existing = self.find(digest_hex)
         if existing is not None:
             return self._advance(existing)
-        call = self._gateway.statement_call(statement, message, signature)
+        call = self._gateway.statement_call(statement, message, signature, context)
         gas = self._gateway.simulate(call)
         now = datetime.now(UTC)
         payload = SignedPayload(
@@ -86,6 +96,7 @@ class Relayer:
             nonce=str(message["nonce"]) if "nonce" in message else None,
             message=message,
             signature="0x" + signature.hex(),
+            context=context,
             status=PENDING,
             created_at=now,
             updated_at=now,
@@ -179,7 +190,9 @@ class Relayer:
 
     def _call_for(self, payload: SignedPayload):  # type: ignore[no-untyped-def]
         statement = STATEMENTS[payload.statement]
-        return self._gateway.statement_call(statement, payload.message, bytes.fromhex(payload.signature[2:]))
+        return self._gateway.statement_call(
+            statement, payload.message, bytes.fromhex(payload.signature[2:]), payload.context
+        )
 
     def _update(self, payload: SignedPayload, **changes: Any) -> SignedPayload:
         with self._sessions.begin() as session:

@@ -141,6 +141,8 @@ DISPATCH = Statement(
         ("operation", "string"),
         ("permitId", "bytes32"),
         ("certificates", "bytes32[]"),
+        ("transporters", "address[]"),
+        ("licences", "bytes32[]"),
         ("documentHash", "bytes32"),
         ("nonce", "uint256"),
         ("deadline", "uint256"),
@@ -173,6 +175,14 @@ REVOKE_CERTIFICATE = Statement(
     ),
     consumes_nonce=True,
 )
+_LEG = (
+    ("transferId", "bytes32"),
+    ("transporter", "address"),
+    ("leg", "uint8"),
+    ("deadline", "uint256"),
+)
+PICK_UP = Statement("PickUp", "transporter", _LEG)
+DELIVERY = Statement("Delivery", "transporter", _LEG)
 RECEIPT = Statement(
     "Receipt",
     "receiver",
@@ -196,6 +206,8 @@ STATEMENTS = {
         ISSUE_CERTIFICATE,
         REVOKE_CERTIFICATE,
         DISPATCH,
+        PICK_UP,
+        DELIVERY,
         RECEIPT,
     )
 }

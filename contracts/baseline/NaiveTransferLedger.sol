@@ -15,8 +15,12 @@ import {IPermitRegistry} from "../interfaces/IPermitRegistry.sol";
  *
  * It does the same custody job as SymbiosisLedger with the same statements (RegisterLot, IssueCertificate,
  * RevokeCertificate, Dispatch, Receipt, with the same EIP-712 type strings), the same signature checks
- * (OpenZeppelin EIP712 and SignatureChecker) and the same participant, accreditation and permit checks
- * through the same registries. What differs is the storage design, deliberately the naive one: every record
+ * (OpenZeppelin EIP712 and SignatureChecker) and the same participant, accreditation, permit and transporter
+ * checks through the same registries (a dispatch's transporters: each other than the shipper an active
+ * TRANSPORTER, for a hazardous code each holding a valid transport licence covering it; as many licence
+ * entries as transporters, at most 8). The benchmark measures dispatches and receipts: the carriage legs'
+ * pick-up and delivery statements are not part of it (a carried transfer is recorded with its transporters
+ * and licences and awaits its receipt here). What differs is the storage design, deliberately the naive one: every record
  * is kept in full as a struct with strings and uint256 fields (a lot with its scheme, code and unit; a
  * certificate with every field of its statement and timestamps; a transfer with every dispatch field,
  * its cited certificates, its status, the received quantity and timestamps), the waste code is looked up
@@ -28,7 +32,9 @@ import {IPermitRegistry} from "../interfaces/IPermitRegistry.sol";
 contract NaiveTransferLedger is EIP712, Nonces {
     uint16 private constant _SHIPPER = 1 << 2;
     uint16 private constant _RECEIVER = 1 << 3;
+    uint16 private constant _TRANSPORTER = 1 << 4;
     uint16 private constant _LAB = 1 << 5;
+    uint256 private constant _MAX_LEGS = 8;
 
     enum Status {
         None,
@@ -72,6 +78,8 @@ contract NaiveTransferLedger is EIP712, Nonces {
         string operation;
         bytes32 permitId;
         bytes32[] certificates;
+        address[] transporters;
+        bytes32[] licences;
         bytes32 documentHash;
         uint256 nonce;
         uint256 deadline;
@@ -121,6 +129,8 @@ contract NaiveTransferLedger is EIP712, Nonces {
         string operation;
         bytes32 permitId;
         bytes32[] certificates;
+        address[] transporters;
+        bytes32[] licences;
         bytes32 documentHash;
         uint256 nonce;
         uint256 deadline;
@@ -146,7 +156,8 @@ contract NaiveTransferLedger is EIP712, Nonces {
     );
     bytes32 private constant _DISPATCH_TYPEHASH = keccak256(
         "Dispatch(address shipper,address receiver,bytes32 lotId,uint64 quantity,string operation,"
-        "bytes32 permitId,bytes32[] certificates,bytes32 documentHash,uint256 nonce,uint256 deadline)"
+        "bytes32 permitId,bytes32[] certificates,address[] transporters,bytes32[] licences,bytes32 documentHash,"
+        "uint256 nonce,uint256 deadline)"
     );
     bytes32 private constant _RECEIPT_TYPEHASH =
         keccak256("Receipt(bytes32 transferId,address receiver,uint64 receivedQuantity,uint256 deadline)");
@@ -183,6 +194,7 @@ contract NaiveTransferLedger is EIP712, Nonces {
         bytes32[] certificates,
         bytes32 documentHash
     );
+    event TransferCarried(bytes32 indexed transferId, address[] transporters, bytes32[] licences);
     event TransferReceived(
         bytes32 indexed transferId, address indexed receiver, uint64 receivedQuantity, uint64 shippedQuantity
     );
@@ -311,6 +323,7 @@ contract NaiveTransferLedger is EIP712, Nonces {
         _require(source.balance >= d.quantity, "insufficient lot balance");
         _checkCertificates(d);
         _checkPermit(d, source);
+        _checkTransporters(d, source);
         _useCheckedNonce(d.shipper, d.nonce);
         transferId = _verify(d.shipper, _hashDispatch(d), d.deadline, signature);
 
@@ -324,6 +337,8 @@ contract NaiveTransferLedger is EIP712, Nonces {
             operation: d.operation,
             permitId: d.permitId,
             certificates: d.certificates,
+            transporters: d.transporters,
+            licences: d.licences,
             documentHash: d.documentHash,
             nonce: d.nonce,
             deadline: d.deadline,
@@ -343,6 +358,7 @@ contract NaiveTransferLedger is EIP712, Nonces {
             d.certificates,
             d.documentHash
         );
+        if (d.transporters.length > 0) emit TransferCarried(transferId, d.transporters, d.licences);
     }
 
     function confirmReceipt(Receipt calldata r, bytes calldata signature) external {
@@ -383,6 +399,28 @@ contract NaiveTransferLedger is EIP712, Nonces {
         }
     }
 
+    function _checkTransporters(Dispatch calldata d, LotRecord storage source) private view {
+        _require(d.transporters.length == d.licences.length && d.transporters.length <= _MAX_LEGS, "invalid transporters");
+        if (d.transporters.length == 0) return;
+        bytes32 codeKey = keccak256(abi.encode(keccak256(bytes(source.wasteScheme)), keccak256(bytes(source.wasteCode))));
+        IPermitRegistry.WasteCode memory code = permits.wasteCode(codeKey);
+        for (uint256 i; i < d.transporters.length; ++i) {
+            if (d.transporters[i] == d.shipper) continue;
+            participants.requireActive(d.transporters[i], _TRANSPORTER);
+            if (code.hazardous) _require(_licensed(d.licences[i], d.transporters[i], code.id), "unlicensed transporter");
+        }
+    }
+
+    function _licensed(bytes32 licence, address holder, uint32 codeId) private view returns (bool) {
+        try permits.permitTerms(licence, codeId) returns (IPermitRegistry.PermitTerms memory terms) {
+            return terms.holder == holder && terms.kind == IPermitRegistry.PermitKind.HazardousWasteTransportLicence
+                && !terms.revoked && block.timestamp >= terms.validFrom && block.timestamp <= terms.validUntil
+                && terms.operations != 0;
+        } catch {
+            return false; // no such permit
+        }
+    }
+
     function _checkPermit(Dispatch calldata d, LotRecord storage source) private {
         bytes32 codeKey = keccak256(abi.encode(keccak256(bytes(source.wasteScheme)), keccak256(bytes(source.wasteCode))));
         uint32 codeId = permits.wasteCode(codeKey).id;
@@ -418,6 +456,8 @@ contract NaiveTransferLedger is EIP712, Nonces {
                 keccak256(bytes(d.operation)),
                 d.permitId,
                 keccak256(abi.encodePacked(d.certificates)),
+                keccak256(abi.encodePacked(d.transporters)),
+                keccak256(abi.encodePacked(d.licences)),
                 d.documentHash,
                 d.nonce,
                 d.deadline

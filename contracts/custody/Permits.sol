@@ -102,6 +102,8 @@ abstract contract Permits is IPermitRegistry, Participants {
     mapping(bytes32 permitId => Permit) private _permits;
     mapping(bytes32 permitId => CapacityAccount) private _capacity;
     mapping(bytes32 permitId => mapping(uint32 codeId => uint32 operations)) private _operations;
+    /// @dev The hazardous codes by catalogue id, for the transport rule (a lot knows its code by id).
+    mapping(uint32 codeId => bool) private _hazardousCodes;
 
     /// @notice A regulator added waste code `code` of `scheme` to the catalogue with catalogue id `id`.
     event WasteCodeRegistered(
@@ -179,6 +181,7 @@ abstract contract Permits is IPermitRegistry, Participants {
 
         uint32 id = ++_wasteCodeCount;
         _wasteCodes[key] = WasteCode({id: id, unit: unit, hazardous: e.hazardous});
+        if (e.hazardous) _hazardousCodes[id] = true;
         _emitWasteCodeRegistered(key, id, e);
     }
 
@@ -344,6 +347,16 @@ abstract contract Permits is IPermitRegistry, Participants {
         Permit storage permit = _permits[permitId];
         return permit.holder == holder && permit.kind == kind && !permit.revoked
             && block.timestamp >= permit.validFrom && block.timestamp <= permit.validUntil;
+    }
+
+    function _isHazardous(uint32 codeId) internal view returns (bool) {
+        return _hazardousCodes[codeId];
+    }
+
+    /// @dev Whether `licence` is a valid hazardous-waste transport licence of `holder` covering `codeId`.
+    function _licensedToCarry(bytes32 licence, address holder, uint32 codeId) internal view returns (bool) {
+        return _holdsValid(licence, holder, PermitKind.HazardousWasteTransportLicence)
+            && _operations[licence][codeId] != 0;
     }
 
     /// @dev Bit of an operation code in a permit's operations mask: R1..R13 -> 0..12, D1..D15 -> 13..27.

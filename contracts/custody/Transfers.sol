@@ -16,9 +16,14 @@ import {Certificates} from "./Certificates.sol";
  * per transfer, what the receipt needs; the full statements are in the events.
  */
 abstract contract Transfers is Certificates {
+    /// @dev Without transport legs (a pipe, or the receiver collects): Dispatched -> Received. With legs:
+    /// AwaitingPickUp -> InTransit (first pick-up, and between legs) -> Delivered (last delivery) -> Received.
     enum TransferStatus {
         None,
         Dispatched,
+        AwaitingPickUp,
+        InTransit,
+        Delivered,
         Received
     }
 
@@ -39,8 +44,27 @@ abstract contract Transfers is Certificates {
         string operation;
         bytes32 permitId;
         bytes32[] certificates;
+        address[] transporters;
+        bytes32[] licences;
         bytes32 documentHash;
         uint256 nonce;
+        uint256 deadline;
+    }
+
+    /// @dev One slot, for transfers with transport legs: the transporters in order (as a hash: pick-up and
+    /// delivery statements come with the list) and how far custody has passed along them.
+    struct Carriage {
+        bytes28 transportersHash;
+        uint8 legs;
+        uint8 pickedUp;
+        uint8 delivered;
+    }
+
+    /// @dev The PickUp and Delivery statements, field for field as the leg's transporter signs them.
+    struct Leg {
+        bytes32 transferId;
+        address transporter;
+        uint8 leg;
         uint256 deadline;
     }
 
@@ -54,12 +78,20 @@ abstract contract Transfers is Certificates {
 
     bytes32 private constant _DISPATCH_TYPEHASH = keccak256(
         "Dispatch(address shipper,address receiver,bytes32 lotId,uint64 quantity,string operation,"
-        "bytes32 permitId,bytes32[] certificates,bytes32 documentHash,uint256 nonce,uint256 deadline)"
+        "bytes32 permitId,bytes32[] certificates,address[] transporters,bytes32[] licences,bytes32 documentHash,"
+        "uint256 nonce,uint256 deadline)"
     );
+    bytes32 private constant _PICK_UP_TYPEHASH =
+        keccak256("PickUp(bytes32 transferId,address transporter,uint8 leg,uint256 deadline)");
+    bytes32 private constant _DELIVERY_TYPEHASH =
+        keccak256("Delivery(bytes32 transferId,address transporter,uint8 leg,uint256 deadline)");
+    /// @dev More legs than this would make a dispatch's checks costly without a case for them.
+    uint256 private constant _MAX_LEGS = 8;
     bytes32 private constant _RECEIPT_TYPEHASH =
         keccak256("Receipt(bytes32 transferId,address receiver,uint64 receivedQuantity,uint256 deadline)");
 
     mapping(bytes32 transferId => Transfer) private _transfers;
+    mapping(bytes32 transferId => Carriage) private _carriages;
 
     /// @notice A shipper dispatched `quantity` of lot `lotId` to `receiver` for `operation` under `permitId`,
     /// citing the lot's `certificates`. `operation` is the operation's bit in a permit's mask: 0..12 for
@@ -75,6 +107,13 @@ abstract contract Transfers is Certificates {
         bytes32[] certificates,
         bytes32 documentHash
     );
+    /// @notice The dispatch named these transporters, in order, with the licence each carries under (zero where
+    /// none is required). Emitted right after TransferDispatched, only for transfers with transport legs.
+    event TransferCarried(bytes32 indexed transferId, address[] transporters, bytes32[] licences);
+    /// @notice The transporter of leg `leg` (from 0) took custody of the transfer.
+    event LegPickedUp(bytes32 indexed transferId, address indexed transporter, uint8 leg);
+    /// @notice The transporter of leg `leg` handed the transfer on (to the next leg's transporter, or the receiver).
+    event LegDelivered(bytes32 indexed transferId, address indexed transporter, uint8 leg);
     /// @notice The named receiver received the transfer, measuring `receivedQuantity` of the `shippedQuantity`
     /// dispatched (any difference is the transfer's discrepancy), and now holds lot `transferId` of that much.
     event TransferReceived(
@@ -83,8 +122,22 @@ abstract contract Transfers is Certificates {
 
     /// @dev The shipper named itself as the receiver.
     error SelfTransfer(address shipper);
-    /// @dev The transfer is not awaiting receipt (`status` is where it stands).
-    error TransferNotDispatched(bytes32 transferId, TransferStatus status);
+    /// @dev The transfer is not awaiting receipt (`status` is where it stands: a carried transfer must be
+    /// delivered first).
+    error NotAwaitingReceipt(bytes32 transferId, TransferStatus status);
+    /// @dev The transfer is not being carried (`status` is where it stands).
+    error NotInCarriage(bytes32 transferId, TransferStatus status);
+    /// @dev Each transporter needs a licence entry (zero where none is required), and at most 8 legs.
+    error InvalidTransporters(uint256 transporters, uint256 licences);
+    /// @dev Hazardous waste may only be carried by the shipper itself or a holder of a valid hazardous-waste
+    /// transport licence covering its code (Vietnam: Law on Environmental Protection 2020, Art. 83(4)).
+    error UnlicensedTransporter(address transporter, bytes32 licence, uint32 codeId);
+    /// @dev The transporter list given is not the one in the dispatch.
+    error WrongTransporterList(bytes32 transferId);
+    /// @dev `transporter` is not the transporter of leg `leg`.
+    error NotLegTransporter(bytes32 transferId, uint8 leg, address transporter);
+    /// @dev Custody passes leg by leg: picked up and delivered so far are `pickedUp` and `delivered` legs.
+    error LegOutOfOrder(bytes32 transferId, uint8 leg, uint8 pickedUp, uint8 delivered);
     /// @dev Only the receiver named in the dispatch may receive the transfer.
     error NotNamedReceiver(bytes32 transferId, address receiver);
 
@@ -95,8 +148,11 @@ abstract contract Transfers is Certificates {
      * covering the lot's waste code for `operation`, with yearly capacity left for `quantity`.
      * @param d The Dispatch statement: shipper, receiver, lot id, quantity (in the lot's unit), operation
      * ("R1".."R13" or "D1".."D15"), the receiver's permit id, the certificates of the lot it cites (each must
-     * be bound to the lot, unrevoked and valid), SHA-256 of the transfer document (manifest, weighbridge
-     * ticket), a nonce making the statement unique, and the deadline (unix seconds).
+     * be bound to the lot, unrevoked and valid), the transporters in order (none for a pipe or a collection
+     * by the receiver; each an active TRANSPORTER or the shipper itself) with the licence each carries under
+     * (required for hazardous waste: a valid hazardous-waste transport licence covering the code; zero
+     * otherwise), SHA-256 of the transfer document (manifest, weighbridge ticket), a nonce making the
+     * statement unique, and the deadline (unix seconds).
      * @param signature The shipper's EIP-712 signature of `d`.
      * @return transferId The EIP-712 digest of the dispatch, which identifies the transfer.
      */
@@ -108,13 +164,28 @@ abstract contract Transfers is Certificates {
         uint32 codeId = _takeFromLot(d.lotId, d.shipper, d.quantity);
         _checkCertificates(d.certificates, d.lotId);
         uint8 operation = _usePermit(d.permitId, d.receiver, codeId, d.operation, d.quantity);
+        uint256 legs = d.transporters.length;
+        if (legs != d.licences.length || legs > _MAX_LEGS) revert InvalidTransporters(legs, d.licences.length);
+        if (legs != 0) _checkTransporters(d, codeId);
         transferId = _verifySigned(d.shipper, _hashDispatch(d), d.deadline, signature);
         if (_transfers[transferId].status != TransferStatus.None) revert AlreadyRecorded(transferId);
 
         _transfers[transferId] = Transfer({
-            receiver: d.receiver, status: TransferStatus.Dispatched, quantity: uint56(d.quantity), codeId: codeId
+            receiver: d.receiver,
+            status: legs == 0 ? TransferStatus.Dispatched : TransferStatus.AwaitingPickUp,
+            quantity: uint56(d.quantity),
+            codeId: codeId
         });
+        if (legs != 0) {
+            _carriages[transferId] = Carriage({
+                transportersHash: bytes28(keccak256(abi.encodePacked(d.transporters))),
+                legs: uint8(legs),
+                pickedUp: 0,
+                delivered: 0
+            });
+        }
         _emitDispatched(transferId, d, operation);
+        if (legs != 0) emit TransferCarried(transferId, d.transporters, d.licences);
     }
 
     /**
@@ -128,7 +199,9 @@ abstract contract Transfers is Certificates {
     function confirmReceipt(Receipt calldata r, bytes calldata signature) external {
         Transfer storage t = _transfers[r.transferId];
         (address receiver, TransferStatus status, uint56 shipped, uint32 codeId) = (t.receiver, t.status, t.quantity, t.codeId);
-        if (status != TransferStatus.Dispatched) revert TransferNotDispatched(r.transferId, status);
+        if (status != TransferStatus.Dispatched && status != TransferStatus.Delivered) {
+            revert NotAwaitingReceipt(r.transferId, status);
+        }
         if (r.receiver != receiver) revert NotNamedReceiver(r.transferId, r.receiver);
         _checkQuantity(r.receivedQuantity);
         _requireActive(receiver, RECEIVER);
@@ -142,11 +215,91 @@ abstract contract Transfers is Certificates {
     }
 
     /**
+     * @notice Records that the transporter of a leg took custody of a transfer (the first leg: from the
+     * shipper; a later one: from the previous leg's transporter, who must have delivered).
+     * @param l The PickUp statement: transfer id, transporter, leg (from 0) and deadline. It needs no nonce:
+     * each leg is picked up once.
+     * @param transporters The dispatch's transporters, in order (checked against the dispatch).
+     * @param signature The transporter's EIP-712 signature of `l`.
+     */
+    function pickUp(Leg calldata l, address[] calldata transporters, bytes calldata signature) external {
+        Carriage storage c = _checkLeg(l, transporters, _PICK_UP_TYPEHASH, signature);
+        if (c.pickedUp != l.leg || c.delivered != l.leg) revert LegOutOfOrder(l.transferId, l.leg, c.pickedUp, c.delivered);
+
+        c.pickedUp = l.leg + 1;
+        _transfers[l.transferId].status = TransferStatus.InTransit;
+        emit LegPickedUp(l.transferId, l.transporter, l.leg);
+    }
+
+    /**
+     * @notice Records that the transporter of a leg handed the transfer on; after the last leg the transfer
+     * is delivered and awaits the receiver's receipt.
+     * @param l The Delivery statement: transfer id, transporter, leg (from 0) and deadline.
+     * @param transporters The dispatch's transporters, in order (checked against the dispatch).
+     * @param signature The transporter's EIP-712 signature of `l`.
+     */
+    function deliver(Leg calldata l, address[] calldata transporters, bytes calldata signature) external {
+        Carriage storage c = _checkLeg(l, transporters, _DELIVERY_TYPEHASH, signature);
+        if (c.pickedUp != l.leg + 1 || c.delivered != l.leg) {
+            revert LegOutOfOrder(l.transferId, l.leg, c.pickedUp, c.delivered);
+        }
+
+        c.delivered = l.leg + 1;
+        if (l.leg + 1 == c.legs) _transfers[l.transferId].status = TransferStatus.Delivered;
+        emit LegDelivered(l.transferId, l.transporter, l.leg);
+    }
+
+    /**
+     * @notice A transfer's transport legs and how far custody has passed (all zero without legs).
+     * @param transferId The transfer's id.
+     */
+    function carriage(bytes32 transferId) external view returns (Carriage memory) {
+        return _carriages[transferId];
+    }
+
+    /**
      * @notice The stored state of a transfer (all zero if no such transfer was dispatched).
      * @param transferId The transfer's id.
      */
     function transfer(bytes32 transferId) external view returns (Transfer memory) {
         return _transfers[transferId];
+    }
+
+    /// @dev Every transporter other than the shipper is an active TRANSPORTER; for hazardous waste each holds a
+    /// valid transport licence covering the lot's code.
+    function _checkTransporters(Dispatch calldata d, uint32 codeId) private view {
+        uint256 legs = d.transporters.length;
+        bool hazardous = _isHazardous(codeId);
+        for (uint256 i; i < legs; ++i) {
+            address transporter = d.transporters[i];
+            if (transporter == d.shipper) continue;
+            _requireActive(transporter, TRANSPORTER);
+            if (hazardous && !_licensedToCarry(d.licences[i], transporter, codeId)) {
+                revert UnlicensedTransporter(transporter, d.licences[i], codeId);
+            }
+        }
+    }
+
+    /// @dev Checks a PickUp or Delivery statement's transfer, leg, transporter and signature.
+    function _checkLeg(Leg calldata l, address[] calldata transporters, bytes32 typehash, bytes calldata signature)
+        private
+        view
+        returns (Carriage storage c)
+    {
+        TransferStatus status = _transfers[l.transferId].status;
+        if (status != TransferStatus.AwaitingPickUp && status != TransferStatus.InTransit) {
+            revert NotInCarriage(l.transferId, status);
+        }
+        c = _carriages[l.transferId];
+        if (bytes28(keccak256(abi.encodePacked(transporters))) != c.transportersHash) {
+            revert WrongTransporterList(l.transferId);
+        }
+        if (l.leg >= transporters.length || transporters[l.leg] != l.transporter) {
+            revert NotLegTransporter(l.transferId, l.leg, l.transporter);
+        }
+        _requireActive(l.transporter, 0);
+        bytes32 structHash = keccak256(abi.encode(typehash, l.transferId, l.transporter, l.leg, l.deadline));
+        _verifySigned(l.transporter, structHash, l.deadline, signature);
     }
 
     function _emitDispatched(bytes32 transferId, Dispatch calldata d, uint8 operation) private {
@@ -157,7 +310,7 @@ abstract contract Transfers is Certificates {
     }
 
     function _hashDispatch(Dispatch calldata d) private pure returns (bytes32 structHash) {
-        bytes32[11] memory words = [
+        bytes32[13] memory words = [
             _DISPATCH_TYPEHASH,
             bytes32(uint256(uint160(d.shipper))),
             bytes32(uint256(uint160(d.receiver))),
@@ -166,6 +319,9 @@ abstract contract Transfers is Certificates {
             keccak256(bytes(d.operation)),
             d.permitId,
             keccak256(abi.encodePacked(d.certificates)),
+            // EIP-712 hashes an array as its elements padded to 32 bytes each: what encodePacked does for arrays.
+            keccak256(abi.encodePacked(d.transporters)),
+            keccak256(abi.encodePacked(d.licences)),
             d.documentHash,
             bytes32(d.nonce),
             bytes32(d.deadline)
@@ -174,7 +330,7 @@ abstract contract Transfers is Certificates {
         // EIP-712 encoding of the struct, hashed in place (abi.encode would copy it, and its eleven arguments
         // overflow the legacy code generator's stack).
         assembly ("memory-safe") {
-            structHash := keccak256(words, 352)
+            structHash := keccak256(words, 416)
         }
     }
 }

@@ -17,6 +17,8 @@ from ledger_service.roles import role_names
 from ledger_service.statements import Statement
 
 NODE_RETRY_AFTER_SECONDS = 5
+# The SymbiosisLedger's TransferStatus enum, as the read model names its values.
+TRANSFER_STATUSES = ("none", "dispatched", "awaiting_pick_up", "in_transit", "delivered", "received")
 
 
 class ApiError(Exception):
@@ -171,8 +173,9 @@ def rejection_error(
             )
         case "EmptyField":
             return ApiError(422, "empty_field", f"{a['field']} must not be empty", [*loc, a["field"]])
-        case "TransferNotDispatched":
-            if a["status"] == 0:
+        case "NotAwaitingReceipt" | "NotInCarriage":
+            status = TRANSFER_STATUSES[a["status"]]
+            if status == "none":
                 return ApiError(
                     404,
                     "unknown_transfer",
@@ -181,9 +184,42 @@ def rejection_error(
                 )
             return ApiError(
                 409,
-                "already_received",
-                f"transfer {a['transferId']} was already received",
+                "wrong_transfer_status",
+                f"transfer {a['transferId']} is {status.replace('_', ' ')}",
                 [*loc, "transferId"],
+            )
+        case "InvalidTransporters":
+            return ApiError(
+                422,
+                "invalid_transporters",
+                "give one licence entry per transporter, and at most 8 transporters",
+                [*loc, "licences"],
+            )
+        case "UnlicensedTransporter":
+            return ApiError(
+                422,
+                "unlicensed_transporter",
+                f"transporter {a['transporter']} holds no valid hazardous-waste transport licence "
+                f"{a['licence']} covering code {name(a['codeId'])}",
+                [*loc, "licences"],
+            )
+        case "WrongTransporterList":
+            return ApiError(
+                409, "wrong_transporters", "the transporter list is not the dispatch's", [*loc, "transferId"]
+            )
+        case "NotLegTransporter":
+            return ApiError(
+                403,
+                "not_leg_transporter",
+                f"{a['transporter']} is not the transporter of leg {a['leg']}",
+                [*loc, "transporter"],
+            )
+        case "LegOutOfOrder":
+            return ApiError(
+                409,
+                "leg_out_of_order",
+                f"leg {a['leg']} is out of order: {a['pickedUp']} legs picked up, {a['delivered']} delivered",
+                [*loc, "leg"],
             )
         case "AlreadyRecorded":
             return ApiError(

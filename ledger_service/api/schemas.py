@@ -191,7 +191,27 @@ class DispatchTerms(StatementTerms):
     operation: Operation
     permit_id: Bytes32
     certificates: list[Bytes32] = Field(default_factory=list, max_length=16)
+    transporters: list[Address] = Field(
+        default_factory=list,
+        max_length=8,
+        description="In order; none for a pipe or a collection by the receiver",
+    )
+    licences: list[Bytes32] | None = Field(
+        None, description="The licence each transporter carries under (hazardous waste); default: none"
+    )
     document_hash: Bytes32
+
+    @model_validator(mode="after")
+    def _a_licence_entry_per_transporter(self) -> "DispatchTerms":
+        if self.licences is None:
+            self.licences = ["0x" + "00" * 32] * len(self.transporters)
+        elif len(self.licences) != len(self.transporters):
+            raise ValueError("licences: give one per transporter (0x00…00 where none is needed)")
+        return self
+
+
+class LegTerms(DeadlineTerms):
+    """A leg's pick-up or delivery; the transporter is the dispatch's for that leg."""
 
 
 class ReceiptTerms(DeadlineTerms):
@@ -277,8 +297,17 @@ class DispatchMessage(Strict):
     operation: Operation
     permitId: Bytes32
     certificates: list[Bytes32] = Field(max_length=16)
+    transporters: list[Address] = Field(max_length=8)
+    licences: list[Bytes32] = Field(max_length=8)
     documentHash: Bytes32
     nonce: Uint256
+    deadline: Uint256
+
+
+class LegMessage(Strict):
+    transferId: Bytes32
+    transporter: Address
+    leg: Annotated[int, Field(ge=0, lt=8)]
     deadline: Uint256
 
 
@@ -346,6 +375,11 @@ class SignedCertificate(Strict):
 
 class SignedCertificateRevocation(Strict):
     message: RevokeCertificateMessage
+    signature: Signature
+
+
+class SignedLeg(Strict):
+    message: LegMessage
     signature: Signature
 
 
@@ -474,6 +508,10 @@ class TransferOut(BaseModel):
     operation: str
     permit_id: str
     certificates: list[str]
+    transporters: list[str]
+    licences: list[str]
+    legs_picked_up: int
+    legs_delivered: int
     received_quantity: int | None
     discrepancy: int | None = Field(description="received - shipped, in the unit; None until received")
     shipper: str

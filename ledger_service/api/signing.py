@@ -81,6 +81,7 @@ def submit(
     message_model: BaseModel,
     signature_hex: str,
     labels: dict[str, str] | None = None,
+    context: dict[str, Any] | None = None,
 ) -> SignedPayload:
     """Hands a signed statement to the relayer; contract refusals come back as ApiError, naming ids by
     their `labels` (a permit's number, a waste code) where the caller knows them."""
@@ -88,7 +89,7 @@ def submit(
     payload = typed_data(statement, runtime.chain_id, runtime.gateway.ledger_address, message)
     signature = bytes.fromhex(signature_hex[2:])
     try:
-        submitted = runtime.relayer.submit(statement, message, signature, digest(payload))
+        submitted = runtime.relayer.submit(statement, message, signature, digest(payload), context)
     except ContractRejection as rejection:
         raise _explained(rejection, statement, message, payload, signature, labels) from None
     if submitted.status == FAILED:
@@ -107,10 +108,11 @@ def record(
     response: Response,
     read: Callable[[SignedPayload], BaseModel],
     labels: dict[str, str] | None = None,
+    context: dict[str, Any] | None = None,
 ) -> BaseModel:
     """Submits a signed statement and answers with `read`'s record once the chain has it (201/200), or
     with the submission (202) while the node has not mined it yet."""
-    submitted = submit(runtime, statement, body.message, body.signature, labels)
+    submitted = submit(runtime, statement, body.message, body.signature, labels, context)
     if submitted.status != RECORDED:
         response.status_code = status.HTTP_202_ACCEPTED
         return Submission(

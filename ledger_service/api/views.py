@@ -31,6 +31,8 @@ SIGNER_ARG = {
     "CertificateRevoked": "lab",
     "TransferDispatched": "shipper",
     "TransferReceived": "receiver",
+    "LegPickedUp": "transporter",
+    "LegDelivered": "transporter",
 }
 ZERO_ADDRESS = "0x" + "0" * 40
 
@@ -164,6 +166,10 @@ def transfer_out(session: Session, t: Transfer) -> TransferOut:
         operation=t.operation,
         permit_id=t.permit_id,
         certificates=t.certificates,
+        transporters=t.transporters,
+        licences=t.licences,
+        legs_picked_up=t.legs_picked_up,
+        legs_delivered=t.legs_delivered,
         received_quantity=t.received_quantity,
         discrepancy=None if gap is None else gap.delta,
         shipper=t.shipper,

@@ -29,7 +29,9 @@ from ledger_service.deployment import DeployedContract, Deployment
 from ledger_service.statements import Statement
 
 LEDGER_CONTRACT = "SymbiosisLedger"
-# Which contract function records each statement: it takes the message as a struct, then the signature.
+# Which contract function records each statement: it takes the message as a struct, then the call's context
+# arguments (CONTEXT: data the contract checks but the signer does not sign), then the signature.
+CONTEXT = {"PickUp": ("transporters",), "Delivery": ("transporters",)}
 FUNCTIONS = {
     "RegisterParticipant": "registerParticipant",
     "SetParticipantStatus": "setParticipantStatus",
@@ -40,6 +42,8 @@ FUNCTIONS = {
     "IssueCertificate": "issueCertificate",
     "RevokeCertificate": "revokeCertificate",
     "Dispatch": "dispatch",
+    "PickUp": "pickUp",
+    "Delivery": "deliver",
     "Receipt": "confirmReceipt",
 }
 
@@ -188,11 +192,16 @@ class ChainGateway:
     # --- statements --------------------------------------------------------------------------------
 
     def statement_call(
-        self, statement: Statement, message: dict[str, Any], signature: bytes
+        self,
+        statement: Statement,
+        message: dict[str, Any],
+        signature: bytes,
+        context: dict[str, Any] | None = None,
     ) -> ContractFunction:
         args = self._abi_struct(statement, statement.fields, message)
+        extra = [(context or {})[name] for name in CONTEXT.get(statement.primary_type, ())]
         fn = getattr(self._bound().functions, FUNCTIONS[statement.primary_type])
-        return fn(tuple(args), signature)
+        return fn(tuple(args), *extra, signature)
 
     def simulate(self, call: ContractFunction) -> int:
         """Gas the call needs; raises ContractRejection if the contract would refuse it."""

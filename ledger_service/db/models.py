@@ -112,6 +112,10 @@ class Transfer(Base):
     operation: Mapped[str] = mapped_column(String(4))
     permit_id: Mapped[str] = mapped_column(HASH)
     certificates: Mapped[list[str]] = mapped_column(JSON)
+    transporters: Mapped[list[str]] = mapped_column(JSON, default=list)
+    licences: Mapped[list[str]] = mapped_column(JSON, default=list)
+    legs_picked_up: Mapped[int] = mapped_column(Integer, default=0)
+    legs_delivered: Mapped[int] = mapped_column(Integer, default=0)
     document_hash: Mapped[str] = mapped_column(HASH)
     status: Mapped[str] = mapped_column(String(16), index=True)
     dispatch_tx: Mapped[str] = mapped_column(HASH)
@@ -163,6 +167,8 @@ class SignedPayload(Base):
     nonce: Mapped[str | None] = mapped_column(UINT256)
     message: Mapped[dict[str, Any]] = mapped_column(JSON)
     signature: Mapped[str] = mapped_column(Text)
+    # Arguments the contract call needs besides the signed message (e.g. a leg's transporter list).
+    context: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # pending / sent / recorded / failed: see ledger_service.relayer.
     status: Mapped[str] = mapped_column(String(16), index=True)
     tx_hash: Mapped[str | None] = mapped_column(HASH)

@@ -23,12 +23,15 @@ from typed_statements import (
     SHIPPER,
     SLAG,
     SLAG_OPERATIONS,
+    TRANSPORTER,
     WASTE_OIL,
     CatalogueCode,
     PermitKind,
+    address_of,
     code_key,
     coverage,
     deadline_in,
+    leg_args,
     new_party,
     next_nonce,
     permit_id,
@@ -157,9 +160,21 @@ def signed_lot(ledger):
 @pytest.fixture(scope="module")
 def signed_dispatch(ledger):
     """A Dispatch of `SHIPPED` of lot `lot_id` for aggregate recovery (R5) under `permit_id_`, citing the
-    certificate ids in `certificates` (none unless given)."""
+    certificate ids in `certificates`, carried by `transporters` (keys or addresses, in leg order) under
+    `licences` (none of either unless given)."""
 
-    def build(shipper, receiver, lot_id, permit_id_, signer=None, chain_id=None, certificates=(), **fields):
+    def build(
+        shipper,
+        receiver,
+        lot_id,
+        permit_id_,
+        signer=None,
+        chain_id=None,
+        certificates=(),
+        transporters=(),
+        licences=(),
+        **fields,
+    ):
         message = {
             "shipper": shipper.address,
             "receiver": receiver.address,
@@ -168,6 +183,8 @@ def signed_dispatch(ledger):
             "operation": "R5",
             "permitId": bytes(permit_id_),
             "certificates": [bytes(c) for c in certificates],
+            "transporters": [address_of(t) for t in transporters],
+            "licences": [bytes(licence) for licence in licences],
             "documentHash": DOCUMENT_HASH,
             "nonce": next_nonce(),
             "deadline": deadline_in(3600),
@@ -176,6 +193,32 @@ def signed_dispatch(ledger):
         return sign(signer or shipper, ledger, "Dispatch", message, chain_id)
 
     return build
+
+
+def _leg_builder(ledger, primary_type):
+    def build(transfer_id, transporter, leg, signer=None, **fields):
+        message = {
+            "transferId": bytes(transfer_id),
+            "transporter": address_of(transporter),
+            "leg": leg,
+            "deadline": deadline_in(3600),
+            **fields,
+        }
+        return sign(signer or transporter, ledger, primary_type, message)
+
+    return build
+
+
+@pytest.fixture(scope="module")
+def signed_pick_up(ledger):
+    """A PickUp statement: `transporter` took custody of transfer `transfer_id` for leg `leg` (from 0)."""
+    return _leg_builder(ledger, "PickUp")
+
+
+@pytest.fixture(scope="module")
+def signed_delivery(ledger):
+    """A Delivery statement: `transporter` handed transfer `transfer_id` on at the end of leg `leg`."""
+    return _leg_builder(ledger, "Delivery")
 
 
 @pytest.fixture(scope="module")
@@ -344,6 +387,28 @@ def dispatch(ledger, relayer, signed_dispatch):
 
 
 @pytest.fixture(scope="module")
+def pick_up(ledger, relayer, signed_pick_up):
+    """Relays the pick-up of leg `leg` of `transfer_id` by `transporters[leg]`; returns the transaction."""
+
+    def run(transfer_id, transporters, leg, **fields):
+        statement = signed_pick_up(transfer_id, transporters[leg], leg, **fields)
+        return ledger.pickUp(*leg_args(statement, transporters), {"from": relayer})
+
+    return run
+
+
+@pytest.fixture(scope="module")
+def deliver(ledger, relayer, signed_delivery):
+    """Relays the delivery of leg `leg` of `transfer_id` by `transporters[leg]`; returns the transaction."""
+
+    def run(transfer_id, transporters, leg, **fields):
+        statement = signed_delivery(transfer_id, transporters[leg], leg, **fields)
+        return ledger.deliver(*leg_args(statement, transporters), {"from": relayer})
+
+    return run
+
+
+@pytest.fixture(scope="module")
 def issue_certificate(ledger, relayer, signed_certificate):
     """Relays a certificate signed by `lab`; returns the certificate id."""
 
@@ -427,6 +492,14 @@ def receiver(register):
     """An active participant holding only the RECEIVER role."""
     party = new_party()
     register(party, RECEIVER)
+    return party
+
+
+@pytest.fixture(scope="module")
+def transporter(register):
+    """An active participant holding only the TRANSPORTER role."""
+    party = new_party()
+    register(party, TRANSPORTER)
     return party
 
 

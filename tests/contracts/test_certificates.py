@@ -44,7 +44,8 @@ ISSUE_CERTIFICATE_TYPE = (
 )
 DISPATCH_TYPE = (
     "Dispatch(address shipper,address receiver,bytes32 lotId,uint64 quantity,string operation,"
-    "bytes32 permitId,bytes32[] certificates,bytes32 documentHash,uint256 nonce,uint256 deadline)"
+    "bytes32 permitId,bytes32[] certificates,address[] transporters,bytes32[] licences,bytes32 documentHash,"
+    "uint256 nonce,uint256 deadline)"
 )
 
 
@@ -61,13 +62,14 @@ def issuance_digest(ledger, m):
 
 
 def dispatch_digest(ledger, m):
-    """The EIP-712 digest of a Dispatch message, by hand: an array of bytes32 is encoded as the hash of its
-    elements back to back."""
+    """The EIP-712 digest of a Dispatch message, by hand: an array is encoded as the hash of its elements,
+    each padded to 32 bytes, back to back."""
     types = ["bytes32", "address", "address", "bytes32", "uint64", "bytes32", "bytes32", "bytes32", "bytes32"]
-    types += ["uint256", "uint256"]
+    types += ["bytes32", "bytes32", "uint256", "uint256"]
     values = [keccak(text=DISPATCH_TYPE), m["shipper"], m["receiver"], m["lotId"], m["quantity"]]
     values += [keccak(text=m["operation"]), m["permitId"], keccak(b"".join(m["certificates"]))]
-    values += [m["documentHash"], m["nonce"], m["deadline"]]
+    values += [keccak(b"".join(encode(["address"], [t]) for t in m["transporters"]))]
+    values += [keccak(b"".join(m["licences"])), m["documentHash"], m["nonce"], m["deadline"]]
     return typed_digest(ledger, keccak(encode(types, values)))
 
 

@@ -13,9 +13,12 @@ from typed_statements import (
     REGULATOR,
     SHIPPED,
     SHIPPER,
+    TRANSPORTER,
+    ZERO_BYTES32,
     ParticipantStatus,
     PermitKind,
     TransferStatus,
+    leg_args,
     new_party,
     plain,
     reverts,
@@ -154,3 +157,32 @@ def test_certificate_issued_and_revoked_by_a_lab_wallet(
     ledger.revokeCertificate(*statement.args, {"from": relayer})
     assert plain(ledger.certificate(certificate_id, lot))[2] is True
     assert ledger.nonceUsed(lab_wallet.address, statement.message["nonce"])
+
+
+def test_transporter_wallet_signs_its_legs(
+    ledger,
+    relayer,
+    register,
+    shipper,
+    receiver,
+    lot,
+    permit,
+    owner,
+    dispatch,
+    pick_up,
+    deliver,
+    signed_pick_up,
+):
+    # A haulier's multisig as the leg's transporter: its pick-up and delivery are signed by the owner's key.
+    wallet = ERC1271Wallet.deploy(owner.address, {"from": relayer})
+    register(wallet, TRANSPORTER)
+    tx = dispatch(shipper, receiver, lot, permit, transporters=[wallet], licences=[ZERO_BYTES32])
+    transfer_id = tx.events["TransferDispatched"]["transferId"]
+
+    with reverts("InvalidSignature", wallet.address):
+        ledger.pickUp(
+            *leg_args(signed_pick_up(transfer_id, wallet, 0, signer=new_party()), [wallet]), {"from": relayer}
+        )
+    pick_up(transfer_id, [wallet], 0, signer=owner)
+    deliver(transfer_id, [wallet], 0, signer=owner)
+    assert plain(ledger.transfer(transfer_id))[1] == TransferStatus.DELIVERED

@@ -41,7 +41,9 @@ from typed_statements import (
     SHIPPER,
     SLAG,
     SLAG_OPERATIONS,
+    TRANSPORTER,
     WASTE_OIL,
+    ZERO_BYTES32,
     PermitKind,
     code_key,
     custom_error,
@@ -186,19 +188,25 @@ OPERATIONS = {
         "capacity used are non-zero slots)"
     ),
     "dispatch.noCertificate": "as `dispatch`, the shipper's third dispatch from the lot, citing no certificate",
+    "dispatch.oneTransporter": (
+        "as `dispatch.noCertificate`, the shipper's fourth dispatch from the lot, carried by one transporter "
+        "(slag is not hazardous: no licence; ours: the transfer's carriage is a new slot)"
+    ),
     "confirmReceipt": "receipt of the second dispatch, opening the receiver's lot",
 }
-# Measured in the same flow, ours only (not a custody operation the issue compares): the issuing lab
-# revokes its certificate of the second lot, its first revocation (its first nonce word is a new slot).
-OWN_ONLY = ("revokeCertificate",)
+# Measured in the same flow, ours only (not custody operations the issue compares; the baseline has no
+# carriage legs): the issuing lab revokes its certificate of the second lot, its first revocation (its first
+# nonce word is a new slot); the transporter picks up and delivers the carried dispatch, its only leg.
+OWN_ONLY = ("revokeCertificate", "pickUp", "deliver")
 # Operations whose baseline/ours ratio misses TARGET_RATIO: {operation: measured ratio}. Their ratio
 # assertion is an expected failure (strict: it must start failing loudly once the ratio is reached).
 BELOW_TARGET = {}
 
 
-def _flow(contract, relayer, shipper, receiver, lab, permit, accreditation):
-    """Two lots, a certificate of each, three dispatches from the first lot (two citing its certificate),
-    the receipt of the second dispatch, the revocation of the second lot's certificate.
+def _flow(contract, relayer, shipper, receiver, lab, transporter, permit, accreditation, carriage=False):
+    """Two lots, a certificate of each, four dispatches from the first lot (two citing its certificate, the
+    last carried by `transporter`), the receipt of the second dispatch, the revocation of the second lot's
+    certificate; with `carriage` (ours only), the carried dispatch's pick-up and delivery.
 
     Returns ({operation: transaction}, {name: id}).
     """
@@ -231,7 +239,7 @@ def _flow(contract, relayer, shipper, receiver, lab, permit, accreditation):
             "deadline": FAR_DEADLINE,
         }
 
-    def dispatch_message(lot_id, certificates, nonce):
+    def dispatch_message(lot_id, certificates, nonce, transporters=(), licences=None):
         return {
             "shipper": shipper.address,
             "receiver": receiver.address,
@@ -240,11 +248,14 @@ def _flow(contract, relayer, shipper, receiver, lab, permit, accreditation):
             "operation": "R5",
             "permitId": permit,
             "certificates": certificates,
+            "transporters": list(transporters),
+            "licences": [ZERO_BYTES32] * len(transporters) if licences is None else licences,
             "documentHash": DOCUMENT_HASH,
             "nonce": nonce,
             "deadline": FAR_DEADLINE,
         }
 
+    own_only = {}
     # Sequential nonces from 0 per signer, as the baseline requires (SymbiosisLedger accepts any).
     lot_id, _ = send(contract.registerLot, shipper, "RegisterLot", lot_message(0))
     second_lot_id, second_lot = send(contract.registerLot, shipper, "RegisterLot", lot_message(1))
@@ -261,6 +272,9 @@ def _flow(contract, relayer, shipper, receiver, lab, permit, accreditation):
         contract.dispatch, shipper, "Dispatch", dispatch_message(lot_id, [certificate_id], 3)
     )
     _, third_dispatch = send(contract.dispatch, shipper, "Dispatch", dispatch_message(lot_id, [], 4))
+    carried_id, carried_dispatch = send(
+        contract.dispatch, shipper, "Dispatch", dispatch_message(lot_id, [], 5, [transporter.address])
+    )
     receipt_message = {
         "transferId": transfer_id,
         "receiver": receiver.address,
@@ -277,14 +291,29 @@ def _flow(contract, relayer, shipper, receiver, lab, permit, accreditation):
         "deadline": FAR_DEADLINE,
     }
     _, revocation = send(contract.revokeCertificate, lab, "RevokeCertificate", revocation_message)
+    if carriage:
+        leg = {
+            "transferId": carried_id,
+            "transporter": transporter.address,
+            "leg": 0,
+            "deadline": FAR_DEADLINE,
+        }
+        for operation, primary_type in [("pickUp", "PickUp"), ("deliver", "Delivery")]:
+            statement = sign(transporter, contract, primary_type, leg)
+            fn = getattr(contract, operation)
+            own_only[operation] = fn(
+                statement.struct(), [transporter.address], statement.signature, {"from": relayer}
+            )
     txs = {
         "registerLot": second_lot,
         "issueCertificate": certificate,
         "dispatch.firstOfYear": first_dispatch,
         "dispatch": second_dispatch,
         "dispatch.noCertificate": third_dispatch,
+        "dispatch.oneTransporter": carried_dispatch,
         "confirmReceipt": receipt,
         "revokeCertificate": revocation,
+        **own_only,
     }
     ids = {
         "lot": lot_id,
@@ -292,13 +321,19 @@ def _flow(contract, relayer, shipper, receiver, lab, permit, accreditation):
         "certificate": certificate_id,
         "secondCertificate": second_certificate_id,
         "transfer": transfer_id,
+        "carried": carried_id,
     }
-    # Refused alike: a certificate of another lot, and a revoked one (a dispatch of the second lot).
+    # Refused alike: a certificate of another lot, a revoked one (a dispatch of the second lot), a carrier
+    # without the TRANSPORTER role (the receiver), a transporter without its licence entry.
+    refused = [
+        dispatch_message(lot_id, [second_certificate_id], 6),
+        dispatch_message(second_lot_id, [second_certificate_id], 6),
+        dispatch_message(lot_id, [], 6, [receiver.address]),
+        dispatch_message(lot_id, [], 6, [transporter.address], []),
+    ]
     ids["refusals"] = tuple(
-        _refusal(
-            contract.dispatch, sign(shipper, contract, "Dispatch", dispatch_message(lot, [cited], 5)), relayer
-        )
-        for lot, cited in [(lot_id, second_certificate_id), (second_lot_id, second_certificate_id)]
+        _refusal(contract.dispatch, sign(shipper, contract, "Dispatch", message), relayer)
+        for message in refused
     )
     return txs, ids
 
@@ -338,6 +373,8 @@ def ledger_flows(
     permit = permit_id("GP-000777/BTNMT")
     lab = fixed_party("lab")
     register(lab, LAB, nonce=12, deadline=FAR_DEADLINE)
+    transporter = fixed_party("transporter")
+    register(transporter, TRANSPORTER, nonce=14, deadline=FAR_DEADLINE)
     statement = signed_permit(
         lab,
         [],
@@ -351,7 +388,9 @@ def ledger_flows(
     permits.registerPermit(*statement.args, {"from": relayer})
     accreditation = permit_id("VILAS-0555")
 
-    ours, ids = _flow(ledger, relayer, shipper, receiver, lab, permit, accreditation)
+    ours, ids = _flow(
+        ledger, relayer, shipper, receiver, lab, transporter, permit, accreditation, carriage=True
+    )
     year = utc_year(ours["dispatch"].timestamp)
     recorded = {
         "ours": (
@@ -365,7 +404,7 @@ def ledger_flows(
         )
     }
     ours_ids = ids
-    baseline, ids = _flow(naive_ledger, relayer, shipper, receiver, lab, permit, accreditation)
+    baseline, ids = _flow(naive_ledger, relayer, shipper, receiver, lab, transporter, permit, accreditation)
     naive_lot, naive_received = (
         plain(naive_ledger.lots(ids["lot"])),
         plain(naive_ledger.lots(ids["transfer"])),
@@ -392,18 +431,29 @@ def ledger_flows(
 
 
 def _dispatched(txs, ids):
-    """(operation bit, whether exactly the lot's certificate is cited) of each dispatch of the flow."""
+    """(operation bit, whether exactly the lot's certificate is cited, the TransferCarried event's transporters
+    and licences or None) of each dispatch of the flow."""
     return tuple(
         (
             txs[op].events["TransferDispatched"]["operation"],
             plain(txs[op].events["TransferDispatched"]["certificates"]) == cited,
+            _carried(txs[op], ids) if "TransferCarried" in txs[op].events else None,
         )
         for op, cited in [
             ("dispatch.firstOfYear", (ids["certificate"],)),
             ("dispatch", (ids["certificate"],)),
             ("dispatch.noCertificate", ()),
+            ("dispatch.oneTransporter", ()),
         ]
     )
+
+
+def _carried(tx, ids):
+    """The TransferCarried event's transporters and licences, if it names the carried dispatch."""
+    event = tx.events["TransferCarried"]
+    if bytes(event["transferId"]) != bytes(ids["carried"]):
+        return "another transfer"
+    return plain(event["transporters"]), plain(event["licences"])
 
 
 def _write_baseline_report(flows, own):
@@ -437,24 +487,30 @@ def test_baseline_does_the_same_job(ledger_flows, receiver):
     # dispatch events, same refusals: the comparison is between equals.
     _, recorded, _ = ledger_flows
     lab = fixed_party("lab")
+    ids = recorded["ids"]
+    carried = ((fixed_party("transporter").address,), (ZERO_BYTES32,))
     expected = (
-        LOT_QUANTITY - 3 * SHIPPED,
+        LOT_QUANTITY - 4 * SHIPPED,
         (receiver.address, SHIPPED - 20),
-        3 * SHIPPED,
+        4 * SHIPPED,
         (lab.address, FAR_DEADLINE, False),
         True,
-        ((4, True), (4, True), (4, True)),  # R5's bit
-        (True, True),
+        ((4, True, None), (4, True, None), (4, True, None), (4, True, carried)),  # R5's bit
+        (True, True, True, True),
     )
     assert recorded["ours"] == recorded["baseline"] == expected
-    ids = recorded["ids"]
     assert recorded["refusals"]["ours"] == (
         custom_error("CertificateNotForLot", ids["secondCertificate"], ids["lot"]),
         custom_error("RevokedCertificate", ids["secondCertificate"]),
+        custom_error("MissingRole", receiver.address, TRANSPORTER),
+        custom_error("InvalidTransporters", 1, 0),
     )
     assert recorded["refusals"]["baseline"] == (
         "Refused: certificate not for lot",
         "Refused: certificate revoked",
+        # The baseline asks the same registry, whose error it passes on.
+        custom_error("MissingRole", receiver.address, TRANSPORTER),
+        "Refused: invalid transporters",
     )
 
 
@@ -495,6 +551,24 @@ def test_a_cited_certificate_costs_about_one_storage_read(ledger_flows):
     assert 2_100 < cited - uncited < 5_000, f"citing one certificate {cited}, citing none {uncited}"
 
 
+def test_a_transporter_costs_about_one_new_slot(ledger_flows):
+    # The carriage (transporters' hash and progress) is one new slot (22,100), the transporter's participant
+    # record one cold SLOAD (2,100); the rest is the list's calldata, its hashes and the TransferCarried event.
+    flows, _, _ = ledger_flows
+    carried, uncarried = (
+        flows[op][0].gas_used for op in ("dispatch.oneTransporter", "dispatch.noCertificate")
+    )
+    assert 22_100 + 2_100 < carried - uncarried < 36_000, f"one transporter {carried}, none {uncarried}"
+
+
+def test_a_leg_costs_no_new_slot(ledger_flows):
+    # A pick-up or a delivery rewrites the carriage slot (and a pick-up the transfer's), opening none: well
+    # under the 22,100 of a new slot on top of the 21,000 of a transaction and its signature check.
+    _, _, own = ledger_flows
+    for operation in ("pickUp", "deliver"):
+        assert own[operation].gas_used < 50_000, f"{operation} used {own[operation].gas_used}"
+
+
 @pytest.mark.parametrize(
     "operation",
     [
@@ -526,3 +600,80 @@ def test_snapshot_holds_only_measured_operations():
         *(f"SymbiosisLedger.{op}" for op in (*OPERATIONS, *OWN_ONLY)),
     }
     assert set(json.loads(SNAPSHOT.read_text())) == measured
+
+
+def test_baseline_refuses_hazardous_carriage_alike(
+    ledger, naive_ledger, relayer, register, shipper, receiver, register_waste_code, signed_permit, permits
+):
+    # Not measured: the baseline's licence check (the flow carries slag) against ours, on waste oil.
+    register_waste_code(*WASTE_OIL, nonce=20, deadline=FAR_DEADLINE)
+    oil = code_key(*WASTE_OIL[:2])
+    oil_id = permits.wasteCode(oil)[0]
+    transporter = fixed_party("transporter")
+    register(transporter, TRANSPORTER, nonce=21, deadline=FAR_DEADLINE)
+    for number, holder, kind, nonce in [
+        ("GP-000888/BTNMT", receiver, PermitKind.ENVIRONMENTAL_PERMIT, 22),
+        ("HWT-0001", transporter, PermitKind.HAZARDOUS_WASTE_TRANSPORT_LICENCE, 23),
+    ]:
+        statement = signed_permit(
+            holder,
+            [(oil, OIL_OPERATIONS)],
+            permitNumber=number,
+            kind=kind,
+            nonce=nonce,
+            deadline=FAR_DEADLINE,
+        )
+        permits.registerPermit(*statement.args, {"from": relayer})
+    permit, licence = permit_id("GP-000888/BTNMT"), permit_id("HWT-0001")
+
+    def outcomes(contract):
+        lot = {
+            "generator": shipper.address,
+            "wasteScheme": WASTE_OIL[0],
+            "wasteCode": WASTE_OIL[1],
+            "quantity": 3_000,
+            "unit": WASTE_OIL[2],
+            "documentHash": GENERATION_RECORD,
+            "nonce": 0,
+            "deadline": FAR_DEADLINE,
+        }
+        statement = sign(shipper, contract, "RegisterLot", lot)
+        contract.registerLot(*statement.args, {"from": relayer})
+
+        def dispatch(nonce, transporters, licences):
+            message = {
+                "shipper": shipper.address,
+                "receiver": receiver.address,
+                "lotId": statement.digest,
+                "quantity": 500,
+                "operation": "D10",
+                "permitId": permit,
+                "certificates": [],
+                "transporters": transporters,
+                "licences": licences,
+                "documentHash": DOCUMENT_HASH,
+                "nonce": nonce,
+                "deadline": FAR_DEADLINE,
+            }
+            return _refusal(contract.dispatch, sign(shipper, contract, "Dispatch", message), relayer)
+
+        # Sequential nonces for the baseline: a refused dispatch leaves its nonce unused.
+        return (
+            dispatch(1, [transporter.address], [ZERO_BYTES32]),
+            dispatch(1, [transporter.address], [permit]),
+            dispatch(1, [transporter.address], [licence]),
+            dispatch(2, [shipper.address], [ZERO_BYTES32]),
+        )
+
+    assert outcomes(ledger) == (
+        custom_error("UnlicensedTransporter", transporter.address, ZERO_BYTES32, oil_id),
+        custom_error("UnlicensedTransporter", transporter.address, permit, oil_id),
+        None,
+        None,
+    )
+    assert outcomes(naive_ledger) == (
+        "Refused: unlicensed transporter",
+        "Refused: unlicensed transporter",
+        None,
+        None,
+    )

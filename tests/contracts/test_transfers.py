@@ -410,26 +410,26 @@ def test_receipt_by_the_shipper(ledger, relayer, shipper, transfer_id, signed_re
 
 def test_receipt_of_unknown_transfer(ledger, relayer, receiver, signed_receipt):
     unknown = b"\x42" * 32
-    with reverts("TransferNotDispatched", unknown, TransferStatus.NONE):
+    with reverts("NotAwaitingReceipt", unknown, TransferStatus.NONE):
         ledger.confirmReceipt(*signed_receipt(unknown, receiver).args, {"from": relayer})
 
 
 def test_receipt_naming_a_lot(ledger, relayer, receiver, lot, signed_receipt):
     # A lot id is no transfer id.
-    with reverts("TransferNotDispatched", lot, TransferStatus.NONE):
+    with reverts("NotAwaitingReceipt", lot, TransferStatus.NONE):
         ledger.confirmReceipt(*signed_receipt(lot, receiver).args, {"from": relayer})
 
 
 def test_double_receipt(ledger, relayer, receiver, transfer_id, receive, signed_receipt):
     receive(transfer_id, receiver)
-    with reverts("TransferNotDispatched", transfer_id, TransferStatus.RECEIVED):
+    with reverts("NotAwaitingReceipt", transfer_id, TransferStatus.RECEIVED):
         ledger.confirmReceipt(*signed_receipt(transfer_id, receiver).args, {"from": relayer})
 
 
 def test_replayed_receipt(ledger, relayer, receiver, transfer_id, signed_receipt):
     statement = signed_receipt(transfer_id, receiver)
     ledger.confirmReceipt(*statement.args, {"from": relayer})
-    with reverts("TransferNotDispatched", transfer_id, TransferStatus.RECEIVED):
+    with reverts("NotAwaitingReceipt", transfer_id, TransferStatus.RECEIVED):
         ledger.confirmReceipt(*statement.args, {"from": relayer})
 
 

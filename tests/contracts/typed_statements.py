@@ -29,6 +29,8 @@ ALL_ROLES = (1 << 6) - 1
 # code share one storage slot (and a SQL read model's int64 holds any of them).
 MAX_QUANTITY = 2**56 - 1
 ZERO_ADDRESS = "0x" + "00" * 20
+ZERO_BYTES32 = b"\x00" * 32  # a transporter's licence where none is required
+MAX_LEGS = 8  # transport legs a dispatch may name
 DOCUMENT_HASH = bytes.fromhex("5e" * 32)  # stands for the SHA-256 of the transfer document
 GENERATION_RECORD = bytes.fromhex("9e" * 32)  # stands for the SHA-256 of a lot's generation record
 CERTIFICATE_DOCUMENT = bytes.fromhex("ce" * 32)  # stands for the SHA-256 of a certificate of analysis
@@ -103,9 +105,15 @@ class ParticipantStatus(IntEnum):
 
 
 class TransferStatus(IntEnum):
+    """Without transport legs: DISPATCHED -> RECEIVED. With legs: AWAITING_PICK_UP -> IN_TRANSIT (first pick-up,
+    and between legs) -> DELIVERED (last delivery) -> RECEIVED."""
+
     NONE = 0
     DISPATCHED = 1
-    RECEIVED = 2
+    AWAITING_PICK_UP = 2
+    IN_TRANSIT = 3
+    DELIVERED = 4
+    RECEIVED = 5
 
 
 class Unit(IntEnum):
@@ -174,8 +182,24 @@ TYPES = {
         ("operation", "string"),
         ("permitId", "bytes32"),
         ("certificates", "bytes32[]"),
+        ("transporters", "address[]"),
+        ("licences", "bytes32[]"),
         ("documentHash", "bytes32"),
         ("nonce", "uint256"),
+        ("deadline", "uint256"),
+    ],
+    # A leg's transporter signs these (no nonce: each leg is picked up and delivered once); both are the
+    # contract's Leg struct.
+    "PickUp": [
+        ("transferId", "bytes32"),
+        ("transporter", "address"),
+        ("leg", "uint8"),
+        ("deadline", "uint256"),
+    ],
+    "Delivery": [
+        ("transferId", "bytes32"),
+        ("transporter", "address"),
+        ("leg", "uint8"),
         ("deadline", "uint256"),
     ],
     "Receipt": [
@@ -261,6 +285,23 @@ def code_key(scheme, code):
 def coverage(*entries):
     """A permit's coverage from (code key, operations) pairs, as the RegisterPermit message holds it."""
     return [{"codeKey": key, "operations": operations} for key, operations in entries]
+
+
+def address_of(party):
+    """A party's address, given its key (LocalAccount) or the address itself."""
+    return getattr(party, "address", party)
+
+
+def transporters_hash(transporters):
+    """What the carriage view holds of a dispatch's transporters: keccak256(abi.encodePacked(address[]))
+    (each address padded to 32 bytes), cut to its first 28 bytes."""
+    return keccak(b"".join(encode(["address"], [address_of(t)]) for t in transporters))[:28]
+
+
+def leg_args(statement, transporters, **changes):
+    """Arguments of pickUp/deliver for a signed PickUp or Delivery `statement`: the Leg struct (with
+    `changes` applied after signing), the dispatch's transporter list, the signature."""
+    return (statement.struct(**changes), [address_of(t) for t in transporters], statement.signature)
 
 
 def permit_id(permit_number):

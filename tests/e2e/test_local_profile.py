@@ -238,6 +238,24 @@ def test_make_run_then_a_transfer_from_the_terminal(tmp_path):
             "--valid-until",
             "2030-06-30",
         )
+        truck = system.cli(
+            "key", "new", "-k", str(keys / "truck.json"), "--password-file", str(keys / "password")
+        )
+        truck_address = truck["out"].strip()
+        system.cli(
+            "register",
+            *regulator_key,
+            "--participant",
+            truck_address,
+            "--role",
+            "TRANSPORTER",
+            "--legal-name",
+            "Hai Phong Haulage",
+            "--enterprise-id",
+            "0200555666",
+            "--park",
+            "",
+        )
         ticket = tmp_path / "weighbridge.pdf"
         ticket.write_bytes(b"%PDF-1.4 weighbridge ticket 24.5 t slag")
         transfer = system.cli(
@@ -255,10 +273,16 @@ def test_make_run_then_a_transfer_from_the_terminal(tmp_path):
             "GPMT-HP-0042",
             "--certificate",
             certificate["id"],
+            "--transporter",
+            truck_address,
             "--document",
             str(ticket),
         )
         assert transfer["certificates"] == [certificate["id"]]
+        assert transfer["status"] == "awaiting_pick_up"
+        truck_key = ["-k", str(keys / "truck.json"), "--password-file", str(keys / "password")]
+        assert system.cli("pick-up", *truck_key, transfer["id"], "--leg", "0")["status"] == "in_transit"
+        assert system.cli("deliver", *truck_key, transfer["id"], "--leg", "0")["status"] == "delivered"
         received = system.cli(
             "receive",
             "-k",
@@ -272,6 +296,9 @@ def test_make_run_then_a_transfer_from_the_terminal(tmp_path):
         assert (received["status"], received["discrepancy"]) == ("received", -120)
         assert [(e["event"], e["signer"]) for e in received["evidence"]] == [
             ("TransferDispatched", shipper_address),
+            ("TransferCarried", None),
+            ("LegPickedUp", truck_address),
+            ("LegDelivered", truck_address),
             ("TransferReceived", receiver_address),
         ]
     finally:

@@ -59,7 +59,14 @@ def signed_submit(client: TestClient, party: Party, prepare_path: str, terms: di
     return response.json()
 
 
-def ensure_waste_code(client: TestClient, regulator: Party, scheme: str = SCHEME, code: str = CODE) -> dict:
+def ensure_waste_code(
+    client: TestClient,
+    regulator: Party,
+    scheme: str = SCHEME,
+    code: str = CODE,
+    unit: str = UNIT,
+    hazardous: bool = False,
+) -> dict:
     for known in client.get("/waste-codes").json():
         if (known["scheme"], known["code"]) == (scheme, code):
             return known
@@ -67,9 +74,9 @@ def ensure_waste_code(client: TestClient, regulator: Party, scheme: str = SCHEME
         "regulator": regulator.address,
         "scheme": scheme,
         "code": code,
-        "unit": UNIT,
-        "hazardous": False,
-        "description": "Unprocessed slag",
+        "unit": unit,
+        "hazardous": hazardous,
+        "description": f"{scheme} {code}",
     }
     return signed_submit(client, regulator, "/waste-codes/prepare", terms, "/waste-codes")
 

@@ -30,7 +30,8 @@ def test_catalogue_lists_codes_once(client, regulator):
     }
     prepared = client.post("/waste-codes/prepare", json=terms).json()
     again = client.post("/waste-codes", json=regulator.signed_body(prepared))
-    assert again.status_code == 409 and again.json()["detail"][0]["type"] == "waste_code_registered"
+    assert again.status_code == 409, again.text
+    assert again.json()["detail"][0]["type"] == "waste_code_registered"
     codes = client.get("/waste-codes").json()
     assert [c["code_key"] for c in codes].count(first["code_key"]) == 1
 

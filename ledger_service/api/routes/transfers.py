@@ -1,6 +1,6 @@
 """Transfers: a shipper's signed dispatch, the named receiver's signed receipt, and the record."""
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response, status
 from sqlalchemy import func, select
@@ -11,9 +11,11 @@ from ledger_service.api.schemas import (
     Bytes32,
     DispatchMessage,
     DispatchTerms,
+    LegTerms,
     PreparedStatement,
     ReceiptTerms,
     SignedDispatch,
+    SignedLeg,
     SignedReceipt,
     Submission,
     TransferOut,
@@ -23,7 +25,11 @@ from ledger_service.api.signing import ACCEPTED, prepare, record, require_role
 from ledger_service.api.views import transfer_out
 from ledger_service.db.models import Certificate, Lot, Permit, Transfer, WasteCode
 from ledger_service.roles import Role
-from ledger_service.statements import DISPATCH, RECEIPT
+from ledger_service.statements import DELIVERY, DISPATCH, PICK_UP, RECEIPT
+
+# Custody passing on a transport leg: the path segment and the statement the transporter signs.
+Handover = Literal["pick-up", "delivery"]
+HANDOVERS = {"pick-up": PICK_UP, "delivery": DELIVERY}
 
 router = APIRouter(prefix="/transfers", tags=["transfers"])
 
@@ -43,6 +49,8 @@ def prepare_dispatch(terms: DispatchTerms, runtime: RuntimeDep, session: Session
         "operation": terms.operation,
         "permitId": terms.permit_id,
         "certificates": terms.certificates,
+        "transporters": terms.transporters,
+        "licences": terms.licences,
         "documentHash": terms.document_hash,
     }
     require_role(runtime, DISPATCH, fields, terms.shipper, Role.SHIPPER)
@@ -87,9 +95,17 @@ def prepare_receipt(
 ) -> PreparedStatement:
     """The Receipt statement the named receiver signs with the quantity it measured."""
     transfer = _get(session, transfer_id)
-    if transfer.status != "dispatched":
+    if transfer.status == "received":
         raise ApiError(
             409, "already_received", f"transfer {transfer_id} was already received", ["path", "transfer_id"]
+        )
+    if transfer.status != "dispatched" and transfer.status != "delivered":
+        raise ApiError(
+            409,
+            "not_delivered",
+            f"transfer {transfer_id} is {transfer.status.replace('_', ' ')}: "
+            "a carried transfer is received after its last delivery",
+            ["path", "transfer_id"],
         )
     fields = {
         "transferId": transfer_id,
@@ -119,6 +135,59 @@ def confirm_receipt(
         body,
         response,
         lambda _p: transfer_out(session, _get(session, transfer_id)),
+    )
+
+
+@router.post("/{transfer_id}/legs/{leg}/{handover}/prepare", operation_id="prepare_handover")
+def prepare_handover(
+    transfer_id: Bytes32,
+    leg: int,
+    handover: Handover,
+    terms: LegTerms,
+    runtime: RuntimeDep,
+    session: SessionDep,
+) -> PreparedStatement:
+    """The PickUp or Delivery statement the transporter of a leg signs as custody passes."""
+    transfer = _get(session, transfer_id)
+    if not 0 <= leg < len(transfer.transporters):
+        raise ApiError(
+            404,
+            "unknown_leg",
+            f"transfer {transfer_id} has {len(transfer.transporters)} transport legs",
+            ["path", "leg"],
+        )
+    statement = HANDOVERS[handover]
+    fields = {"transferId": transfer_id, "transporter": transfer.transporters[leg], "leg": leg}
+    return prepare(runtime, session, statement, fields, terms)
+
+
+@router.post("/{transfer_id}/legs/{leg}/{handover}", operation_id="record_handover", responses=ACCEPTED)
+def record_handover(
+    transfer_id: Bytes32,
+    leg: int,
+    handover: Handover,
+    body: SignedLeg,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    response: Response,
+) -> TransferOut | Submission:
+    """Records a transporter's signed pick-up or delivery of a leg."""
+    if (body.message.transferId, body.message.leg) != (transfer_id, leg):
+        raise ApiError(
+            422,
+            "path_mismatch",
+            "the message names another transfer or leg than the path",
+            ["body", "message", "leg"],
+        )
+    transfer = _get(session, transfer_id)
+    return record(
+        runtime,
+        session,
+        HANDOVERS[handover],
+        body,
+        response,
+        lambda _p: transfer_out(session, _get(session, transfer_id)),
+        context={"transporters": transfer.transporters},
     )
 
 

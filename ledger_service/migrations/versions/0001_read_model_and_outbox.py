@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 15:37:37.103485
+Create Date: 2026-11-22 15:54:27.690366
 """
 
 import sqlalchemy as sa
@@ -116,6 +116,7 @@ def upgrade() -> None:
         sa.Column("nonce", sa.String(length=78), nullable=True),
         sa.Column("message", sa.JSON(), nullable=False),
         sa.Column("signature", sa.Text(), nullable=False),
+        sa.Column("context", sa.JSON(), nullable=True),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("tx_hash", sa.String(length=66), nullable=True),
         sa.Column("block_number", sa.BigInteger(), nullable=True),
@@ -138,6 +139,10 @@ def upgrade() -> None:
         sa.Column("operation", sa.String(length=4), nullable=False),
         sa.Column("permit_id", sa.String(length=66), nullable=False),
         sa.Column("certificates", sa.JSON(), nullable=False),
+        sa.Column("transporters", sa.JSON(), nullable=False),
+        sa.Column("licences", sa.JSON(), nullable=False),
+        sa.Column("legs_picked_up", sa.Integer(), nullable=False),
+        sa.Column("legs_delivered", sa.Integer(), nullable=False),
         sa.Column("document_hash", sa.String(length=66), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("dispatch_tx", sa.String(length=66), nullable=False),
