@@ -15,7 +15,7 @@ SOLC_SHIM := $(SOLC_DIR)/solc-v$(SOLC_VERSION)
 export SOLCX_BINARY_PATH := $(SOLC_DIR)
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 
-# The local profile: data directory and ports (`make run DATA_DIR=/tmp/x PORT=8001 RPC_PORT=8546`).
+# The local profile: data directory and ports (`make run DATA_DIR=/tmp/x PORT=8001 RPC_PORT=8555`).
 DATA_DIR ?= data
 PORT ?= 8000
 RPC_PORT ?= 8545
@@ -28,6 +28,7 @@ help:
 	@echo "make test   run every test (contracts on anvil, service on SQLite; PostgreSQL via TEST_DATABASE_URL)"
 	@echo "make gas-snapshot   rewrite snapshots/gas.json from the contract tests"
 	@echo "make lint   ruff over the Python code"
+	@echo "make slither   static analysis of the contracts against the triage in docs/slither-triage.md"
 
 # npm writes node_modules/.package-lock.json on every install: a cheap stamp newer than the lock.
 # Not `npm ci`: the registry here lacks anvil's non-linux-x64 optional packages, so the lock has no
@@ -86,3 +87,35 @@ lint: setup
 
 clean:
 	rm -rf build reports .pytest_cache
+
+# ---- static analysis (not part of `make test` / .ci/run) ---------------------------------------
+# slither over the production contracts (SymbiosisLedger.sol and what it imports: custody/, utils/,
+# interfaces/), compiled through the solc wrapper with brownie-config.yaml's settings. OpenZeppelin and
+# the benchmark/test-only contracts (contracts/baseline/, contracts/test/) are filtered out. The findings
+# triaged in docs/slither-triage.md are hidden through slither.db.json; --fail-medium makes any other
+# Medium or High finding fail the target (Low/Informational ones are printed, never fatal).
+# A triaged finding's id includes its line number: if an edit moves it, it shows again and fails until
+# re-triaged with `make slither-triage` (see docs/slither-triage.md).
+TOOLS_VENV := .venv-tools
+SLITHER_CMD := $(TOOLS_VENV)/bin/slither contracts/SymbiosisLedger.sol \
+	--compile-force-framework solc --solc $(SOLC_SHIM) \
+	--solc-remaps @openzeppelin/=node_modules/@openzeppelin/ \
+	--solc-args "--optimize --optimize-runs 200 --evm-version prague --via-ir" \
+	--filter-paths "node_modules|contracts/baseline/|contracts/test/" \
+	--triage-database slither.db.json
+.PHONY: slither slither-triage
+
+$(TOOLS_VENV)/.installed: requirements-tools.txt
+	@echo "==> creating $(TOOLS_VENV) with $(PYTHON) and installing requirements-tools.txt"
+	$(PYTHON) -m venv $(TOOLS_VENV)
+	$(TOOLS_VENV)/bin/pip install --quiet -r requirements-tools.txt
+	@touch $@
+
+slither: $(TOOLS_VENV)/.installed $(SOLC_SHIM)
+	@echo "==> slither (triage: docs/slither-triage.md; fails on an untriaged Medium/High finding)"
+	$(SLITHER_CMD) --fail-medium
+
+# Interactive: hides the findings you list (per detector) by adding them to slither.db.json. Hide only
+# findings triaged in docs/slither-triage.md; never answer "All" without reading them.
+slither-triage: $(TOOLS_VENV)/.installed $(SOLC_SHIM)
+	$(SLITHER_CMD) --fail-none --triage-mode

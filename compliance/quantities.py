@@ -6,8 +6,6 @@ reproducible bit for bit. Whether a discrepancy is lawful is for a rule pack's t
 
 from dataclasses import dataclass
 
-PPM = 1_000_000
-
 
 @dataclass(frozen=True)
 class Discrepancy:
@@ -18,13 +16,6 @@ class Discrepancy:
     def delta(self) -> int:
         """received - shipped: negative when material went missing, positive when more arrived."""
         return self.received - self.shipped
-
-    @property
-    def relative_ppm(self) -> int:
-        """|delta| / shipped in parts per million, rounded up so that a tolerance is never overstated."""
-        if self.shipped <= 0:
-            raise ValueError("shipped quantity must be positive")
-        return -(-abs(self.delta) * PPM // self.shipped)
 
 
 def discrepancy(shipped: int, received: int | None) -> Discrepancy | None:
