@@ -18,7 +18,14 @@ from ledger_service.db.models import SignedPayload
 from ledger_service.relayer import FAILED, RECORDED
 from ledger_service.roles import Role
 from ledger_service.runtime import Runtime
-from ledger_service.statements import Statement, digest, normalise_message, recover_signer, typed_data
+from ledger_service.statements import (
+    STATEMENTS,
+    Statement,
+    digest,
+    normalise_message,
+    recover_signer,
+    typed_data,
+)
 
 
 class SignedBody(Protocol):
@@ -51,9 +58,7 @@ def prepare(
         if nonce is None:
             # A consumed nonce must be one the chain has not seen; a salt only needs to be unpredictable.
             nonce = (
-                _next_nonce(runtime, session, statement, signer)
-                if statement.consumes_nonce
-                else secrets.randbits(64)
+                _next_nonce(runtime, session, signer) if statement.consumes_nonce else secrets.randbits(64)
             )
         message["nonce"] = nonce
     payload = typed_data(statement, runtime.chain_id, runtime.gateway.ledger_address, message)
@@ -140,12 +145,21 @@ def _explained(
     return error
 
 
-def _next_nonce(runtime: Runtime, session: Session, statement: Statement, signer: str) -> int:
-    contract = runtime.gateway.ledger_address
+def _next_nonce(runtime: Runtime, session: Session, signer: str) -> int:
+    """The signer's next nonce in sequence after those of its consumed-nonce statements in the outbox.
+
+    Sequential nonces share the contract's bitmap words (a cheap update, not a new slot); the random
+    salts of record-keyed statements are left out, or the sequence would jump far past them.
+    """
+    consuming = [s.primary_type for s in STATEMENTS.values() if s.consumes_nonce]
     taken = session.scalars(
-        select(SignedPayload.nonce).where(SignedPayload.contract == contract, SignedPayload.signer == signer)
+        select(SignedPayload.nonce).where(
+            SignedPayload.contract == runtime.gateway.ledger_address,
+            SignedPayload.signer == signer,
+            SignedPayload.statement.in_(consuming),
+        )
     ).all()
-    candidate = max((int(n) for n in taken), default=-1) + 1
+    candidate = max((int(n) for n in taken if n is not None), default=-1) + 1
     for _ in range(NONCE_PROBES):
         if not runtime.gateway.nonce_used(signer, candidate):
             return candidate

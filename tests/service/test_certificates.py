@@ -25,6 +25,8 @@ def test_a_revoked_certificate_cannot_be_cited(client, regulator, shipper, recei
     certificate = certify(client, lab, shipper.lot_id)
     url = f"/certificates/{certificate['id']}/revocation"
     prepared = client.post(url + "/prepare", json={"lab": lab.address, "reason": "sample mix-up"}).json()
+    # The lab's first consumed nonce, whatever random salt its certificate carried.
+    assert prepared["typed_data"]["message"]["nonce"] == "0"
     revoked = client.post(url, json=lab.signed_body(prepared))
     assert revoked.status_code == 200 and revoked.json()["revoked"] is True
 
