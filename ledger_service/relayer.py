@@ -160,6 +160,10 @@ class Relayer:
         try:
             gas = self._gateway.simulate(self._call_for(payload))
         except ContractRejection as rejection:
+            if rejection.error == "AlreadyRecorded" and rejection.details.get("id") == payload.digest:
+                # Its record exists: an earlier transaction of ours (or another relayer) got it on chain.
+                self._indexer.sync()
+                return self._update(payload, status=RECORDED)
             return self._fail(payload, rejection)
         return self._send(payload, gas)
 

@@ -11,7 +11,7 @@ from parties import dispatch, dispatch_terms, trading_pair
 from sqlalchemy import create_engine, func, select
 
 from ledger_service import devstack
-from ledger_service.chain.gateway import ChainGateway
+from ledger_service.chain.gateway import ChainGateway, NodeUnavailable
 from ledger_service.db.models import ChainEvent, SignedPayload
 from ledger_service.main import create_app
 from ledger_service.statements import DISPATCH, typed_data
@@ -131,3 +131,32 @@ def test_indexer_resumes_from_its_checkpoint(stack, regulator):
         indexed = c.scalar(select(func.count()).select_from(ChainEvent))
     engine.dispose()
     assert indexed == len(other.events(deployment.start_block, head))
+
+
+def test_a_statement_another_relayer_recorded_is_settled_not_failed(stack, regulator, monkeypatch):
+    node, settings = stack
+    with TestClient(create_app(settings)) as client:
+        shipper, receiver = trading_pair(client, regulator)
+        prepared = client.post("/transfers/dispatches/prepare", json=dispatch_terms(shipper, receiver)).json()
+        runtime = client.app.state.runtime
+        send = runtime.gateway.send
+
+        def signed_but_never_arrives(call, gas, on_signed=None):
+            on_signed("0x" + "ee" * 32)  # the hash is kept; the node never sees the transaction
+            raise NodeUnavailable("connection reset")
+
+        monkeypatch.setattr(runtime.gateway, "send", signed_but_never_arrives)
+        body = shipper.signed_body(prepared)
+        assert client.post("/transfers", json=body).status_code == 202
+        monkeypatch.setattr(runtime.gateway, "send", send)
+
+        # Meanwhile the shipper handed the same signed statement to another relayer, which recorded it.
+        other = ChainGateway(settings.rpc_url, settings.artifacts_dir, relayer=runtime.gateway.relayer)
+        other.bind(runtime.deployment)
+        call = other.statement_call(DISPATCH, body["message"], bytes.fromhex(body["signature"][2:]))
+        tx_hash = other.send(call, other.simulate(call) * 2)
+        assert other.wait_for_receipt(tx_hash, timeout=10, poll=0.05)["status"] == 1
+
+        assert runtime.relayer.resume() == 0
+        assert (prepared["digest"], "recorded") in outbox(settings)
+        assert client.get(f"/transfers/{prepared['digest']}").json()["status"] == "dispatched"
