@@ -642,160 +642,72 @@ def test_licensed_carrier_of_hazardous_waste(
     assert plain(ledger.lot(transfer_id)) == (receiver.address, OIL_SHIPPED, waste_oil.id)
 
 
-def test_unlicensed_carrier_of_hazardous_waste(
-    ledger, relayer, shipper, receiver, waste_oil, oil_lot, permit, transporter, signed_dispatch
-):
-    statement = signed_dispatch(
-        shipper, receiver, oil_lot, permit, **oil_dispatch([transporter], [ZERO_BYTES32])
-    )
-    with reverts("UnlicensedTransporter", transporter.address, ZERO_BYTES32, waste_oil.id):
-        ledger.dispatch(*statement.args, {"from": relayer})
+@pytest.fixture
+def refuses_carriage(ledger, relayer, shipper, receiver, waste_oil, oil_lot, permit, signed_dispatch):
+    """Asserts that shipping the waste oil by `carriers` under `licences` is refused for leg `refused`."""
+
+    def check(carriers, licences, refused=0):
+        statement = signed_dispatch(shipper, receiver, oil_lot, permit, **oil_dispatch(carriers, licences))
+        with reverts("UnlicensedTransporter", carriers[refused].address, licences[refused], waste_oil.id):
+            ledger.dispatch(*statement.args, {"from": relayer})
+
+    return check
 
 
-def test_unknown_licence(
-    ledger, relayer, shipper, receiver, waste_oil, oil_lot, permit, transporter, signed_dispatch
-):
-    unknown = b"\x11" * 32
-    statement = signed_dispatch(shipper, receiver, oil_lot, permit, **oil_dispatch([transporter], [unknown]))
-    with reverts("UnlicensedTransporter", transporter.address, unknown, waste_oil.id):
-        ledger.dispatch(*statement.args, {"from": relayer})
+def test_unlicensed_carrier_of_hazardous_waste(transporter, refuses_carriage):
+    refuses_carriage([transporter], [ZERO_BYTES32])
 
 
-def test_licence_of_another_holder(
-    ledger, relayer, shipper, receiver, waste_oil, oil_lot, permit, carriers, licence_of, signed_dispatch
-):
+def test_unknown_licence(transporter, refuses_carriage):
+    refuses_carriage([transporter], [b"\x11" * 32])
+
+
+def test_licence_of_another_holder(carriers, licence_of, refuses_carriage):
     a, b = carriers[:2]
-    bs_licence = licence_of(b)
-    statement = signed_dispatch(shipper, receiver, oil_lot, permit, **oil_dispatch([a], [bs_licence]))
-    with reverts("UnlicensedTransporter", a.address, bs_licence, waste_oil.id):
-        ledger.dispatch(*statement.args, {"from": relayer})
+    refuses_carriage([a], [licence_of(b)])
 
 
 @pytest.mark.parametrize("kind", [PermitKind.ENVIRONMENTAL_PERMIT, PermitKind.LAB_ACCREDITATION])
-def test_licence_of_the_wrong_kind(
-    ledger,
-    relayer,
-    shipper,
-    receiver,
-    waste_oil,
-    oil_lot,
-    permit,
-    transporter,
-    licence_of,
-    signed_dispatch,
-    kind,
-):
+def test_licence_of_the_wrong_kind(transporter, licence_of, refuses_carriage, kind):
     # The transporter's own permit, covering the code, but not a hazardous-waste transport licence.
-    wrong = licence_of(transporter, kind=kind)
-    statement = signed_dispatch(shipper, receiver, oil_lot, permit, **oil_dispatch([transporter], [wrong]))
-    with reverts("UnlicensedTransporter", transporter.address, wrong, waste_oil.id):
-        ledger.dispatch(*statement.args, {"from": relayer})
+    refuses_carriage([transporter], [licence_of(transporter, kind=kind)])
 
 
-def test_receivers_permit_as_licence(
-    ledger, relayer, shipper, receiver, waste_oil, oil_lot, permit, transporter, signed_dispatch
-):
-    statement = signed_dispatch(shipper, receiver, oil_lot, permit, **oil_dispatch([transporter], [permit]))
-    with reverts("UnlicensedTransporter", transporter.address, permit, waste_oil.id):
-        ledger.dispatch(*statement.args, {"from": relayer})
+def test_receivers_permit_as_licence(permit, transporter, refuses_carriage):
+    refuses_carriage([transporter], [permit])
 
 
-def test_revoked_licence(
-    ledger,
-    relayer,
-    shipper,
-    receiver,
-    waste_oil,
-    oil_lot,
-    permit,
-    transporter,
-    licence_of,
-    revoke_permit,
-    signed_dispatch,
-):
+def test_revoked_licence(transporter, licence_of, revoke_permit, refuses_carriage):
     licence = licence_of(transporter)
     revoke_permit(licence)
-    statement = signed_dispatch(shipper, receiver, oil_lot, permit, **oil_dispatch([transporter], [licence]))
-    with reverts("UnlicensedTransporter", transporter.address, licence, waste_oil.id):
-        ledger.dispatch(*statement.args, {"from": relayer})
+    refuses_carriage([transporter], [licence])
 
 
 @pytest.mark.parametrize("window", ["expired", "not yet valid"])
-def test_licence_outside_its_validity(
-    ledger,
-    relayer,
-    shipper,
-    receiver,
-    waste_oil,
-    oil_lot,
-    permit,
-    transporter,
-    licence_of,
-    signed_dispatch,
-    window,
-):
+def test_licence_outside_its_validity(transporter, licence_of, refuses_carriage, window):
     now = chain[-1].timestamp
     period = (now - 30 * DAY, now - DAY) if window == "expired" else (now + DAY, now + 30 * DAY)
-    licence = licence_of(transporter, validFrom=period[0], validUntil=period[1])
-    statement = signed_dispatch(shipper, receiver, oil_lot, permit, **oil_dispatch([transporter], [licence]))
-    with reverts("UnlicensedTransporter", transporter.address, licence, waste_oil.id):
-        ledger.dispatch(*statement.args, {"from": relayer})
+    refuses_carriage([transporter], [licence_of(transporter, validFrom=period[0], validUntil=period[1])])
 
 
-def test_licence_not_covering_the_code(
-    ledger,
-    relayer,
-    shipper,
-    receiver,
-    slag,
-    waste_oil,
-    oil_lot,
-    permit,
-    transporter,
-    licence_of,
-    signed_dispatch,
-):
-    slag_only = licence_of(transporter, coverage_=[(slag.key, SLAG_OPERATIONS)])
-    statement = signed_dispatch(
-        shipper, receiver, oil_lot, permit, **oil_dispatch([transporter], [slag_only])
-    )
-    with reverts("UnlicensedTransporter", transporter.address, slag_only, waste_oil.id):
-        ledger.dispatch(*statement.args, {"from": relayer})
+def test_licence_not_covering_the_code(slag, transporter, licence_of, refuses_carriage):
+    refuses_carriage([transporter], [licence_of(transporter, coverage_=[(slag.key, SLAG_OPERATIONS)])])
 
 
 def test_licence_covering_another_hazardous_code(
-    ledger,
-    relayer,
-    shipper,
-    receiver,
-    waste_oil,
-    oil_lot,
-    permit,
-    transporter,
-    licence_of,
-    register_waste_code,
-    signed_dispatch,
+    transporter, licence_of, register_waste_code, refuses_carriage
 ):
     other = register_waste_code(
         "EU-LOW", "13 01 10*", "LTR", True, "mineral based non-chlorinated hydraulic oils"
     )
     other_key = other.events["WasteCodeRegistered"]["codeKey"]
-    licence = licence_of(transporter, coverage_=[(other_key, r_operation(9))])
-    statement = signed_dispatch(shipper, receiver, oil_lot, permit, **oil_dispatch([transporter], [licence]))
-    with reverts("UnlicensedTransporter", transporter.address, licence, waste_oil.id):
-        ledger.dispatch(*statement.args, {"from": relayer})
+    refuses_carriage([transporter], [licence_of(transporter, coverage_=[(other_key, r_operation(9))])])
 
 
-def test_every_leg_needs_its_licence(
-    ledger, relayer, shipper, receiver, waste_oil, oil_lot, permit, carriers, licence_of, signed_dispatch
-):
+def test_every_leg_needs_its_licence(carriers, licence_of, refuses_carriage):
     a, b = carriers[:2]
     licence_a = licence_of(a)
-    statement = signed_dispatch(
-        shipper, receiver, oil_lot, permit, **oil_dispatch([a, b], [licence_a, licence_a])
-    )
-    with reverts("UnlicensedTransporter", b.address, licence_a, waste_oil.id):
-        ledger.dispatch(*statement.args, {"from": relayer})
+    refuses_carriage([a, b], [licence_a, licence_a], refused=1)
 
 
 def test_shipper_carries_its_own_hazardous_waste(
