@@ -80,7 +80,7 @@ test-service: build
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 gas-snapshot: build
-	UPDATE_GAS_SNAPSHOT=1 $(BROWNIE) test tests/contracts/test_gas.py --network anvil
+	UPDATE_GAS_SNAPSHOT=1 $(BROWNIE) test $(wildcard tests/contracts/test_gas*.py) --network anvil
 
 lint: setup
 	$(VENV)/bin/ruff check .

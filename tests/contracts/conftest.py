@@ -10,6 +10,7 @@ reset); `fn_isolation` reverts the chain to that state before every test.
 
 import pytest
 from brownie import SymbiosisLedger, accounts, chain
+from gas_snapshot import GasSnapshot
 from typed_statements import (
     CERTIFICATE_DOCUMENT,
     CERTIFICATE_RESULTS,
@@ -51,6 +52,14 @@ def pytest_configure(config):
 @pytest.fixture(autouse=True)
 def isolation(fn_isolation):
     pass
+
+
+@pytest.fixture(scope="module")
+def gas_snapshot():
+    """check(operation, tx) against snapshots/gas.json (see gas_snapshot.py); saved at the module's end."""
+    snapshot = GasSnapshot()
+    yield snapshot
+    snapshot.save()
 
 
 @pytest.fixture(scope="module")

@@ -420,12 +420,14 @@ def sign(signer, contract, primary_type, message, chain_id=None):
 
 
 def _error_abi(name):
-    # One deployed contract raises every error, its modules' and its interfaces' (IParticipantRegistry's,
-    # IPermitRegistry's) alike.
-    for item in SymbiosisLedger.abi:
-        if item["type"] == "error" and item["name"] == name:
-            return item
-    raise KeyError(f"no custom error {name!r} in SymbiosisLedger's ABI")
+    # SymbiosisLedger raises its modules' and its interfaces' errors alike; the contracts deployed beside it
+    # (contracts/flows, contracts/processing) raise their own. An error name means one error in this project.
+    contracts = brownie.project.get_loaded_projects()[0]
+    for container in [SymbiosisLedger, *(c for c in contracts if c is not SymbiosisLedger)]:
+        for item in container.abi:
+            if item["type"] == "error" and item["name"] == name:
+                return item
+    raise KeyError(f"no custom error {name!r} in the project's ABIs")
 
 
 def custom_error(name, *args):
