@@ -312,7 +312,19 @@ contract NaiveTransferLedger is EIP712, Nonces {
         emit CertificateRevoked(r.certificateId, r.lotId, r.lab, r.reason);
     }
 
-    function dispatch(Dispatch calldata d, bytes calldata signature) external returns (bytes32 transferId) {
+    function dispatchBatch(Dispatch[] calldata dispatches, bytes[] calldata signatures)
+        external
+        returns (bytes32[] memory transferIds)
+    {
+        transferIds = new bytes32[](dispatches.length);
+        for (uint256 i = 0; i < dispatches.length; i++) {
+            try this.dispatch(dispatches[i], signatures[i]) returns (bytes32 transferId) {
+                transferIds[i] = transferId;
+            } catch {}
+        }
+    }
+
+    function dispatch(Dispatch calldata d, bytes calldata signature) public returns (bytes32 transferId) {
         _require(d.quantity > 0 && d.quantity <= type(uint56).max, "quantity");
         _require(d.shipper != d.receiver, "self transfer");
         participants.requireActive(d.shipper, _SHIPPER);

@@ -114,6 +114,20 @@ abstract contract Lots is Permits {
         _lots[lotId] = Lot({holder: holder, balance: quantity, codeId: codeId});
     }
 
+    /// @dev Puts `quantity` back into a lot `holder` holds (an agreed correction); its balance stays a quantity.
+    function _addToLot(bytes32 lotId, address holder, uint64 quantity) internal {
+        _checkQuantity(quantity); // so that the sum below cannot overflow 64 bits
+        Lot storage target = _lots[lotId];
+        (address current, uint64 balance) = (target.holder, target.balance);
+        if (current == address(0)) revert UnknownLot(lotId);
+        if (current != holder) revert NotLotHolder(lotId, holder);
+        if (uint256(balance) + quantity > _MAX_QUANTITY) revert QuantityTooLarge(balance + quantity, _MAX_QUANTITY);
+        // Cannot overflow: bounded by _MAX_QUANTITY just above.
+        unchecked {
+            target.balance = balance + quantity;
+        }
+    }
+
     function _checkQuantity(uint64 quantity) internal pure {
         if (quantity == 0) revert ZeroQuantity();
         if (quantity > _MAX_QUANTITY) revert QuantityTooLarge(quantity, _MAX_QUANTITY);

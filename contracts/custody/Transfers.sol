@@ -18,13 +18,20 @@ import {Certificates} from "./Certificates.sol";
 abstract contract Transfers is Certificates {
     /// @dev Without transport legs (a pipe, or the receiver collects): Dispatched -> Received. With legs:
     /// AwaitingPickUp -> InTransit (first pick-up, and between legs) -> Delivered (last delivery) -> Received.
+    /// Instead of Received, the receiver may refuse all (Rejected) or part (PartiallyRejected) of it; the
+    /// refused quantity travels back as a return transfer, Returning until its receipt (Received). An agreed
+    /// correction of a received or partially rejected transfer makes it Corrected (see Returns, Corrections).
     enum TransferStatus {
         None,
         Dispatched,
         AwaitingPickUp,
         InTransit,
         Delivered,
-        Received
+        Received,
+        PartiallyRejected,
+        Rejected,
+        Returning,
+        Corrected
     }
 
     /// @dev One slot: what the receipt needs to check the receiver and open the receiver's lot.
@@ -90,7 +97,7 @@ abstract contract Transfers is Certificates {
     bytes32 private constant _RECEIPT_TYPEHASH =
         keccak256("Receipt(bytes32 transferId,address receiver,uint64 receivedQuantity,uint256 deadline)");
 
-    mapping(bytes32 transferId => Transfer) private _transfers;
+    mapping(bytes32 transferId => Transfer) internal _transfers;
     mapping(bytes32 transferId => Carriage) private _carriages;
 
     /// @notice A shipper dispatched `quantity` of lot `lotId` to `receiver` for `operation` under `permitId`,
@@ -140,6 +147,14 @@ abstract contract Transfers is Certificates {
     error LegOutOfOrder(bytes32 transferId, uint8 leg, uint8 pickedUp, uint8 delivered);
     /// @dev Only the receiver named in the dispatch may receive the transfer.
     error NotNamedReceiver(bytes32 transferId, address receiver);
+    /// @dev The dispatch encoding given is not the one of transfer `transferId`'s dispatch.
+    error WrongDispatch(bytes32 transferId);
+    /// @dev Item `index` of a batch is not a call of `dispatch`.
+    error NotADispatch(uint256 index);
+
+    /// @notice Item `index` of a batch was refused with `reason` (a custom error's data); the batch's other
+    /// dispatches were recorded or refused on their own.
+    event BatchItemRefused(uint256 indexed index, bytes reason);
 
     /**
      * @notice Records a shipper's signed dispatch of part of a lot it holds to a permitted receiver.
@@ -189,8 +204,29 @@ abstract contract Transfers is Certificates {
     }
 
     /**
-     * @notice Records the named receiver's signed receipt of a dispatched transfer, opening the receiver's lot
-     * (id: the transfer id) for the quantity it measured.
+     * @notice Records many independently signed dispatches in one transaction. Each is checked exactly as by
+     * `dispatch`; one that is refused is reported (BatchItemRefused) and leaves no trace, and the others are
+     * recorded all the same.
+     * @param dispatchCalls Each item a complete call of `dispatch` (selector and ABI-encoded statement and
+     * signature), as a relayer would send it alone: passed on as is, without decoding and re-encoding.
+     * @return transferIds The id of each recorded transfer, zero where the dispatch was refused.
+     */
+    function dispatchBatch(bytes[] calldata dispatchCalls) external returns (bytes32[] memory transferIds) {
+        uint256 n = dispatchCalls.length;
+        transferIds = new bytes32[](n);
+        for (uint256 i; i < n; ++i) {
+            bytes calldata item = dispatchCalls[i];
+            if (item.length < 4 || bytes4(item[:4]) != this.dispatch.selector) revert NotADispatch(i);
+            // A call to itself, so that a refused item's state changes revert alone.
+            (bool recorded, bytes memory result) = address(this).call(item);
+            if (recorded) transferIds[i] = abi.decode(result, (bytes32));
+            else emit BatchItemRefused(i, result);
+        }
+    }
+
+    /**
+     * @notice Records the named receiver's signed receipt of a dispatched (or returning) transfer, opening the
+     * receiver's lot (id: the transfer id) for the quantity it measured.
      * @param r The Receipt statement: the transfer id, the receiver (the one named in the dispatch), the
      * quantity it measured (a positive integer in the lot's unit) and the deadline. It needs no nonce: a
      * transfer is received once.
@@ -199,12 +235,12 @@ abstract contract Transfers is Certificates {
     function confirmReceipt(Receipt calldata r, bytes calldata signature) external {
         Transfer storage t = _transfers[r.transferId];
         (address receiver, TransferStatus status, uint56 shipped, uint32 codeId) = (t.receiver, t.status, t.quantity, t.codeId);
-        if (status != TransferStatus.Dispatched && status != TransferStatus.Delivered) {
-            revert NotAwaitingReceipt(r.transferId, status);
-        }
+        _requireAwaitingReceipt(r.transferId, status);
         if (r.receiver != receiver) revert NotNamedReceiver(r.transferId, r.receiver);
         _checkQuantity(r.receivedQuantity);
-        _requireActive(receiver, RECEIVER);
+        // A return goes back to its shipper, who needs no RECEIVER role to take back its own lot (a return
+        // to another receiver was checked against that receiver's role and permit when it was rejected).
+        _requireActive(receiver, status == TransferStatus.Returning ? 0 : RECEIVER);
         bytes32 structHash =
             keccak256(abi.encode(_RECEIPT_TYPEHASH, r.transferId, receiver, r.receivedQuantity, r.deadline));
         _verifySigned(receiver, structHash, r.deadline, signature);
@@ -265,6 +301,13 @@ abstract contract Transfers is Certificates {
         return _transfers[transferId];
     }
 
+    /// @dev A transfer awaits receipt once dispatched without legs, delivered by its last leg, or returning.
+    function _requireAwaitingReceipt(bytes32 transferId, TransferStatus status) internal pure {
+        if (status != TransferStatus.Dispatched && status != TransferStatus.Delivered && status != TransferStatus.Returning) {
+            revert NotAwaitingReceipt(transferId, status);
+        }
+    }
+
     /// @dev Every transporter other than the shipper is an active TRANSPORTER; for hazardous waste each holds a
     /// valid transport licence covering the lot's code.
     function _checkTransporters(Dispatch calldata d, uint32 codeId) private view {
@@ -307,6 +350,29 @@ abstract contract Transfers is Certificates {
         emit TransferDispatched(
             transferId, d.shipper, d.receiver, d.lotId, d.quantity, operation, d.permitId, d.certificates, d.documentHash
         );
+    }
+
+    /**
+     * @dev The shipper, receiver and lot of transfer `transferId`, from its dispatch's EIP-712 encoding (the 13
+     * words hashed into its struct hash: type hash, then each field, dynamic ones as their hashes), which
+     * must be the encoding of the dispatch whose digest is the id. The ledger stores no shipper per transfer:
+     * the rare statements that need it prove it this way, at a few words of calldata.
+     */
+    function _dispatchParties(bytes32 transferId, bytes32[13] calldata encoding)
+        internal
+        view
+        returns (address shipper, address receiver, bytes32 lotId)
+    {
+        bytes32 structHash;
+        assembly ("memory-safe") {
+            let words := mload(0x40)
+            calldatacopy(words, encoding, 416)
+            structHash := keccak256(words, 416)
+        }
+        if (encoding[0] != _DISPATCH_TYPEHASH || _hashTypedDataV4(structHash) != transferId) {
+            revert WrongDispatch(transferId);
+        }
+        return (address(uint160(uint256(encoding[1]))), address(uint160(uint256(encoding[2]))), encoding[3]);
     }
 
     function _hashDispatch(Dispatch calldata d) private pure returns (bytes32 structHash) {

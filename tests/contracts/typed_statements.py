@@ -106,7 +106,9 @@ class ParticipantStatus(IntEnum):
 
 class TransferStatus(IntEnum):
     """Without transport legs: DISPATCHED -> RECEIVED. With legs: AWAITING_PICK_UP -> IN_TRANSIT (first pick-up,
-    and between legs) -> DELIVERED (last delivery) -> RECEIVED."""
+    and between legs) -> DELIVERED (last delivery) -> RECEIVED. Instead of RECEIVED: PARTIALLY_REJECTED or
+    REJECTED, the refused part leaving as a RETURNING transfer (-> RECEIVED); an agreed correction after
+    receipt: CORRECTED."""
 
     NONE = 0
     DISPATCHED = 1
@@ -114,6 +116,10 @@ class TransferStatus(IntEnum):
     IN_TRANSIT = 3
     DELIVERED = 4
     RECEIVED = 5
+    PARTIALLY_REJECTED = 6
+    REJECTED = 7
+    RETURNING = 8
+    CORRECTED = 9
 
 
 class Unit(IntEnum):
@@ -206,6 +212,27 @@ TYPES = {
         ("transferId", "bytes32"),
         ("receiver", "address"),
         ("receivedQuantity", "uint64"),
+        ("deadline", "uint256"),
+    ],
+    "Rejection": [
+        ("transferId", "bytes32"),
+        ("receiver", "address"),
+        ("acceptedQuantity", "uint64"),
+        ("rejectedQuantity", "uint64"),
+        ("reason", "string"),
+        ("returnTo", "address"),
+        ("returnPermitId", "bytes32"),
+        ("returnOperation", "string"),
+        ("deadline", "uint256"),
+    ],
+    "Correction": [
+        ("transferId", "bytes32"),
+        ("proposer", "address"),
+        ("shippedDelta", "int64"),
+        ("receivedDelta", "int64"),
+        ("documentHash", "bytes32"),
+        ("reason", "string"),
+        ("nonce", "uint256"),
         ("deadline", "uint256"),
     ],
     "RegisterWasteCode": [
@@ -403,6 +430,24 @@ class Signed:
         return (self.struct(**changes), self.signature)
 
 
+def _encode_member(type_, value):
+    if type_ in ("string", "bytes"):
+        return keccak(value.encode() if isinstance(value, str) else bytes(value))
+    if type_.endswith("[]"):
+        return keccak(b"".join(_encode_member(type_[:-2], item) for item in value))
+    return encode([type_], [value])
+
+
+def struct_encoding(primary_type, message):
+    """The EIP-712 encodeData of a statement whose members are atomic or arrays of atomic values, as 32-byte
+    words: its type hash, then each member (strings and arrays as their hashes). The contracts take a
+    dispatch's encoding as proof of its parties (SymbiosisLedger's reject and corrections)."""
+    fields = ",".join(f"{t} {n}" for n, t in TYPES[primary_type])
+    words = [keccak(text=f"{primary_type}({fields})")]
+    words += [_encode_member(t, message[n]) for n, t in TYPES[primary_type]]
+    return words
+
+
 def abi_value(type_, value):
     """`value` of EIP-712 type `type_` as brownie passes it: a struct (dict) as the tuple of its fields."""
     if type_.endswith("[]"):
@@ -437,10 +482,15 @@ def custom_error(name, *args):
     ("MissingRole: 0xabc…, 1"). Encoding the expected error (selector and arguments) and decoding it with
     the same function gives the exact message, so a match means the same error with the same arguments.
     """
+    return decode_typed_error("0x" + error_data(name, *args).hex())
+
+
+def error_data(name, *args):
+    """The revert data of custom error `name` raised with `args`: its selector and ABI-encoded arguments."""
     abi = _error_abi(name)
     types = [i["type"] for i in abi["inputs"]]
     selector = keccak(text=f"{name}({','.join(types)})")[:4]
-    return decode_typed_error("0x" + (selector + encode(types, list(args))).hex())
+    return selector + encode(types, list(args))
 
 
 def plain(value):
