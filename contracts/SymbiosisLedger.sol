@@ -2,7 +2,9 @@
 pragma solidity ^0.8.24;
 
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {Lots} from "./custody/Lots.sol";
 import {Participants} from "./custody/Participants.sol";
+import {Processing} from "./processing/Processing.sol";
 import {Transfers} from "./custody/Transfers.sol";
 
 /**
@@ -17,9 +19,12 @@ contract SymbiosisLedger is Transfers {
     /**
      * @param foundingRegulator The first regulator; it registers every other participant.
      * @param legalName The founding regulator's legal name, recorded in its registration event.
+     * @dev Creates the processing module (its address is then fixed, see `processing`): the module keeps the
+     * ledger's address and does not call it while this constructor runs, when the ledger has no code yet.
      */
     constructor(address foundingRegulator, string memory legalName)
         EIP712("SymbiosisLedger", "1")
         Participants(foundingRegulator, legalName)
+        Lots(address(new Processing(address(this))))
     {}
 }
