@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
+import {ILotCustody} from "../interfaces/ILotCustody.sol";
 import {Permits} from "./Permits.sol";
 
 /**
@@ -11,7 +12,7 @@ import {Permits} from "./Permits.sol";
  * cannot change on the way. A lot is identified by the EIP-712 digest of the statement that opened it; one
  * storage slot holds its holder, balance and waste code.
  */
-abstract contract Lots is Permits {
+abstract contract Lots is Permits, ILotCustody {
     /// @dev Quantities fit a uint56 so a transfer's receiver, status, quantity and code share one slot.
     uint64 internal constant _MAX_QUANTITY = type(uint56).max;
 
@@ -126,6 +127,33 @@ abstract contract Lots is Permits {
         unchecked {
             target.balance = balance + quantity;
         }
+    }
+
+    // --- hooks of the processing module --------------------------------------------------------------------
+    // Processing (contracts/processing) verifies its own statements and calls these to move lot balances; the
+    // ledger creates it in its constructor, so no later call can name another module.
+
+    /// @notice The processing module, the only caller of takeFromLot and openLot.
+    address public immutable processing;
+
+    /// @param processingModule The processing module, created by the ledger's constructor.
+    constructor(address processingModule) {
+        processing = processingModule;
+    }
+
+    /// @inheritdoc ILotCustody
+    function takeFromLot(bytes32 lotId, address holder, uint64 quantity) external returns (uint32 codeId) {
+        if (msg.sender != processing) revert NotProcessingModule(msg.sender);
+        _checkQuantity(quantity);
+        return _takeFromLot(lotId, holder, quantity);
+    }
+
+    /// @inheritdoc ILotCustody
+    function openLot(bytes32 lotId, address holder, uint64 quantity, uint32 codeId) external {
+        if (msg.sender != processing) revert NotProcessingModule(msg.sender);
+        _checkQuantity(quantity);
+        if (_lotExists(lotId)) revert AlreadyRecorded(lotId);
+        _openLot(lotId, holder, quantity, codeId);
     }
 
     function _checkQuantity(uint64 quantity) internal pure {

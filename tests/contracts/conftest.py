@@ -572,3 +572,84 @@ def transfer_id(ledger, relayer, shipper, receiver, lot, permit, signed_dispatch
     statement = signed_dispatch(shipper, receiver, lot, permit)
     ledger.dispatch(*statement.args, {"from": relayer})
     return statement.digest
+
+
+# --- processing (contracts/processing/Processing.sol) ------------------------------------------------
+# Its statement types come from processing_statements.py, imported here when first needed so that the
+# ledger-only test modules do not depend on it.
+
+
+@pytest.fixture(scope="module")
+def processing(symbiosis_ledger):
+    """The processing module the ledger created at deployment (its `processing` address)."""
+    from brownie import Processing
+
+    return Processing.at(symbiosis_ledger.processing())
+
+
+@pytest.fixture(scope="module")
+def signed_processing(processing):
+    """A RecordProcessing statement of `processor` from `inputs` to `outputs` (lists of processing_statements'
+    lot_input / output dicts), with `external` inputs and `lossGrams` of losses (none unless given)."""
+    from processing_statements import PROCESSING_RECORD
+
+    def build(processor, inputs, outputs, external=(), signer=None, chain_id=None, **fields):
+        message = {
+            "processor": processor.address,
+            "inputs": list(inputs),
+            "externalInputs": list(external),
+            "outputs": list(outputs),
+            "lossGrams": 0,
+            "lossDescription": "moisture",
+            "documentHash": PROCESSING_RECORD,
+            "nonce": next_nonce(),
+            "deadline": deadline_in(3600),
+            **fields,
+        }
+        return sign(signer or processor, processing, "RecordProcessing", message, chain_id)
+
+    return build
+
+
+@pytest.fixture(scope="module")
+def signed_use(processing):
+    """A DeclareUse statement: `holder` put `quantity` of output lot `lot_id` to its final use."""
+    from processing_statements import USE_DOCUMENT
+
+    def build(holder, lot_id, quantity, signer=None, **fields):
+        message = {
+            "holder": holder.address,
+            "lotId": bytes(lot_id),
+            "quantity": quantity,
+            "use": "road base course, National Road 10",
+            "documentHash": USE_DOCUMENT,
+            "nonce": next_nonce(),
+            "deadline": deadline_in(3600),
+            **fields,
+        }
+        return sign(signer or holder, processing, "DeclareUse", message)
+
+    return build
+
+
+@pytest.fixture(scope="module")
+def process(processing, relayer, signed_processing):
+    """Relays a processing signed by `processor` (arguments as `signed_processing`); returns the transaction
+    (its return value is the processing id)."""
+
+    def run(processor, inputs, outputs, **kwargs):
+        return processing.process(
+            *signed_processing(processor, inputs, outputs, **kwargs).args, {"from": relayer}
+        )
+
+    return run
+
+
+@pytest.fixture(scope="module")
+def declare_use(processing, relayer, signed_use):
+    """Relays `holder`'s declaration that `quantity` of lot `lot_id` was used; returns the transaction."""
+
+    def run(holder, lot_id, quantity, **kwargs):
+        return processing.declareUse(*signed_use(holder, lot_id, quantity, **kwargs).args, {"from": relayer})
+
+    return run
