@@ -18,7 +18,18 @@ from ledger_service.statements import Statement
 
 NODE_RETRY_AFTER_SECONDS = 5
 # The SymbiosisLedger's TransferStatus enum, as the read model names its values.
-TRANSFER_STATUSES = ("none", "dispatched", "awaiting_pick_up", "in_transit", "delivered", "received")
+TRANSFER_STATUSES = (
+    "none",
+    "dispatched",
+    "awaiting_pick_up",
+    "in_transit",
+    "delivered",
+    "received",
+    "partially_rejected",
+    "rejected",
+    "returning",
+    "corrected",
+)
 
 
 class ApiError(Exception):
