@@ -2,8 +2,6 @@
 pragma solidity ^0.8.24;
 
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
-import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
-import {MessageHashUtils} from "@openzeppelin/contracts/utils/cryptography/MessageHashUtils.sol";
 import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {IParticipantRegistry} from "../interfaces/IParticipantRegistry.sol";
@@ -21,7 +19,9 @@ import {SignedMessages} from "../utils/SignedMessages.sol";
  * [firstPeriodStart + i * periodSeconds, firstPeriodStart + (i + 1) * periodSeconds). Periods are anchored in
  * order, many in one transaction, each once and only after it has ended, so the flow's record in storage is
  * its parties, its period grid and how many periods are anchored (two slots); each period's total and the hash
- * of its meter readings are in the events, its signatures in the transaction's calldata.
+ * of its meter readings are in the batch's PeriodsAnchored event, its signatures in the transaction's calldata.
+ * A statement's nonce only makes otherwise identical statements distinct: none is consumed here (`nonceUsed`
+ * stays false).
  *
  * A period's two signatures are compact (ERC-2098: r and vs, 64 bytes) to keep a batch's calldata small. They
  * are checked as SignedMessages checks a statement: the key's signature first, then, only if it does not
@@ -77,6 +77,8 @@ contract MeteredFlows is SignedMessages {
         keccak256("MeterPeriod(bytes32 flowId,uint32 period,uint64 quantity,bytes32 readingHash)");
     /// @dev The low 255 bits of an ERC-2098 `vs`: the signature's s (the top bit is v - 27).
     bytes32 private constant _S_MASK = 0x7fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff;
+    /// @dev Half the secp256k1 curve order: the largest s of a canonical signature.
+    uint256 private constant _MAX_S = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0;
 
     bytes32 private constant _KGM = keccak256("KGM");
     bytes32 private constant _TNE = keccak256("TNE");
@@ -102,9 +104,11 @@ contract MeteredFlows is SignedMessages {
         uint32 periodSeconds,
         uint64 firstPeriodStart
     );
-    /// @notice Both parties signed that `quantity` (in the flow's unit) flowed in period `period`, from the
-    /// meter readings whose hash is `readingHash`.
-    event PeriodAnchored(bytes32 indexed flowId, uint32 period, uint64 quantity, bytes32 readingHash);
+    /// @notice Periods `firstPeriod`, `firstPeriod + 1`, ... were anchored: both parties signed that
+    /// `quantities[i]` (in the flow's unit) flowed in period `firstPeriod + i`, from the meter readings whose
+    /// hash is `readingHashes[i]`. One event per batch: a period's share of it is 64 bytes of log data, where an
+    /// event of its own would cost a log's and its topics' base cost (about 1,300 gas) on every period.
+    event PeriodsAnchored(bytes32 indexed flowId, uint32 firstPeriod, uint64[] quantities, bytes32[] readingHashes);
 
     /// @dev The supplier named itself as the offtaker.
     error SelfFlow(address party);
@@ -201,6 +205,7 @@ contract MeteredFlows is SignedMessages {
 
         f.nextPeriod = following;
         bytes32 domainSeparator = _domainSeparatorV4();
+        (uint256 log, uint256 logSize) = _allocatePeriodsLog(firstPeriod, count);
         for (uint256 i; i < count; ++i) {
             Period calldata p = periods[i];
             uint32 period;
@@ -208,13 +213,15 @@ contract MeteredFlows is SignedMessages {
             unchecked {
                 period = firstPeriod + uint32(i);
             }
-            bytes32 digest = MessageHashUtils.toTypedDataHash(
-                domainSeparator,
-                keccak256(abi.encode(_METER_PERIOD_TYPEHASH, flowId, period, p.quantity, p.readingHash))
-            );
+            bytes32 digest = _periodDigest(domainSeparator, flowId, period, p.quantity, p.readingHash);
             _checkPeriodSignature(supplier, digest, p.supplierR, p.supplierVs, flowId, period);
             _checkPeriodSignature(offtaker, digest, p.offtakerR, p.offtakerVs, flowId, period);
-            emit PeriodAnchored(flowId, period, p.quantity, p.readingHash);
+            _writePeriodToLog(log, count, i, p.quantity, p.readingHash);
+        }
+        bytes32 topic = PeriodsAnchored.selector;
+        // emit PeriodsAnchored(flowId, firstPeriod, quantities, readingHashes), its data encoded in place.
+        assembly ("memory-safe") {
+            log2(log, logSize, topic, flowId)
         }
     }
 
@@ -248,14 +255,90 @@ contract MeteredFlows is SignedMessages {
         private
         view
     {
-        (address recovered, ECDSA.RecoverError error,) = ECDSA.tryRecover(digest, r, vs);
-        if (error == ECDSA.RecoverError.NoError && recovered == signer) return;
+        if (_signedByKey(signer, digest, r, vs)) return;
         if (
             signer.code.length == 0
                 || !SignatureChecker.isValidERC1271SignatureNow(
                     signer, digest, abi.encodePacked(r, vs & _S_MASK, uint8(uint256(vs) >> 255) + 27)
                 )
         ) revert InvalidPeriodSignature(flowId, period, signer);
+    }
+
+    /// @dev Whether (`r`, `vs`) is a canonical ECDSA signature of `digest` by `signer`'s key: what
+    /// `ECDSA.tryRecover(digest, r, vs)` compared with `signer` says, with one call to the ecrecover precompile
+    /// and no error decoding, as it runs twice for every period of a batch.
+    function _signedByKey(address signer, bytes32 digest, bytes32 r, bytes32 vs) private view returns (bool signed) {
+        bytes32 s = vs & _S_MASK;
+        // An s above half the curve order is the malleable twin of a canonical signature (EIP-2): refused, as
+        // ECDSA.tryRecover refuses it.
+        if (uint256(s) > _MAX_S) return false;
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            mstore(ptr, digest)
+            mstore(add(ptr, 0x20), add(shr(255, vs), 27))
+            mstore(add(ptr, 0x40), r)
+            mstore(add(ptr, 0x60), s)
+            // The precompile returns no data for a signature it cannot recover: the zero put in scratch slot 0
+            // stays, and the signer (never the zero address) does not match it.
+            mstore(0x00, 0)
+            let success := staticcall(gas(), 0x01, ptr, 0x80, 0x00, 0x20)
+            signed := and(success, eq(mload(0x00), signer))
+        }
+    }
+
+    /// @dev Allocates the data of a batch's PeriodsAnchored event, ABI-encoded as `emit` would encode it, and
+    /// writes its head: `firstPeriod`, the offsets of the two arrays and their lengths (`count`). The loop over
+    /// the batch then writes each period's quantity and reading hash straight into place
+    /// (`_writePeriodToLog`): one buffer instead of two memory arrays that `emit` would copy into a third.
+    function _allocatePeriodsLog(uint32 firstPeriod, uint256 count) private pure returns (uint256 log, uint256 size) {
+        // Three head words, then each array's length word and `count` elements. count * 64 cannot overflow:
+        // count is a calldata array's length.
+        size = 0xa0 + (count << 6);
+        assembly ("memory-safe") {
+            log := mload(0x40)
+            mstore(0x40, add(log, size))
+            mstore(log, firstPeriod)
+            mstore(add(log, 0x20), 0x60) // quantities: right after the head
+            mstore(add(log, 0x40), add(0x80, shl(5, count))) // readingHashes: after quantities
+            mstore(add(log, 0x60), count)
+            mstore(add(log, add(0x80, shl(5, count))), count)
+        }
+    }
+
+    /// @dev Writes period `i`'s quantity and reading hash into a PeriodsAnchored event's data allocated by
+    /// `_allocatePeriodsLog` for `count` periods (i < count).
+    function _writePeriodToLog(uint256 log, uint256 count, uint256 i, uint64 quantity, bytes32 readingHash)
+        private
+        pure
+    {
+        assembly ("memory-safe") {
+            mstore(add(log, add(0x80, shl(5, i))), quantity)
+            mstore(add(log, add(0xa0, shl(5, add(count, i)))), readingHash)
+        }
+    }
+
+    /// @dev The EIP-712 digest of the MeterPeriod statement: what `MessageHashUtils.toTypedDataHash(domainSeparator,
+    /// keccak256(abi.encode(_METER_PERIOD_TYPEHASH, flowId, period, quantity, readingHash)))` gives, hashed in
+    /// scratch memory past the free memory pointer instead of a new allocation on every period of a batch.
+    function _periodDigest(bytes32 domainSeparator, bytes32 flowId, uint32 period, uint64 quantity, bytes32 readingHash)
+        private
+        pure
+        returns (bytes32 digest)
+    {
+        bytes32 typehash = _METER_PERIOD_TYPEHASH;
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            mstore(ptr, typehash)
+            mstore(add(ptr, 0x20), flowId)
+            mstore(add(ptr, 0x40), period)
+            mstore(add(ptr, 0x60), quantity)
+            mstore(add(ptr, 0x80), readingHash)
+            let structHash := keccak256(ptr, 0xa0)
+            mstore(ptr, hex"1901")
+            mstore(add(ptr, 0x02), domainSeparator)
+            mstore(add(ptr, 0x22), structHash)
+            digest := keccak256(ptr, 0x42)
+        }
     }
 
     function _checkUnit(string calldata unit) private pure {

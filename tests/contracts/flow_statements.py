@@ -152,6 +152,30 @@ def sign_periods(contract, supplier_signer, offtaker_signer, flow_id, first_peri
     ]
 
 
+def _events(tx, name):
+    """`tx`'s events called `name` (none if it emitted none: brownie's EventDict has no `get`)."""
+    return tx.events[name] if name in tx.events else []  # noqa: SIM401
+
+
+def anchored_periods(tx):
+    """(flow id, period, quantity, reading hash) of every period `tx` anchored, in order: from MeteredFlows'
+    PeriodsAnchored events (one per batch) or the baseline's PeriodAnchored events (one per period)."""
+    periods = []
+    for event in _events(tx, "PeriodsAnchored"):
+        flow_id, first = bytes(event["flowId"]), event["firstPeriod"]
+        periods += [
+            (flow_id, first + i, quantity, bytes(reading))
+            for i, (quantity, reading) in enumerate(
+                zip(event["quantities"], event["readingHashes"], strict=True)
+            )
+        ]
+    for event in _events(tx, "PeriodAnchored"):
+        periods.append(
+            (bytes(event["flowId"]), event["period"], event["quantity"], bytes(event["readingHash"]))
+        )
+    return periods
+
+
 def signed_by_type(contract, signer, flow_id, period, quantity, reading_hash_):
     """The MeterPeriod signed through eth_signTypedData_v4 JSON (to check `sign_digest` signs the same)."""
     message = {"flowId": bytes(flow_id), "period": period, "quantity": quantity, "readingHash": reading_hash_}

@@ -17,6 +17,7 @@ from flow_statements import (
     HOUR,
     METER_ID,
     NO_SIGNATURE,
+    anchored_periods,
     compact,
     expand,
     malleable,
@@ -28,7 +29,7 @@ from flow_statements import (
     sign_periods,
     signed_by_type,
 )
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from typed_statements import (
     RECEIVER,
@@ -130,11 +131,9 @@ def flow(supplier, offtaker, register_flow):
 
 
 def anchored(tx):
-    """(flow id, period, quantity, reading hash) of each PeriodAnchored event of `tx`, in order."""
-    return [
-        (bytes(e["flowId"]), e["period"], e["quantity"], bytes(e["readingHash"]))
-        for e in tx.events["PeriodAnchored"]
-    ]
+    """(flow id, period, quantity, reading hash) of each period `tx` anchored, from its one PeriodsAnchored event."""
+    assert len(tx.events["PeriodsAnchored"]) == 1
+    return anchored_periods(tx)
 
 
 def expected(flow_id, signed):
@@ -508,38 +507,43 @@ def test_contract_wallets_sign_flows_and_periods(metered_flows, relayer, registe
 
 # --- property: whatever the calls, anchored periods are contiguous from 0 and carry what was signed ----------
 
+# deadline=None: each example sends transactions, whose latency is not the property under test.
+# data_too_large: lists of lists of 64-bit totals now and then overrun hypothesis 6.27's example buffer.
 EXAMPLES = settings(
-    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.data_too_large],
 )
-LASTING_ENDED = 20  # periods of `lasting_flow` ended for the hour after it is registered
+LASTING_ENDED = 10  # periods of `lasting_flow` ended for the hour after it is registered
 
 
 @pytest.fixture(scope="module")
 def lasting_flow(metered_flows, relayer, supplier, offtaker, signed_flow):
-    """(flow id, start): a module-scoped hourly flow whose periods 0..19 have ended and period 20 has not."""
+    """(flow id, start): a module-scoped hourly flow whose periods 0..9 have ended and period 10 has not."""
     start = chain[-1].timestamp - LASTING_ENDED * HOUR - 100
     statement = signed_flow(supplier, offtaker, firstPeriodStart=start)
     metered_flows.registerFlow(*statement.args, {"from": relayer})
     return statement.digest, start
 
 
-quantity = st.one_of(st.integers(0, 100_000), st.integers(0, 2**64 - 1))
+# Hypothesis prefers the first of sampled values: the common case comes first.
 call = st.tuples(
-    st.sampled_from([-2, -1, 0, 0, 0, 0, 1]),  # where the batch starts, against the flow's next period
-    st.lists(quantity, max_size=5),  # the batch's totals
-    st.one_of(st.none(), st.integers(0, 4)),  # which of its periods the relayer alters, if any
+    st.sampled_from([0, 0, 1, -1, -2]),  # where the batch starts, against the flow's next period
+    st.sampled_from([3, 1, 4, 2, 0]),  # how many periods it holds
+    st.lists(st.integers(0, 2**64 - 1), min_size=4, max_size=4),  # their totals (the first ones)
+    st.one_of(st.none(), st.integers(0, 3)),  # which of its periods the relayer alters, if any
 )
 
 
 @EXAMPLES
-@given(calls=st.lists(call, min_size=1, max_size=8))
+@given(calls=st.lists(call, min_size=1, max_size=7))
 def test_anchored_periods_are_contiguous_and_hold_what_was_signed(
     metered_flows, supplier, offtaker, lasting_flow, anchor, calls
 ):
     flow_id, start = lasting_flow
     next_period, events, signed_total = 0, [], 0
-    for offset, quantities, altered in calls:
-        first = max(next_period + offset, 0)
+    for offset, size, totals, altered in calls:
+        first, quantities = max(next_period + offset, 0), totals[:size]
         signed = sign_periods(metered_flows, supplier, offtaker, flow_id, first, quantities)
         entries = [p.entry() for p in signed]
         if altered is not None and altered < len(signed):
@@ -556,6 +560,7 @@ def test_anchored_periods_are_contiguous_and_hold_what_was_signed(
         else:
             refusal = None
 
+        event(refusal[0] if refusal else "anchored")
         if refusal:
             with reverts(*refusal):
                 anchor(flow_id, first, entries)
