@@ -493,7 +493,7 @@ def test_contract_wallets_sign_flows_and_periods(metered_flows, relayer, registe
     tx = anchor(flow_id, 0, signed)
     assert anchored(tx) == expected(flow_id, signed)
 
-    # The wallet accepts only its owner's signature; its owner's must be the canonical (low-s) one too.
+    # The wallet accepts only its owner's signature.
     stranger = new_party()
     forged = sign_period(metered_flows, supplier_key, stranger, flow_id, 2, 30)
     with reverts("InvalidPeriodSignature", flow_id, 2, offtaker_wallet.address):
