@@ -149,6 +149,8 @@ contract Processing is SignedMessages {
     error InvalidConversion(bytes32 codeKey, uint32 gramsPerUnit);
     /// @dev Outputs plus losses (`producedAndLost` grams) exceed lot and external inputs (`available` grams).
     error MassBalanceExceeded(uint256 producedAndLost, uint256 available);
+    /// @dev Output `index` is a product or by-product under a hazardous code (only a residue may be hazardous).
+    error HazardousProduct(uint256 index, bytes32 codeKey);
     /// @dev Only a product or by-product lot a processing opened can be declared used (`kind` is what it is).
     error NotUsable(bytes32 lotId, OutputKind kind);
 
@@ -230,7 +232,7 @@ contract Processing is SignedMessages {
         for (uint256 i; i < p.inputs.length; ++i) {
             LotInput calldata input = p.inputs[i];
             uint32 codeId = ILotCustody(ledger).takeFromLot(input.lotId, p.processor, input.quantity);
-            if (_checkConversion(input.codeKey, input.gramsPerUnit) != codeId) {
+            if (_checkConversion(input.codeKey, input.gramsPerUnit).id != codeId) {
                 revert LotCodeMismatch(input.lotId, input.codeKey);
             }
             grams += uint256(input.quantity) * input.gramsPerUnit;
@@ -245,22 +247,27 @@ contract Processing is SignedMessages {
         for (uint256 i; i < p.outputs.length; ++i) {
             ProcessOutput calldata output = p.outputs[i];
             if (output.kind == 0 || output.kind > uint8(OutputKind.Residue)) revert InvalidOutputKind(i, output.kind);
-            uint32 codeId = _checkConversion(output.codeKey, output.gramsPerUnit);
+            IPermitRegistry.WasteCode memory code = _checkConversion(output.codeKey, output.gramsPerUnit);
+            // A hazardous code is waste by definition: only a residue may carry one out of a processing.
+            if (code.hazardous && output.kind != uint8(OutputKind.Residue)) revert HazardousProduct(i, output.codeKey);
             bytes32 lotId = _outputLotId(processingId, i);
             _outputKinds[lotId] = OutputKind(output.kind);
-            ILotCustody(ledger).openLot(lotId, p.processor, output.quantity, codeId);
+            ILotCustody(ledger).openLot(lotId, p.processor, output.quantity, code.id);
             emit OutputLotOpened(lotId, processingId, p.processor, OutputKind(output.kind), output.codeKey, output.quantity);
             grams += uint256(output.quantity) * output.gramsPerUnit;
         }
     }
 
-    /// @dev Reverts unless `codeKey` is catalogued in a mass unit converting at `gramsPerUnit`; returns its id.
-    function _checkConversion(bytes32 codeKey, uint32 gramsPerUnit) private view returns (uint32) {
-        IPermitRegistry.WasteCode memory code = IPermitRegistry(ledger).wasteCode(codeKey);
+    /// @dev Reverts unless `codeKey` is catalogued in a mass unit converting at `gramsPerUnit`; returns its entry.
+    function _checkConversion(bytes32 codeKey, uint32 gramsPerUnit)
+        private
+        view
+        returns (IPermitRegistry.WasteCode memory code)
+    {
+        code = IPermitRegistry(ledger).wasteCode(codeKey);
         if (code.unit == IPermitRegistry.Unit.KilowattHour) revert MasslessUnit(codeKey);
         bool valid = code.unit == IPermitRegistry.Unit.Kilogram ? gramsPerUnit == _GRAMS_PER_KILOGRAM : gramsPerUnit != 0;
         if (!valid) revert InvalidConversion(codeKey, gramsPerUnit);
-        return code.id;
     }
 
     function _emitRecorded(bytes32 processingId, ProcessingRecord calldata p, uint256 inputGrams, uint256 outputGrams)

@@ -382,6 +382,25 @@ def test_litre_conversion_in_mass_balance(
         processing.process(*again.args, {"from": relayer})
 
 
+@pytest.mark.parametrize("kind", [OutputKind.PRODUCT, OutputKind.BY_PRODUCT])
+def test_hazardous_code_only_as_a_residue(
+    ledger, processing, relayer, receiver, waste_oil, oil_lot, base_oil, signed_processing, kind
+):
+    # Waste oil (hazardous) cannot come out as a product or by-product: it is still hazardous waste.
+    inputs = [lot_input(oil_lot, waste_oil.key, OIL_RECEIVED, OIL_DENSITY)]
+    outputs = [
+        output(OutputKind.PRODUCT, base_oil.key, 500, 860),
+        output(kind, waste_oil.key, 300, OIL_DENSITY),
+    ]
+    statement = signed_processing(receiver, inputs, outputs)
+    with reverts("HazardousProduct", 1, waste_oil.key):
+        processing.process(*statement.args, {"from": relayer})
+    outputs[1] = output(OutputKind.RESIDUE, waste_oil.key, 300, OIL_DENSITY)
+    statement = signed_processing(receiver, inputs, outputs)
+    processing.process(*statement.args, {"from": relayer})
+    assert plain(ledger.lot(output_lot_id(statement.digest, 1)))[1] == 300
+
+
 @pytest.mark.parametrize("grams_per_unit", [0, 999, 1_001, 1])
 def test_kilogram_code_converts_at_1000(
     processing, relayer, receiver, slag, slag_lot, aggregate, signed_processing, grams_per_unit
