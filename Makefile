@@ -89,15 +89,17 @@ clean:
 	rm -rf build reports .pytest_cache
 
 # ---- static analysis (not part of `make test` / .ci/run) ---------------------------------------
-# slither over the production contracts (SymbiosisLedger.sol and what it imports: custody/, utils/,
-# interfaces/), compiled through the solc wrapper with brownie-config.yaml's settings. OpenZeppelin and
+# slither over the production contracts: SymbiosisLedger.sol and what it imports (custody/, processing/,
+# utils/, interfaces/), then flows/MeteredFlows.sol, compiled through the solc wrapper with
+# brownie-config.yaml's settings. OpenZeppelin and
 # the benchmark/test-only contracts (contracts/baseline/, contracts/test/) are filtered out. The findings
 # triaged in docs/slither-triage.md are hidden through slither.db.json; --fail-medium makes any other
 # Medium or High finding fail the target (Low/Informational ones are printed, never fatal).
 # A triaged finding's id includes its line number: if an edit moves it, it shows again and fails until
 # re-triaged with `make slither-triage` (see docs/slither-triage.md).
 TOOLS_VENV := .venv-tools
-SLITHER_CMD := $(TOOLS_VENV)/bin/slither contracts/SymbiosisLedger.sol \
+SLITHER_TARGETS := contracts/SymbiosisLedger.sol contracts/flows/MeteredFlows.sol
+SLITHER_CMD := $(TOOLS_VENV)/bin/slither $$target \
 	--compile-force-framework solc --solc $(SOLC_SHIM) \
 	--solc-remaps @openzeppelin/=node_modules/@openzeppelin/ \
 	--solc-args "--optimize --optimize-runs 200 --evm-version prague --via-ir" \
@@ -113,9 +115,9 @@ $(TOOLS_VENV)/.installed: requirements-tools.txt
 
 slither: $(TOOLS_VENV)/.installed $(SOLC_SHIM)
 	@echo "==> slither (triage: docs/slither-triage.md; fails on an untriaged Medium/High finding)"
-	$(SLITHER_CMD) --fail-medium
+	@set -e; for target in $(SLITHER_TARGETS); do echo "--> $$target"; $(SLITHER_CMD) --fail-medium; done
 
 # Interactive: hides the findings you list (per detector) by adding them to slither.db.json. Hide only
 # findings triaged in docs/slither-triage.md; never answer "All" without reading them.
 slither-triage: $(TOOLS_VENV)/.installed $(SOLC_SHIM)
-	$(SLITHER_CMD) --fail-none --triage-mode
+	@set -e; for target in $(SLITHER_TARGETS); do echo "--> $$target"; $(SLITHER_CMD) --fail-none --triage-mode; done

@@ -130,10 +130,10 @@ contract MeteredFlows is SignedMessages {
     error InvalidPeriodSignature(bytes32 flowId, uint32 period, address signer);
 
     /**
-     * @param registry The participant registry (the deployed SymbiosisLedger) that says who is active.
+     * @param registry_ The participant registry (the deployed SymbiosisLedger) that says who is active.
      */
-    constructor(IParticipantRegistry registry) EIP712("SymbiosisMeteredFlows", "1") {
-        _registry = registry;
+    constructor(IParticipantRegistry registry_) EIP712("SymbiosisMeteredFlows", "1") {
+        _registry = registry_;
     }
 
     /**

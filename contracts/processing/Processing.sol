@@ -180,8 +180,10 @@ contract Processing is SignedMessages {
         processingId = _verifySigned(p.processor, _hashProcessingRecord(p), p.deadline, signature);
         if (_outputKinds[_outputLotId(processingId, 0)] != OutputKind.None) revert AlreadyRecorded(processingId);
 
+        // Effects before interactions: the outputs' kinds are recorded before the ledger is called at all.
+        (uint256 outputGrams, uint32[] memory outputCodes) = _recordOutputs(processingId, p);
         uint256 inputGrams = _takeInputs(p);
-        uint256 outputGrams = _openOutputs(processingId, p);
+        _openOutputs(processingId, p, outputCodes);
         if (outputGrams + p.lossGrams > inputGrams) revert MassBalanceExceeded(outputGrams + p.lossGrams, inputGrams);
         _emitRecorded(processingId, p, inputGrams, outputGrams);
     }
@@ -242,19 +244,31 @@ contract Processing is SignedMessages {
         }
     }
 
-    /// @dev Opens every output lot for the processor and records its kind; returns the outputs in grams.
-    function _openOutputs(bytes32 processingId, ProcessingRecord calldata p) private returns (uint256 grams) {
+    /// @dev Checks every output and records its lot's kind; returns the outputs in grams and their code ids.
+    function _recordOutputs(bytes32 processingId, ProcessingRecord calldata p)
+        private
+        returns (uint256 grams, uint32[] memory codeIds)
+    {
+        codeIds = new uint32[](p.outputs.length);
         for (uint256 i; i < p.outputs.length; ++i) {
             ProcessOutput calldata output = p.outputs[i];
             if (output.kind == 0 || output.kind > uint8(OutputKind.Residue)) revert InvalidOutputKind(i, output.kind);
             IPermitRegistry.WasteCode memory code = _checkConversion(output.codeKey, output.gramsPerUnit);
             // A hazardous code is waste by definition: only a residue may carry one out of a processing.
             if (code.hazardous && output.kind != uint8(OutputKind.Residue)) revert HazardousProduct(i, output.codeKey);
-            bytes32 lotId = _outputLotId(processingId, i);
-            _outputKinds[lotId] = OutputKind(output.kind);
-            ILotCustody(ledger).openLot(lotId, p.processor, output.quantity, code.id);
-            emit OutputLotOpened(lotId, processingId, p.processor, OutputKind(output.kind), output.codeKey, output.quantity);
+            codeIds[i] = code.id;
+            _outputKinds[_outputLotId(processingId, i)] = OutputKind(output.kind);
             grams += uint256(output.quantity) * output.gramsPerUnit;
+        }
+    }
+
+    /// @dev Opens every output lot, held by the processor, on the ledger.
+    function _openOutputs(bytes32 processingId, ProcessingRecord calldata p, uint32[] memory codeIds) private {
+        for (uint256 i; i < p.outputs.length; ++i) {
+            ProcessOutput calldata output = p.outputs[i];
+            bytes32 lotId = _outputLotId(processingId, i);
+            ILotCustody(ledger).openLot(lotId, p.processor, output.quantity, codeIds[i]);
+            emit OutputLotOpened(lotId, processingId, p.processor, OutputKind(output.kind), output.codeKey, output.quantity);
         }
     }
 
