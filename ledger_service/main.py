@@ -6,7 +6,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from ledger_service.api.errors import install_error_handlers
-from ledger_service.api.routes import catalogue, certificates, lots, participants, system, transfers
+from ledger_service.api.routes import auth, catalogue, certificates, lots, participants, system, transfers
 from ledger_service.runtime import Runtime
 from ledger_service.settings import Settings
 
@@ -32,6 +32,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     app.include_router(system.router)
+    app.include_router(auth.router)
     app.include_router(participants.router)
     app.include_router(catalogue.router)
     app.include_router(lots.router)

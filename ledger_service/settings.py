@@ -34,10 +34,17 @@ class Settings(BaseSettings):
     rpc_timeout_seconds: float = 10.0
     host: str = "127.0.0.1"
     port: int = 8000
+    public_url: str | None = Field(None, description="URL parties reach the API at; default http://host:port")
+    sign_in_challenge_seconds: int = Field(300, description="How long a sign-in challenge can be signed")
+    access_token_seconds: int = Field(900, description="Lifetime of the bearer token a sign-in gives")
 
     @cached_property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'ledger.db').resolve()}"
+
+    @cached_property
+    def resolved_public_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @cached_property
     def resolved_deployment_file(self) -> Path:

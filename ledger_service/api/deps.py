@@ -1,12 +1,23 @@
 """Dependencies shared by the routers."""
 
 from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
+from ledger_service.api.errors import ApiError
+from ledger_service.db.models import Participant
+from ledger_service.roles import Role
 from ledger_service.runtime import Runtime
+from ledger_service.signin import token_holder
+
+# The registry's ParticipantStatus values.
+ACTIVE, SUSPENDED = 1, 2
+_bearer = HTTPBearer(auto_error=False, description="The access token POST /auth/token gives")
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -20,3 +31,53 @@ def get_session(runtime: Annotated[Runtime, Depends(get_runtime)]) -> Iterator[S
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 SessionDep = Annotated[Session, Depends(get_session)]
+
+
+# --- the signed-in party ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Party:
+    """The party a request's bearer token was issued to, with its roles as the chain holds them now."""
+
+    address: str
+    roles: int
+    park: str | None
+
+    def has(self, role: Role) -> bool:
+        return bool(self.roles & role.bit)
+
+
+def get_current_party(
+    runtime: RuntimeDep,
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Party:
+    if credentials is None:
+        raise _unauthorised("sign in first: POST /auth/challenge, sign it, POST /auth/token")
+    address = token_holder(session, credentials.credentials, datetime.now(UTC))
+    if address is None:
+        raise _unauthorised("the access token is unknown, expired or revoked: sign in again")
+    # Asked of the chain on every request: a suspension takes effect on the suspended party's next request.
+    roles, status = runtime.gateway.participant(address)
+    if status != ACTIVE:
+        what = "is suspended" if status == SUSPENDED else "is not a registered participant"
+        raise ApiError(403, "participant_not_active", f"{address} {what}", ["header", "Authorization"])
+    registered = session.get(Participant, address)
+    return Party(address, roles, registered.park if registered else None)
+
+
+CurrentParty = Annotated[Party, Depends(get_current_party)]
+
+
+def get_bearer_token(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> str:
+    if credentials is None:
+        raise _unauthorised("sign in first: POST /auth/challenge, sign it, POST /auth/token")
+    return credentials.credentials
+
+
+BearerToken = Annotated[str, Depends(get_bearer_token)]
+
+
+def _unauthorised(msg: str) -> ApiError:
+    return ApiError(401, "not_signed_in", msg, ["header", "Authorization"], {"WWW-Authenticate": "Bearer"})

@@ -186,6 +186,11 @@ class ChainGateway:
         """Raises ContractRejection (UnregisteredParticipant, SuspendedParticipant, MissingRole)."""
         self._transact_or_call(self._bound().functions.requireActive(address, role).call)
 
+    def participant(self, address: str) -> tuple[int, int]:
+        """(roles mask, status: 0 unregistered, 1 active, 2 suspended) as the registry holds them now."""
+        roles, status = self._call(self._bound().functions.participant(address).call)
+        return int(roles), int(status)
+
     def nonce_used(self, signer: str, nonce: int) -> bool:
         return bool(self._call(self._bound().functions.nonceUsed(signer, nonce).call))
 

@@ -180,3 +180,16 @@ def certify(client: TestClient, lab: Party, lot_id: str, valid_days: int = 180) 
         "valid_until": (datetime.now(UTC) + timedelta(days=valid_days)).isoformat(),
     }
     return signed_submit(client, lab, "/certificates/prepare", terms, "/certificates")
+
+
+def sign_in(client: TestClient, party: Party) -> dict[str, str]:
+    """Signs `party` in with its own key; returns the Authorization header for its requests."""
+    from eth_account.messages import encode_defunct
+
+    challenge = client.post("/auth/challenge", json={"address": party.address})
+    assert challenge.status_code == 200, challenge.text
+    message = challenge.json()["message"]
+    signature = Account.sign_message(encode_defunct(text=message), party.account.key).signature
+    token = client.post("/auth/token", json={"message": message, "signature": "0x" + bytes(signature).hex()})
+    assert token.status_code == 200, token.text
+    return {"Authorization": f"Bearer {token.json()['access_token']}"}

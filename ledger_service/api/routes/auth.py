@@ -1,0 +1,121 @@
+"""Sign-in with the party's own key: challenge, signed challenge for a bearer token, who am I, sign-out."""
+
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Response, status
+from pydantic import BaseModel, Field
+
+from ledger_service.api.deps import BearerToken, CurrentParty, RuntimeDep, SessionDep
+from ledger_service.api.errors import ApiError
+from ledger_service.api.schemas import Address, Strict
+from ledger_service.roles import role_names
+from ledger_service.signin import SignInRefused, issue_challenge, redeem_challenge, revoke_token
+
+router = APIRouter(prefix="/auth", tags=["sign-in"])
+
+
+class ChallengeRequest(Strict):
+    address: Address = Field(examples=["0x8ba1f109551bD432803012645Ac136ddd64DBA72"])
+
+
+class ChallengeOut(BaseModel):
+    message: str = Field(
+        description="The EIP-4361 message to sign with the address's key (EIP-191 personal_sign)"
+    )
+    nonce: str
+    expires_at: datetime
+
+
+class SignedChallenge(Strict):
+    message: str = Field(description="The challenge's message, unchanged")
+    signature: str = Field(description="0x-prefixed 65-byte signature of the message (personal_sign)")
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "message": "127.0.0.1:8000 wants you to sign in with your Ethereum account:\n0x…\n\n…",
+                    "signature": "0x" + "ab" * 65,
+                }
+            ]
+        }
+    }
+
+
+class AccessTokenOut(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    address: str
+    expires_at: datetime
+
+
+class PartyOut(BaseModel):
+    address: str
+    roles: list[str] = Field(description="As the on-chain registry holds them now")
+    park: str | None
+
+
+@router.post("/challenge", operation_id="create_sign_in_challenge")
+def create_challenge(body: ChallengeRequest, runtime: RuntimeDep, session: SessionDep) -> ChallengeOut:
+    """An EIP-4361 sign-in message for `address`, valid for a few minutes and usable once."""
+    settings = runtime.settings
+    challenge = issue_challenge(
+        session,
+        address=body.address,
+        domain=_domain(settings.resolved_public_url),
+        uri=settings.resolved_public_url,
+        chain_id=runtime.gateway.chain_id(),
+        ttl=timedelta(seconds=settings.sign_in_challenge_seconds),
+        now=datetime.now(UTC),
+    )
+    session.commit()
+    return ChallengeOut(message=challenge.message, nonce=challenge.nonce, expires_at=challenge.expires_at)
+
+
+@router.post("/token", operation_id="create_access_token")
+def create_token(body: SignedChallenge, runtime: RuntimeDep, session: SessionDep) -> AccessTokenOut:
+    """A short-lived bearer token for a signed challenge. The address must be an active participant."""
+    settings = runtime.settings
+    try:
+        issued = redeem_challenge(
+            session,
+            message=body.message,
+            signature=body.signature,
+            domain=_domain(settings.resolved_public_url),
+            chain_id=runtime.gateway.chain_id(),
+            token_ttl=timedelta(seconds=settings.access_token_seconds),
+            now=datetime.now(UTC),
+        )
+    except SignInRefused as refused:
+        raise ApiError(401, "sign_in_refused", refused.reason, ["body", refused.field]) from None
+    _, participant_status = runtime.gateway.participant(issued.address)
+    if participant_status != 1:
+        session.rollback()
+        raise ApiError(
+            403,
+            "participant_not_active",
+            f"{issued.address} is not an active participant",
+            ["body", "message"],
+        )
+    session.commit()
+    return AccessTokenOut(access_token=issued.token, address=issued.address, expires_at=issued.expires_at)
+
+
+@router.get("/me", operation_id="get_signed_in_party")
+def me(party: CurrentParty) -> PartyOut:
+    """The signed-in party, with its roles as the chain holds them at this moment."""
+    return PartyOut(address=party.address, roles=role_names(party.roles), park=party.park)
+
+
+@router.post("/logout", operation_id="revoke_access_token", status_code=status.HTTP_204_NO_CONTENT)
+def logout(party: CurrentParty, token: BearerToken, session: SessionDep) -> Response:
+    """Revokes the request's access token at once."""
+    revoke_token(session, token, datetime.now(UTC))
+    session.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+def _domain(public_url: str) -> str:
+    # EIP-4361's domain is the authority (host[:port]) of the URL the party signs in at.
+    return urlsplit(public_url).netloc
