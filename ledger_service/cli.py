@@ -744,6 +744,37 @@ def document_audit(
     typer.echo(json.dumps(response.json(), indent=2))
 
 
+@document_app.command("rotate-master-key")
+def document_rotate_master_key(
+    new_key_file: Annotated[Path, typer.Option(help="The new 32-byte master key (made if missing)")],
+) -> None:
+    """As the operator, with the service stopped: rewrap every document's data key under a new master
+    key (settings: SYMLEDGER_*); then set SYMLEDGER_MASTER_KEY_FILE to it and destroy the old key.
+    Interrupted, it can be run again."""
+    from ledger_service.documents.crypto import MasterKey
+    from ledger_service.documents.store import DocumentStore
+    from ledger_service.settings import Settings
+
+    settings = Settings()
+    current = settings.resolved_master_key_file
+    if not current.exists():
+        fail(f"no master key at {current}: nothing is encrypted under it")
+    if new_key_file.resolve() == current.resolve():
+        fail("--new-key-file: that is the current master key")
+    try:
+        new = MasterKey.load_or_create(new_key_file)
+        rotation = DocumentStore.open(settings).rotate(new)
+    except (OSError, ValueError) as exc:
+        fail(str(exc))
+    typer.echo(f"{rotation.rewrapped} documents rewrapped, {rotation.already} already under the new key")
+    if rotation.failed:
+        fail(
+            f"{len(rotation.failed)} blobs could not be rewrapped; keep {current} until they are resolved: "
+            + "; ".join(rotation.failed)
+        )
+    typer.echo(f"now set SYMLEDGER_MASTER_KEY_FILE={new_key_file} and destroy {current}")
+
+
 def _document_call(
     api: str, account: Any, action: str, sha256: str, method: str, path: str, **kwargs: Any
 ) -> httpx.Response:

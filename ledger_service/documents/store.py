@@ -3,6 +3,7 @@ its plaintext (the hash parties sign), written atomically."""
 
 import os
 import secrets
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
@@ -18,6 +19,13 @@ from ledger_service.documents.crypto import (
 from ledger_service.settings import Settings
 
 INCOMING = ".incoming"
+
+
+@dataclass
+class Rotation:
+    rewrapped: int = 0
+    already: int = 0
+    failed: list[str] = field(default_factory=list)
 
 
 class TooLarge(Exception):
@@ -60,17 +68,21 @@ class DocumentStore:
     def remove(self, sha256: str) -> None:
         self.path(sha256).unlink(missing_ok=True)
 
-    def rotate(self, new: MasterKey) -> tuple[int, int]:
-        """Rewraps every blob's data key under `new`; the content is not re-encrypted. Returns (rewrapped,
-        already under `new`); rerunning after an interruption finishes the job."""
-        rewrapped = done = 0
+    def rotate(self, new: MasterKey) -> "Rotation":
+        """Rewraps every blob's data key under `new` (the content is not re-encrypted). Blobs already
+        under `new` are skipped, so a rotation that was interrupted is finished by running it again."""
+        rotation = Rotation()
         for path in sorted(self.root.glob("[0-9a-f][0-9a-f]/*")):
             with path.open("rb") as handle:
                 header = handle.read(HEADER_BYTES)
                 if blob_key_id(header) == new.key_id:
-                    done += 1
+                    rotation.already += 1
                     continue
-                fresh = rewrap(header, bytes.fromhex(path.name), self.master, new)
+                try:
+                    fresh = rewrap(header, bytes.fromhex(path.name), self.master, new)
+                except DocumentUnreadable as exc:
+                    rotation.failed.append(f"{path.name}: {exc}")
+                    continue
                 temporary = self._temporary()
                 with temporary.open("wb") as out:
                     out.write(fresh)
@@ -78,9 +90,8 @@ class DocumentStore:
                         out.write(chunk)
                     _sync(out)
             os.replace(temporary, path)
-            rewrapped += 1
-        self.master = new
-        return rewrapped, done
+            rotation.rewrapped += 1
+        return rotation
 
     def _temporary(self) -> Path:
         return self.root / INCOMING / secrets.token_hex(16)

@@ -24,8 +24,10 @@ from parties import (
 from typer.testing import CliRunner
 
 from ledger_service.cli import app as cli_app
-from ledger_service.documents.crypto import CONTENT_OFFSET, HEADER_BYTES
+from ledger_service.documents.crypto import CONTENT_OFFSET, HEADER_BYTES, DocumentUnreadable, MasterKey
 from ledger_service.documents.requests import NO_DOCUMENT, signed_headers, typed_data
+from ledger_service.documents.store import DocumentStore
+from ledger_service.settings import Settings
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + os.urandom(64)
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + os.urandom(64)
@@ -537,3 +539,41 @@ def test_cli_upload_and_download(client, api_url, tmp_path, regulator, shipper, 
         (receiver.address, "download"),
         (stranger.address, "denied"),
     ]
+
+
+def test_rotating_the_master_key_rewraps_every_document(tmp_path, monkeypatch):
+    monkeypatch.setenv("SYMLEDGER_DATA_DIR", str(tmp_path))
+    settings = Settings()
+    store = DocumentStore.open(settings)
+    contents = [pdf("rotation one"), PNG]
+    for content in contents:
+        incoming = store.receive(settings.document_max_bytes)
+        incoming.write(content)
+        assert incoming.finish() == sha(content)
+        incoming.commit()
+    new_key = tmp_path / "elsewhere" / "new.key"
+
+    def rotate(key_file):
+        return CliRunner().invoke(cli_app, ["document", "rotate-master-key", "--new-key-file", str(key_file)])
+
+    result = rotate(new_key)
+    assert result.exit_code == 0, result.output
+    assert "2 documents rewrapped, 0 already under the new key" in result.output
+    rotated = DocumentStore(settings.resolved_documents_dir, MasterKey.load_or_create(new_key))
+    assert [rotated.read(sha(c)) for c in contents] == contents
+    with pytest.raises(DocumentUnreadable, match="wrapped under master key"):
+        store.read(sha(contents[0]))
+    assert "0 documents rewrapped, 2 already" in rotate(new_key).output  # run again: nothing left to do
+
+    # Under the new key now; one blob damaged: the other is rotated, the damaged one reported.
+    monkeypatch.setenv("SYMLEDGER_MASTER_KEY_FILE", str(new_key))
+    damaged = rotated.path(sha(PNG))
+    blob = bytearray(damaged.read_bytes())
+    blob[HEADER_BYTES - 1] ^= 0x80
+    damaged.write_bytes(bytes(blob))
+    third = tmp_path / "third.key"
+    result = rotate(third)
+    assert result.exit_code == 1
+    assert "1 documents rewrapped" in result.output and f"keep {new_key}" in result.output
+    assert sha(PNG)[2:] in result.output
+    assert DocumentStore(rotated.root, MasterKey.load_or_create(third)).read(sha(contents[0])) == contents[0]
