@@ -9,6 +9,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -665,6 +666,134 @@ def _request(api: str, method: str, path: str, body: Any = None) -> Any:
             "accepted; the chain has not recorded it yet (the service will keep relaying it)", err=True
         )
     return response.json()
+
+
+# --- documents ----------------------------------------------------------------------------------
+# Uploaded and read with a request signed by the party's key for the document's SHA-256 (see
+# ledger_service.documents.requests); the CLI checks every hash itself.
+
+document_app = typer.Typer(
+    help="Documents cited by SHA-256: kept encrypted by the service, read by the parties.",
+    no_args_is_help=True,
+)
+app.add_typer(document_app, name="document")
+
+
+@document_app.command("upload")
+def document_upload(
+    file: Annotated[Path, typer.Argument(help="A PDF, PNG or JPEG file, or a JSON document")],
+    api: ApiUrl,
+    keystore: Keystore,
+    password_file: PasswordFile = None,
+) -> None:
+    """Upload a document; print the SHA-256 to cite in statements (e.g. a dispatch's document hash)."""
+    content = _read_bytes(file)
+    sha256 = "0x" + hashlib.sha256(content).hexdigest()
+    account = _account(keystore, password_file)
+    response = _document_call(
+        api, account, "upload", sha256, "POST", "/documents", files={"file": (file.name, content)}
+    )
+    stored = response.json()
+    if stored.get("sha256") != sha256:
+        fail(f"the service stored the file as {stored.get('sha256')}, not as its SHA-256 {sha256}")
+    typer.echo(sha256)
+
+
+@document_app.command("download")
+def document_download(
+    sha256: Annotated[str, typer.Argument(help="The document's SHA-256 (0x + 64 hex digits)")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the document")],
+    api: ApiUrl,
+    keystore: Keystore,
+    password_file: PasswordFile = None,
+) -> None:
+    """Download a document you are entitled to read; written only if its SHA-256 matches."""
+    if not re.fullmatch(r"0x[0-9a-fA-F]{64}", sha256):
+        fail(f"sha256: expected 0x followed by 64 hexadecimal digits, got {sha256!r}")
+    sha256 = sha256.lower()
+    account = _account(keystore, password_file)
+    response = _document_call(api, account, "download", sha256, "GET", f"/documents/{sha256}")
+    actual = "0x" + hashlib.sha256(response.content).hexdigest()
+    if actual != sha256:
+        fail(f"the service sent content whose SHA-256 is {actual}, not {sha256}; nothing written")
+    try:
+        out.write_bytes(response.content)
+    except OSError as exc:
+        fail(f"--out: {exc.strerror}: {out}")
+    typer.echo(f"{out}: {len(response.content)} bytes, {response.headers.get('content-type')}")
+
+
+@document_app.command("audit")
+def document_audit(
+    api: ApiUrl,
+    keystore: Keystore,
+    sha256: Annotated[str | None, typer.Option("--document", help="Only entries about this document")] = None,
+    party: Annotated[str | None, typer.Option(help="Only entries of this party")] = None,
+    action: Annotated[str | None, typer.Option(help="upload, download, denied or integrity_failure")] = None,
+    offset: Annotated[int, typer.Option()] = 0,
+    limit: Annotated[int, typer.Option()] = 50,
+    password_file: PasswordFile = None,
+) -> None:
+    """As a regulator: print the document audit log (who read or uploaded what, when)."""
+    account = _account(keystore, password_file)
+    params: dict[str, Any] = {"offset": offset, "limit": limit}
+    params.update({k: v for k, v in {"sha256": sha256, "party": party, "action": action}.items() if v})
+    response = _document_call(
+        api, account, "read_audit", "0x" + "00" * 32, "GET", "/documents/audit", params=params
+    )
+    typer.echo(json.dumps(response.json(), indent=2))
+
+
+@document_app.command("rotate-master-key")
+def document_rotate_master_key(
+    new_key_file: Annotated[Path, typer.Option(help="The new 32-byte master key (made if missing)")],
+) -> None:
+    """As the operator, with the service stopped: rewrap every document's data key under a new master
+    key (settings: SYMLEDGER_*); then set SYMLEDGER_MASTER_KEY_FILE to it and destroy the old key.
+    Interrupted, it can be run again."""
+    from ledger_service.documents.crypto import MasterKey
+    from ledger_service.documents.store import DocumentStore
+    from ledger_service.settings import Settings
+
+    settings = Settings()
+    current = settings.resolved_master_key_file
+    if not current.exists():
+        fail(f"no master key at {current}: nothing is encrypted under it")
+    if new_key_file.resolve() == current.resolve():
+        fail("--new-key-file: that is the current master key")
+    try:
+        new = MasterKey.load_or_create(new_key_file)
+        rotation = DocumentStore.open(settings).rotate(new)
+    except (OSError, ValueError) as exc:
+        fail(str(exc))
+    typer.echo(f"{rotation.rewrapped} documents rewrapped, {rotation.already} already under the new key")
+    if rotation.failed:
+        fail(
+            f"{len(rotation.failed)} blobs could not be rewrapped; keep {current} until they are resolved: "
+            + "; ".join(rotation.failed)
+        )
+    typer.echo(f"now set SYMLEDGER_MASTER_KEY_FILE={new_key_file} and destroy {current}")
+
+
+def _document_call(
+    api: str, account: Any, action: str, sha256: str, method: str, path: str, **kwargs: Any
+) -> httpx.Response:
+    from ledger_service.documents.requests import signed_headers
+
+    deployment = _request(api, "GET", "/deployment")
+    headers = signed_headers(account, deployment["chain_id"], deployment["ledger"]["address"], action, sha256)
+    try:
+        response = httpx.request(method, api.rstrip("/") + path, headers=headers, timeout=120, **kwargs)
+    except httpx.HTTPError as exc:
+        fail(f"cannot reach the service at {api}: {exc}")
+    if response.status_code >= 400:
+        try:
+            first = response.json()["detail"][0]
+            where = ".".join(str(p) for p in first.get("loc", []) if p not in ("body", "path", "header"))
+            fail(f"{where + ': ' if where else ''}{first['msg']} (HTTP {response.status_code})")
+        except (ValueError, KeyError, IndexError, TypeError):
+            fail(f"HTTP {response.status_code}: {response.text[:200]}")
+    return response
 
 
 if __name__ == "__main__":

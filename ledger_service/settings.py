@@ -57,3 +57,26 @@ class Settings(BaseSettings):
     @cached_property
     def resolved_relayer_password_file(self) -> Path:
         return self.relayer_password_file or self.data_dir / "keys" / "relayer.password"
+
+    # --- documents (ledger_service.documents) ------------------------------------------------------
+    master_key_file: Path | None = Field(
+        None, description="32-byte key wrapping documents' data keys; default data_dir/keys/master.key"
+    )
+    documents_dir: Path | None = Field(
+        None, description="Encrypted document blobs; default data_dir/documents"
+    )
+    document_max_bytes: int = Field(25 * 1024 * 1024, description="Largest document accepted for upload")
+    document_request_ttl_seconds: int = Field(
+        300, description="How long a party's signed document request stays valid after it was signed"
+    )
+    document_request_clock_skew_seconds: int = Field(
+        30, description="How far in the future a signed document request's time may be (clock skew)"
+    )
+
+    @cached_property
+    def resolved_master_key_file(self) -> Path:
+        return self.master_key_file or self.data_dir / "keys" / "master.key"
+
+    @cached_property
+    def resolved_documents_dir(self) -> Path:
+        return self.documents_dir or self.data_dir / "documents"

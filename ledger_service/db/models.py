@@ -203,3 +203,60 @@ class AccessToken(Base):
     issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+# --- documents (ledger_service.documents) -----------------------------------------------------------
+# Not derived from the chain: who uploaded which document and who read it exist only here (with the
+# encrypted bodies in the document store), so these tables are kept, never rebuilt.
+
+
+class Document(Base):
+    """A document held encrypted in the document store, addressed by the SHA-256 parties sign."""
+
+    __tablename__ = "documents"
+
+    sha256: Mapped[str] = mapped_column(HASH, primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    media_type: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class DocumentUploader(Base):
+    """Each party that uploaded a document (the same content may come from several)."""
+
+    __tablename__ = "document_uploaders"
+
+    sha256: Mapped[str] = mapped_column(HASH, primary_key=True)
+    uploader: Mapped[str] = mapped_column(ADDRESS, primary_key=True, index=True)
+    uploaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class DocumentAuditEntry(Base):
+    """Who did what to which document, when: uploads, reads, refused reads and failed integrity checks."""
+
+    __tablename__ = "document_audit"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    party: Mapped[str] = mapped_column(ADDRESS, index=True)
+    sha256: Mapped[str] = mapped_column(HASH, index=True)
+    action: Mapped[str] = mapped_column(String(24))
+    request_id: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[str | None] = mapped_column(Text)
+
+
+class DocumentRequestNonce(Base):
+    """Nonces of parties' signed document requests, kept while the request could still be replayed."""
+
+    __tablename__ = "document_request_nonces"
+
+    party: Mapped[str] = mapped_column(ADDRESS, primary_key=True)
+    nonce: Mapped[str] = mapped_column(HASH, primary_key=True)
+    expires_at: Mapped[int] = mapped_column(BigInteger, index=True)  # unix seconds
+
+
+# Who may read a document is looked up by the hash the chain records cites it under.
+Index("ix_transfers_document_hash", Transfer.document_hash)
+Index("ix_lots_document_hash", Lot.document_hash)
+Index("ix_certificates_document_hash", Certificate.document_hash)
+Index("ix_certificates_results_hash", Certificate.results_hash)

@@ -1,14 +1,14 @@
 """sign-in challenges and access tokens
 
 Revision ID: 0005_sign_in
-Revises: 0001
+Revises: 0004_documents
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0005_sign_in"
-down_revision = "0001"
+down_revision = "0004_documents"
 branch_labels = None
 depends_on = None
 
