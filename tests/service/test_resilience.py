@@ -148,14 +148,15 @@ def test_a_statement_another_relayer_recorded_is_settled_not_failed(stack, regul
         monkeypatch.setattr(runtime.gateway, "send", signed_but_never_arrives)
         body = shipper.signed_body(prepared)
         assert client.post("/transfers", json=body).status_code == 202
-        monkeypatch.setattr(runtime.gateway, "send", send)
 
         # Meanwhile the shipper handed the same signed statement to another relayer, which recorded it.
+        # (Our relayer's sends keep failing until then: its background retries must not get there first.)
         other = ChainGateway(settings.rpc_url, settings.artifacts_dir, relayer=runtime.gateway.relayer)
         other.bind(runtime.deployment)
         call = other.statement_call(DISPATCH, body["message"], bytes.fromhex(body["signature"][2:]))
         tx_hash = other.send(call, other.simulate(call) * 2)
         assert other.wait_for_receipt(tx_hash, timeout=10, poll=0.05)["status"] == 1
+        monkeypatch.setattr(runtime.gateway, "send", send)
 
         assert runtime.relayer.resume() == 0
         assert (prepared["digest"], "recorded") in outbox(settings)
