@@ -6,7 +6,10 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from ledger_service.api.errors import install_error_handlers
+from ledger_service.api.routes import batches as batch_routes  # svc-workflows
 from ledger_service.api.routes import catalogue, certificates, lots, participants, system, transfers
+from ledger_service.api.routes import corrections as correction_routes  # svc-workflows
+from ledger_service.api.routes import returns as return_routes  # svc-workflows
 from ledger_service.runtime import Runtime
 from ledger_service.settings import Settings
 
@@ -37,4 +40,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(lots.router)
     app.include_router(certificates.router)
     app.include_router(transfers.router)
+    # --- svc-workflows: rejections and returns, corrections, batch dispatch
+    app.include_router(return_routes.router)
+    app.include_router(correction_routes.router)
+    app.include_router(batch_routes.router)
+    # --- end svc-workflows
     return app
