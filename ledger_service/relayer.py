@@ -230,7 +230,9 @@ class Relayer:
 
     # --- batches of dispatches (svc-workflows) ------------------------------------------------------
 
-    def submit_batch(self, items: list["BatchItem"]) -> list["SignedPayload | ContractRejection | SubmissionInProgress"]:
+    def submit_batch(
+        self, items: list["BatchItem"]
+    ) -> list[SignedPayload | ContractRejection | SubmissionInProgress]:
         """Records many signed statements with one dispatchBatch transaction; answers each item's outcome in
         order: its outbox record (recorded, sent, pending or failed) or the refusal its simulation met, which
         leaves no trace. Items are independent: one refused never holds the others back.
@@ -260,7 +262,9 @@ class Relayer:
                 outcomes.update(self._send_batch(fresh))
         return [outcomes[item.digest_hex] for item in items]
 
-    def _send_batch(self, fresh: list[tuple["BatchItem", Any]]) -> dict[str, SignedPayload]:
+    def _send_batch(
+        self, fresh: list[tuple["BatchItem", Any]]
+    ) -> dict[str, SignedPayload | ContractRejection]:
         rows = [
             self._outbox_row(item.statement, item.message, item.signature, item.digest_hex, {BATCH_INDEX: i})
             for i, (item, _call) in enumerate(fresh)
@@ -290,12 +294,17 @@ class Relayer:
             return payloads
         return {digest_hex: self._settle(row, receipt) for digest_hex, row in payloads.items()}
 
-    def _send_batch_one_by_one(self, fresh: list[tuple["BatchItem", Any]]) -> dict[str, SignedPayload]:
-        outcomes: dict[str, SignedPayload] = {}
+    def _send_batch_one_by_one(
+        self, fresh: list[tuple["BatchItem", Any]]
+    ) -> dict[str, SignedPayload | ContractRejection]:
+        outcomes: dict[str, SignedPayload | ContractRejection] = {}
         for item, _call in fresh:
-            outcomes[item.digest_hex] = self._submit(
-                item.statement, item.message, item.signature, item.digest_hex, None
-            )
+            try:
+                outcomes[item.digest_hex] = self._submit(
+                    item.statement, item.message, item.signature, item.digest_hex, None
+                )
+            except ContractRejection as rejection:  # the state moved since it was checked
+                outcomes[item.digest_hex] = rejection
         return outcomes
 
     def _batch_refusal(self, payload: SignedPayload, receipt: dict[str, Any]) -> ContractRejection | None:

@@ -117,7 +117,7 @@ class Transfer(Base):
     legs_picked_up: Mapped[int] = mapped_column(Integer, default=0)
     legs_delivered: Mapped[int] = mapped_column(Integer, default=0)
     document_hash: Mapped[str] = mapped_column(HASH)
-    status: Mapped[str] = mapped_column(String(16), index=True)
+    status: Mapped[str] = mapped_column(String(32), index=True)  # "partially_rejected" is 18
     dispatch_tx: Mapped[str] = mapped_column(HASH)
     dispatch_block: Mapped[int] = mapped_column(BigInteger)
     dispatched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)

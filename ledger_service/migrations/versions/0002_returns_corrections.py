@@ -14,6 +14,10 @@ depends_on = None
 
 
 def upgrade() -> None:
+    # The new statuses ("partially_rejected") outgrow 16 characters. SQLite does not enforce the length
+    # (and cannot alter a column in place); the others widen it.
+    if op.get_bind().dialect.name != "sqlite":
+        op.alter_column("transfers", "status", type_=sa.String(length=32), existing_type=sa.String(length=16))
     op.create_table(
         "rejections",
         sa.Column("transfer_id", sa.String(length=66), nullable=False),
@@ -56,6 +60,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name != "sqlite":
+        op.alter_column("transfers", "status", type_=sa.String(length=16), existing_type=sa.String(length=32))
     op.drop_index(op.f("ix_corrections_transfer_id"), table_name="corrections")
     op.drop_table("corrections")
     op.drop_table("rejections")
