@@ -796,5 +796,222 @@ def _document_call(
     return response
 
 
+# --- rejections, corrections and batch dispatch (svc-workflows) ----------------------------------------
+
+SUBMIT_PATHS.update(
+    {"Rejection": "/transfers/{transferId}/rejection", "Correction": "/transfers/{transferId}/corrections"}
+)
+correction_app = typer.Typer(
+    help="Agreed corrections of a transfer: proposed by one party, countersigned by the other.",
+    no_args_is_help=True,
+)
+app.add_typer(correction_app, name="correction")
+ZERO_HASH = "0x" + "00" * 32
+
+
+@app.command("reject")
+def reject(
+    api: ApiUrl,
+    keystore: Keystore,
+    transfer_id: Annotated[str, typer.Argument(help="The transfer's id")],
+    rejected: Annotated[int, typer.Option(help="Quantity refused, in the transfer's unit")],
+    reason: Annotated[str, typer.Option(help="Why, as the shipper will read it")],
+    accepted: Annotated[int, typer.Option(help="Quantity kept (0: a full rejection)")] = 0,
+    return_to: Annotated[
+        str | None, typer.Option(help="Where the refused part goes (default: back to the shipper)")
+    ] = None,
+    return_permit: Annotated[
+        str | None, typer.Option(help="Number of RETURN_TO's permit (not for the shipper)")
+    ] = None,
+    return_operation: Annotated[
+        str | None, typer.Option(help="Operation at RETURN_TO, e.g. R4 (not for the shipper)")
+    ] = None,
+    password_file: PasswordFile = None,
+) -> None:
+    """As the named receiver: refuse all or part of a transfer instead of receiving it."""
+    account = _account(keystore, password_file)
+    permit_id = statements.permit_id(return_permit) if return_permit else None
+    terms: dict[str, Any] = {"accepted_quantity": accepted, "rejected_quantity": rejected, "reason": reason}
+    expected = {
+        "transferId": transfer_id.lower(),
+        "receiver": account.address,
+        "acceptedQuantity": str(accepted),
+        "rejectedQuantity": str(rejected),
+        "reason": reason.strip(),
+        "returnPermitId": permit_id or ZERO_HASH,
+        "returnOperation": return_operation or "",
+    }
+    if return_to:
+        terms["return_to"] = expected["returnTo"] = return_to
+    if permit_id:
+        terms["return_permit_id"] = permit_id
+    if return_operation:
+        terms["return_operation"] = return_operation
+    _workflow(api, account, f"/transfers/{transfer_id}/rejection/prepare", terms, expected)
+
+
+@correction_app.command("propose")
+def propose_correction(
+    api: ApiUrl,
+    keystore: Keystore,
+    transfer_id: Annotated[str, typer.Argument(help="The transfer's id")],
+    reason: Annotated[str, typer.Option(help="Why, as the other party will read it")],
+    shipped_delta: Annotated[int, typer.Option(help="Change to the quantity shipped (signed)")] = 0,
+    received_delta: Annotated[int, typer.Option(help="Change to the quantity received (signed)")] = 0,
+    document: Annotated[
+        Path | None, typer.Option(help="The corrected transfer document; its SHA-256 is signed")
+    ] = None,
+    password_file: PasswordFile = None,
+) -> None:
+    """As the shipper or receiver of a transfer: propose a correction; print it with its id, which the
+    other party countersigns."""
+    account = _account(keystore, password_file)
+    document_hash = "0x" + hashlib.sha256(_read_bytes(document)).hexdigest() if document else None
+    terms: dict[str, Any] = {
+        "proposer": account.address,
+        "shipped_delta": shipped_delta,
+        "received_delta": received_delta,
+        "reason": reason,
+    }
+    if document_hash:
+        terms["document_hash"] = document_hash
+    expected = {
+        "transferId": transfer_id.lower(),
+        "proposer": account.address,
+        "shippedDelta": str(shipped_delta),
+        "receivedDelta": str(received_delta),
+        "documentHash": document_hash or ZERO_HASH,
+        "reason": reason.strip(),
+    }
+    _workflow(api, account, f"/transfers/{transfer_id}/corrections/prepare", terms, expected)
+
+
+@correction_app.command("countersign")
+def countersign_correction(
+    api: ApiUrl,
+    keystore: Keystore,
+    transfer_id: Annotated[str, typer.Argument(help="The transfer's id")],
+    correction_id: Annotated[str, typer.Argument(help="The proposed correction's id")],
+    password_file: PasswordFile = None,
+) -> None:
+    """As the other party of a transfer: sign a proposed correction unchanged, which puts it into effect."""
+    account = _account(keystore, password_file)
+    correction_id = correction_id.lower()
+    base = f"/transfers/{transfer_id}/corrections"
+    listed = [c for c in _request(api, "GET", base) if c["id"] == correction_id]
+    if not listed:
+        fail(f"no correction {correction_id} of transfer {transfer_id} is recorded")
+    (proposal,) = listed
+    if proposal["counterparty"].lower() != account.address.lower():
+        fail(f"correction {correction_id} awaits {proposal['counterparty']}'s countersignature, not yours")
+    prepared = _request(api, "POST", f"{base}/{correction_id}/countersignature/prepare", {})
+    payload, message = prepared["typed_data"], prepared["typed_data"]["message"]
+    # The statement signed must be the one proposed (its digest is the correction id) and say what is listed.
+    if payload.get("primaryType") != "Correction" or "0x" + statements.digest(payload).hex() != correction_id:
+        fail(f"the service prepared another statement than correction {correction_id}; not signing")
+    for field, listed_value in (
+        ("shippedDelta", proposal["shipped_delta"]),
+        ("receivedDelta", proposal["received_delta"]),
+        ("proposer", proposal["proposer"]),
+    ):
+        if str(message[field]).lower() != str(listed_value).lower():
+            fail(f"the proposal says {field}={message[field]}, the service lists {listed_value}; not signing")
+    typer.echo(
+        f"countersigning: shipped {int(message['shippedDelta']):+d}, received {int(message['receivedDelta']):+d}"
+        f" ({message['reason']})",
+        err=True,
+    )
+    signature = Account.sign_typed_data(account.key, full_message=payload).signature
+    body = {"message": message, "signature": "0x" + bytes(signature).hex()}
+    typer.echo(json.dumps(_request(api, "POST", f"{base}/{correction_id}/countersignature", body), indent=2))
+
+
+@app.command("dispatch-batch")
+def dispatch_batch(
+    api: ApiUrl,
+    keystore: Keystore,
+    files: Annotated[
+        list[Path],
+        typer.Argument(
+            help="One JSON file per dispatch, with the options of `dispatch`: receiver, lot, quantity, "
+            "operation, permit (number), document (path, relative to the file), optional certificates "
+            "and transporters (lists)"
+        ),
+    ],
+    password_file: PasswordFile = None,
+) -> None:
+    """As a shipper: sign each dispatch in FILES and record them all in one transaction; print the report.
+    Exits 1 if the ledger refused any (the others are recorded all the same)."""
+    account = _account(keystore, password_file)
+    bodies = []
+    for path in files:
+        terms, expected = _batch_dispatch_terms(account, path)
+        prepared = _request(api, "POST", "/transfers/dispatches/prepare", terms)
+        _check_prepared(prepared, expected)
+        body = _sign(account, prepared["typed_data"])
+        body.pop("statement")
+        bodies.append(body)
+    report = _request(api, "POST", "/transfers/batches", {"items": bodies})
+    typer.echo(json.dumps(report, indent=2))
+    for item in report["items"]:
+        if item["outcome"] == "refused":
+            typer.echo(f"error: {files[item['index']]}: {item['error']['msg']}", err=True)
+    if report["refused"]:
+        raise typer.Exit(1)
+
+
+def _batch_dispatch_terms(account: Any, path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    try:
+        spec = json.loads(_read(path))
+        document = path.parent / spec["document"]
+        receiver, lot, quantity = spec["receiver"], spec["lot"], int(spec["quantity"])
+        operation, permit = spec["operation"], spec["permit"]
+    except json.JSONDecodeError as exc:
+        fail(f"{path}: not JSON ({exc.msg} at line {exc.lineno})")
+    except (KeyError, TypeError, ValueError) as exc:
+        fail(f"{path}: a dispatch needs receiver, lot, quantity, operation, permit and document ({exc})")
+    document_hash = "0x" + hashlib.sha256(_read_bytes(document)).hexdigest()
+    permit_id = statements.permit_id(permit)
+    certificates = [c.lower() for c in spec.get("certificates", [])]
+    carriers = [t.partition("=") for t in spec.get("transporters", [])]
+    transporters = [address for address, _, _ in carriers]
+    licences = [statements.permit_id(number) if number else ZERO_HASH for _, _, number in carriers]
+    terms = {
+        "shipper": account.address,
+        "receiver": receiver,
+        "lot_id": lot,
+        "quantity": quantity,
+        "operation": operation,
+        "permit_id": permit_id,
+        "certificates": certificates,
+        "transporters": transporters,
+        "licences": licences,
+        "document_hash": document_hash,
+    }
+    expected = {
+        "shipper": account.address,
+        "receiver": receiver,
+        "lotId": lot.lower(),
+        "quantity": str(quantity),
+        "operation": operation,
+        "permitId": permit_id,
+        "certificates": certificates,
+        "transporters": transporters,
+        "licences": licences,
+        "documentHash": document_hash,
+    }
+    return terms, expected
+
+
+def _check_prepared(prepared: dict[str, Any], expected: dict[str, Any]) -> None:
+    # As `_workflow` does: sign only what the party asked for.
+    message = prepared["typed_data"]["message"]
+    for field, value in expected.items():
+        if str(message.get(field)).lower() != str(value).lower():
+            fail(f"the service prepared {field}={message.get(field)!r}, not {value!r}; not signing")
+    if "0x" + statements.digest(prepared["typed_data"]).hex() != prepared["digest"]:
+        fail("the service's digest does not match the typed data; not signing")
+
+
 if __name__ == "__main__":
     app()

@@ -338,3 +338,151 @@ def _json_args(args: dict[str, Any]) -> dict[str, Any]:
         return value
 
     return {k: plain(v) for k, v in args.items()}
+
+
+# --- rejections, returns, corrections and batches (svc-workflows) --------------------------------------
+
+from ledger_service.db.models import Correction, Rejection  # noqa: E402
+
+# TransferReturned's operation for a return to the shipper: no treatment operation at all.
+NO_OPERATION = 255
+ZERO_BYTES32 = "0x" + "00" * 32
+# Statuses in which the receiver holds the transfer's lot: a correction of what it received moves that lot.
+HOLDS_LOT = ("received", "partially_rejected", "corrected")
+
+
+def _transfer_rejected(session: Session, event: DecodedEvent, block_time: datetime) -> str:
+    a = event.args
+    transfer = _existing(session, Transfer, a["transferId"], event)
+    accepted = a["acceptedQuantity"]
+    transfer.status = "partially_rejected" if accepted else "rejected"
+    session.add(
+        Rejection(
+            transfer_id=transfer.id,
+            receiver=a["receiver"],
+            accepted_quantity=accepted,
+            rejected_quantity=a["rejectedQuantity"],
+            shipped_quantity=a["shippedQuantity"],
+            reason=a["reason"],
+            rejection_tx=event.tx_hash,
+            rejection_block=event.block_number,
+            rejected_at=block_time,
+        )
+    )
+    if accepted:
+        # What it accepted opens the receiver's lot as a receipt would (Returns.reject).
+        transfer.received_quantity = accepted
+        transfer.receipt_tx, transfer.receipt_block, transfer.received_at = (
+            event.tx_hash,
+            event.block_number,
+            block_time,
+        )
+        session.add(
+            Lot(
+                id=transfer.id,
+                holder=transfer.receiver,
+                code_key=transfer.code_key,
+                origin="received",
+                quantity=accepted,
+                balance=accepted,
+                source_transfer=transfer.id,
+                created_tx=event.tx_hash,
+                created_block=event.block_number,
+                created_at=block_time,
+            )
+        )
+    return transfer.id
+
+
+def _transfer_returned(session: Session, event: DecodedEvent, block_time: datetime) -> str:
+    a = event.args
+    rejected = _existing(session, Transfer, a["transferId"], event)
+    rejection = _existing(session, Rejection, a["transferId"], event)
+    operation = None if a["operation"] == NO_OPERATION else OPERATIONS[a["operation"]]
+    rejection.return_id, rejection.return_to = a["returnId"], a["returnTo"]
+    rejection.return_permit_id, rejection.return_operation = a["permitId"], operation
+    # The return is a transfer of its own, from the rejecting receiver, closed by its receiver's receipt.
+    session.add(
+        Transfer(
+            id=a["returnId"],
+            shipper=rejected.receiver,
+            receiver=a["returnTo"],
+            lot_id=rejected.lot_id,
+            code_key=rejected.code_key,
+            quantity=a["quantity"],
+            operation=operation or "",
+            permit_id=a["permitId"],
+            certificates=rejected.certificates,
+            transporters=[],
+            licences=[],
+            legs_picked_up=0,
+            legs_delivered=0,
+            document_hash=rejected.document_hash,
+            status="returning",
+            dispatch_tx=event.tx_hash,
+            dispatch_block=event.block_number,
+            dispatched_at=block_time,
+        )
+    )
+    return a["returnId"]
+
+
+def _correction_proposed(session: Session, event: DecodedEvent, block_time: datetime) -> str:
+    a = event.args
+    session.add(
+        Correction(
+            id=a["correctionId"],
+            transfer_id=a["transferId"],
+            proposer=a["proposer"],
+            counterparty=a["counterparty"],
+            shipped_delta=a["shippedDelta"],
+            received_delta=a["receivedDelta"],
+            document_hash=a["documentHash"],
+            reason=a["reason"],
+            status="pending",
+            proposed_tx=event.tx_hash,
+            proposed_block=event.block_number,
+            proposed_log_index=event.log_index,
+            proposed_at=block_time,
+        )
+    )
+    return a["correctionId"]
+
+
+def _transfer_corrected(session: Session, event: DecodedEvent, block_time: datetime) -> str:
+    correction = _existing(session, Correction, event.args["correctionId"], event)
+    correction.status = "applied"
+    correction.countersigned_tx = event.tx_hash
+    correction.countersigned_block = event.block_number
+    correction.countersigned_at = block_time
+    transfer = _existing(session, Transfer, correction.transfer_id, event)
+    # The agreed deltas move the lots as Corrections._applyDeltas does; the history stays in `corrections`.
+    if correction.shipped_delta:
+        _existing(session, Lot, transfer.lot_id, event).balance -= correction.shipped_delta
+        transfer.quantity += correction.shipped_delta
+    if correction.received_delta:
+        received_lot = _existing(session, Lot, transfer.id, event)
+        received_lot.balance += correction.received_delta
+        received_lot.quantity += correction.received_delta
+        transfer.received_quantity = (transfer.received_quantity or 0) + correction.received_delta
+    if correction.document_hash != ZERO_BYTES32:
+        transfer.document_hash = correction.document_hash
+    if transfer.status in HOLDS_LOT:
+        transfer.status = "corrected"
+    return correction.id
+
+
+def _batch_item_refused(_session: Session, event: DecodedEvent, _time: datetime) -> str:
+    # Nothing of a refused item is recorded; the event stays as evidence of the batch transaction.
+    return event.tx_hash
+
+
+_HANDLERS.update(
+    {
+        "TransferRejected": _transfer_rejected,
+        "TransferReturned": _transfer_returned,
+        "CorrectionProposed": _correction_proposed,
+        "TransferCorrected": _transfer_corrected,
+        "BatchItemRefused": _batch_item_refused,
+    }
+)

@@ -6,8 +6,19 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from ledger_service.api.errors import install_error_handlers
-from ledger_service.api.routes import auth, catalogue, certificates, lots, participants, system, transfers
-from ledger_service.api.routes.documents import router as documents_router
+from ledger_service.api.routes import (
+    auth,
+    batches,
+    catalogue,
+    certificates,
+    corrections,
+    documents,
+    lots,
+    participants,
+    returns,
+    system,
+    transfers,
+)
 from ledger_service.runtime import Runtime
 from ledger_service.settings import Settings
 
@@ -39,5 +50,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(lots.router)
     app.include_router(certificates.router)
     app.include_router(transfers.router)
-    app.include_router(documents_router)  # documents: encrypted store and audit log
+    app.include_router(returns.router)
+    app.include_router(corrections.router)
+    app.include_router(batches.router)
+    app.include_router(documents.router)
     return app

@@ -11,7 +11,8 @@ import json
 import logging
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -63,8 +64,12 @@ class Relayer:
         signature: bytes,
         digest: bytes,
         context: dict[str, Any] | None = None,
+        *,
+        signer: str | None = None,
     ) -> SignedPayload:
-        """Records a signed statement; raises ContractRejection or NodeUnavailable before accepting it."""
+        """Records a signed statement; raises ContractRejection or NodeUnavailable before accepting it.
+
+        `signer`: who signed, where the message names someone else (a correction's countersignature)."""
         digest_hex = "0x" + digest.hex()
         with self._claim(digest_hex) as claimed:
             if not claimed:  # a concurrent request is sending this very statement
@@ -72,7 +77,7 @@ class Relayer:
                 if existing is None:
                     raise SubmissionInProgress(digest_hex)
                 return existing
-            return self._submit(statement, message, signature, digest_hex, context)
+            return self._submit(statement, message, signature, digest_hex, context, signer)
 
     def _submit(
         self,
@@ -81,26 +86,14 @@ class Relayer:
         signature: bytes,
         digest_hex: str,
         context: dict[str, Any] | None,
+        signer: str | None = None,
     ) -> SignedPayload:
         existing = self.find(digest_hex)
         if existing is not None:
             return self._advance(existing)
         call = self._gateway.statement_call(statement, message, signature, context)
         gas = self._gateway.simulate(call)
-        now = datetime.now(UTC)
-        payload = SignedPayload(
-            digest=digest_hex,
-            statement=statement.primary_type,
-            contract=self._gateway.ledger_address,
-            signer=message[statement.signer_field],
-            nonce=str(message["nonce"]) if "nonce" in message else None,
-            message=message,
-            signature="0x" + signature.hex(),
-            context=context,
-            status=PENDING,
-            created_at=now,
-            updated_at=now,
-        )
+        payload = self._outbox_row(statement, message, signature, digest_hex, context, signer)
         try:
             with self._sessions.begin() as session:
                 session.add(payload)
@@ -183,6 +176,10 @@ class Relayer:
 
     def _settle(self, payload: SignedPayload, receipt: dict[str, Any]) -> SignedPayload:
         if receipt["status"] == 1:
+            refusal = self._batch_refusal(payload, receipt)  # svc-workflows: an item of a batch
+            if refusal is not None:
+                self._indexer.sync(int(receipt["blockNumber"]))
+                return self._fail(payload, refusal)
             self._indexer.sync(int(receipt["blockNumber"]))
             return self._update(payload, status=RECORDED, block_number=int(receipt["blockNumber"]))
         return self._fail(payload, self._gateway.replay_failure(payload.tx_hash or ""))
@@ -205,3 +202,126 @@ class Relayer:
                 setattr(row, key, value)
             row.updated_at = datetime.now(UTC)
         return row
+
+    def _outbox_row(
+        self,
+        statement: Statement,
+        message: dict[str, Any],
+        signature: bytes,
+        digest_hex: str,
+        context: dict[str, Any] | None,
+        signer: str | None = None,
+    ) -> SignedPayload:
+        now = datetime.now(UTC)
+        return SignedPayload(
+            digest=digest_hex,
+            statement=statement.primary_type,
+            contract=self._gateway.ledger_address,
+            signer=signer or message[statement.signer_field],
+            # A countersignature's nonce is the proposer's, not its signer's.
+            nonce=str(message["nonce"]) if "nonce" in message and signer is None else None,
+            message=message,
+            signature="0x" + signature.hex(),
+            context=context,
+            status=PENDING,
+            created_at=now,
+            updated_at=now,
+        )
+
+    # --- batches of dispatches (svc-workflows) ------------------------------------------------------
+
+    def submit_batch(
+        self, items: list["BatchItem"]
+    ) -> list[SignedPayload | ContractRejection | SubmissionInProgress]:
+        """Records many signed statements with one dispatchBatch transaction; answers each item's outcome in
+        order: its outbox record (recorded, sent, pending or failed) or the refusal its simulation met, which
+        leaves no trace. Items are independent: one refused never holds the others back.
+
+        The outbox guarantees hold item by item: every accepted item is committed before the transaction is
+        sent, and `resume()` settles or resends each (alone) after a crash. An item already in the outbox (a
+        retried request) is answered from there, as `submit` does."""
+        unique = {item.digest_hex: item for item in items}
+        outcomes: dict[str, SignedPayload | ContractRejection | SubmissionInProgress] = {}
+        with ExitStack() as stack:
+            fresh: list[tuple[BatchItem, Any]] = []
+            for digest_hex, item in unique.items():
+                existing = self.find(digest_hex)
+                if not stack.enter_context(self._claim(digest_hex)):
+                    outcomes[digest_hex] = existing or SubmissionInProgress(digest_hex)
+                elif existing is not None:
+                    outcomes[digest_hex] = self._advance(existing)
+                else:
+                    call = self._gateway.statement_call(item.statement, item.message, item.signature)
+                    try:
+                        self._gateway.simulate(call)
+                    except ContractRejection as rejection:
+                        outcomes[digest_hex] = rejection
+                        continue
+                    fresh.append((item, call))
+            if fresh:
+                outcomes.update(self._send_batch(fresh))
+        return [outcomes[item.digest_hex] for item in items]
+
+    def _send_batch(
+        self, fresh: list[tuple["BatchItem", Any]]
+    ) -> dict[str, SignedPayload | ContractRejection]:
+        rows = [
+            self._outbox_row(item.statement, item.message, item.signature, item.digest_hex, {BATCH_INDEX: i})
+            for i, (item, _call) in enumerate(fresh)
+        ]
+        try:
+            with self._sessions.begin() as session:
+                session.add_all(rows)
+        except IntegrityError:
+            # Another service instance took some of them meanwhile: it owns sending those; send the others.
+            return self._send_batch_one_by_one(fresh)
+        payloads = {row.digest: row for row in rows}
+        batch = self._gateway.batch_call([call for _item, call in fresh])
+
+        def record_hash(tx_hash: str) -> None:
+            for digest_hex, row in payloads.items():
+                payloads[digest_hex] = self._update(row, status=SENT, tx_hash=tx_hash)
+
+        try:
+            gas = self._gateway.simulate(batch)
+            tx_hash = self._gateway.send(batch, gas + gas // 5, on_signed=record_hash)
+        except (NodeUnavailable, Web3RPCError, ContractRejection) as exc:
+            # Kept in the outbox: resume() finds the transaction by its hash or sends each item again.
+            log.warning("batch of %d statements not sent now, kept in the outbox: %s", len(rows), exc)
+            return payloads
+        receipt = self._gateway.wait_for_receipt(tx_hash, self._receipt_timeout, self._receipt_poll)
+        if receipt is None:
+            return payloads
+        return {digest_hex: self._settle(row, receipt) for digest_hex, row in payloads.items()}
+
+    def _send_batch_one_by_one(
+        self, fresh: list[tuple["BatchItem", Any]]
+    ) -> dict[str, SignedPayload | ContractRejection]:
+        outcomes: dict[str, SignedPayload | ContractRejection] = {}
+        for item, _call in fresh:
+            try:
+                outcomes[item.digest_hex] = self._submit(
+                    item.statement, item.message, item.signature, item.digest_hex, None
+                )
+            except ContractRejection as rejection:  # the state moved since it was checked
+                outcomes[item.digest_hex] = rejection
+        return outcomes
+
+    def _batch_refusal(self, payload: SignedPayload, receipt: dict[str, Any]) -> ContractRejection | None:
+        index = (payload.context or {}).get(BATCH_INDEX)
+        if index is None:
+            return None
+        # A batch item resent alone after its batch was lost has a receipt with no BatchItemRefused at all.
+        return self._gateway.batch_refusals(receipt).get(int(index))
+
+
+# The position of a statement in the dispatchBatch call that carries it (kept in its outbox context).
+BATCH_INDEX = "batchIndex"
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    statement: Statement
+    message: dict[str, Any]
+    signature: bytes
+    digest_hex: str

@@ -245,7 +245,7 @@ def _normalise_value(statement: Statement, typ: str, value: Any) -> Any:
         return _normalise(statement, statement.struct_fields(typ), value)
     if typ == "address":
         return to_checksum_address(value)
-    if typ.startswith("uint"):
+    if typ.startswith(("uint", "int")):  # int64: a correction's signed deltas
         return str(int(value))
     if typ == "bytes32":
         return value.lower() if isinstance(value, str) else "0x" + bytes(value).hex()
@@ -281,3 +281,86 @@ def recover_signer(payload: dict[str, Any], signature: bytes) -> str | None:
         return Account.recover_message(encode_typed_data(full_message=payload), signature=signature)
     except Exception:  # malformed signatures raise several unrelated exception types
         return None
+
+
+# --- rejections, returns and corrections (svc-workflows) ----------------------------------------------
+
+REJECTION = Statement(
+    "Rejection",
+    "receiver",
+    (
+        ("transferId", "bytes32"),
+        ("receiver", "address"),
+        ("acceptedQuantity", "uint64"),
+        ("rejectedQuantity", "uint64"),
+        ("reason", "string"),
+        ("returnTo", "address"),
+        ("returnPermitId", "bytes32"),
+        ("returnOperation", "string"),
+        ("deadline", "uint256"),
+    ),
+)
+# Signed by the proposer, then the very same statement by the counterparty (who is named by the transfer,
+# not by the message); only the proposal consumes the nonce.
+CORRECTION = Statement(
+    "Correction",
+    "proposer",
+    (
+        ("transferId", "bytes32"),
+        ("proposer", "address"),
+        ("shippedDelta", "int64"),
+        ("receivedDelta", "int64"),
+        ("documentHash", "bytes32"),
+        ("reason", "string"),
+        ("nonce", "uint256"),
+        ("deadline", "uint256"),
+    ),
+    consumes_nonce=True,
+)
+STATEMENTS.update({s.primary_type: s for s in (REJECTION, CORRECTION)})
+ZERO_BYTES32 = "0x" + "00" * 32
+
+
+def struct_encoding(statement: Statement, message: dict[str, Any]) -> list[str]:
+    """The EIP-712 encodeData of a statement whose members are atomic or arrays of atomic values, as 32-byte
+    words in hex: its type hash, then each member (strings and arrays as their hashes). The ledger takes a
+    dispatch's encoding as the proof of its parties when a transfer is rejected or corrected."""
+    fields = ",".join(f"{t} {n}" for n, t in statement.fields)
+    words = [keccak(text=f"{statement.primary_type}({fields})")]
+    words += [_encode_member(t, message[n]) for n, t in statement.fields]
+    return ["0x" + w.hex() for w in words]
+
+
+def struct_digest(chain_id: int, verifying_contract: str, statement: Statement, encoding: list[str]) -> str:
+    """The EIP-712 digest of a statement given as its encoding: how the ledger checks an encoding."""
+    struct_hash = keccak(b"".join(bytes.fromhex(w[2:]) for w in encoding))
+    domain_fields = ",".join(f"{f['type']} {f['name']}" for f in DOMAIN_TYPE)
+    separator = keccak(
+        keccak(text=f"EIP712Domain({domain_fields})")
+        + keccak(text=DOMAIN_NAME)
+        + keccak(text=DOMAIN_VERSION)
+        + chain_id.to_bytes(32, "big")
+        + bytes.fromhex(to_checksum_address(verifying_contract)[2:]).rjust(32, b"\0")
+    )
+    return "0x" + keccak(b"\x19\x01" + separator + struct_hash).hex()
+
+
+def countersignature_key(correction_id: str, counterparty: str) -> bytes:
+    """The outbox's key of a countersignature: the statement's own digest is its proposal's key."""
+    return keccak(bytes.fromhex(correction_id[2:]) + bytes.fromhex(to_checksum_address(counterparty)[2:]))
+
+
+def _encode_member(typ: str, value: Any) -> bytes:
+    if typ == "string":
+        return keccak(text=value)
+    if typ.endswith("[]"):
+        return keccak(b"".join(_encode_member(typ[:-2], item) for item in value))
+    if typ == "address":
+        return bytes.fromhex(to_checksum_address(value)[2:]).rjust(32, b"\0")
+    if typ == "bytes32":
+        return bytes.fromhex(value[2:]) if isinstance(value, str) else bytes(value)
+    if typ == "bool":
+        return int(bool(value)).to_bytes(32, "big")
+    if typ.startswith(("uint", "int")):
+        return int(value).to_bytes(32, "big", signed=typ.startswith("int"))
+    raise ValueError(f"no EIP-712 encoding of member type {typ} here")

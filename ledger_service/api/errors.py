@@ -105,6 +105,9 @@ def rejection_error(
         # The signer lacking the standing to say something is forbidden; a bad counterparty is bad input.
         return field, 403 if account.lower() == signer.lower() else 422
 
+    workflow_error = _workflow_rejection(rejection, statement, message, labels)  # svc-workflows
+    if workflow_error is not None:
+        return workflow_error
     match rejection.error:
         case "UnregisteredParticipant":
             field, status = about(a["account"])
@@ -404,3 +407,144 @@ def rejection_error(
     return ApiError(
         422, "refused_by_contract", f"the ledger contract refused the statement: {rejection}", loc
     )
+
+
+# --- rejections, returns, corrections and batches (svc-workflows) --------------------------------------
+
+from ledger_service.statements import DISPATCH  # noqa: E402
+
+# A rejection's return destination is checked as a dispatch to it: the same refusals, about other fields.
+_RETURN_FIELDS = {
+    "permitId": "returnPermitId",
+    "operation": "returnOperation",
+    "quantity": "rejectedQuantity",
+    "receiver": "returnTo",
+}
+RETURNING = TRANSFER_STATUSES.index("returning")
+_RETURN_ERRORS = (
+    "UnknownPermit",
+    "PermitNotReceivers",
+    "RevokedPermit",
+    "PermitNotValid",
+    "PermitDoesNotCover",
+    "PermitCapacityExceeded",
+    "UnknownOperation",
+)
+
+
+def _workflow_rejection(
+    rejection: ContractRejection, statement: Statement, message: dict[str, Any], labels: dict[str, str]
+) -> ApiError | None:
+    """Refusals of rejections, corrections and batches in the party's terms; None for the others."""
+    a = rejection.details
+    loc: list[str | int] = ["body", "message"]
+    match rejection.error:
+        case "NothingRejected":
+            return ApiError(
+                422,
+                "nothing_rejected",
+                "rejectedQuantity must be positive: accepting all of a transfer is a receipt",
+                [*loc, "rejectedQuantity"],
+            )
+        case "PermitOnReturnToShipper":
+            return ApiError(
+                422,
+                "permit_on_return_to_shipper",
+                "a return to the shipper names no permit and no operation: the shipper takes back its own lot",
+                [*loc, "returnPermitId"],
+            )
+        case "WrongDispatch":
+            return ApiError(
+                409,
+                "wrong_dispatch",
+                f"the dispatch given is not the one of transfer {a['transferId']} "
+                "(a return transfer has no dispatch of its own)",
+                [*loc, "transferId"],
+            )
+        case "NotADispatch":
+            return ApiError(
+                422, "not_a_dispatch", f"item {a['index']} of the batch is not a dispatch", ["body", "items"]
+            )
+        case "UnknownTransfer":
+            return ApiError(
+                404, "unknown_transfer", f"no transfer {a['transferId']} was dispatched", [*loc, "transferId"]
+            )
+        case "NotTransferParty":
+            return ApiError(
+                403,
+                "not_transfer_party",
+                f"{a['account']} is neither the shipper nor the receiver of transfer {a['transferId']}",
+                [*loc, "proposer"],
+            )
+        case "EmptyCorrection":
+            return ApiError(
+                422,
+                "empty_correction",
+                "the correction changes nothing: give a shipped or received delta, or a corrected document",
+                [*loc, "shippedDelta"],
+            )
+        case "NotReceived":
+            status = TRANSFER_STATUSES[a["status"]].replace("_", " ")
+            return ApiError(
+                409,
+                "not_received",
+                f"transfer {a['transferId']} is {status}: a received quantity is corrected only once "
+                "the receiver holds the transfer's lot",
+                [*loc, "receivedDelta"],
+            )
+        case "NoPendingCorrection":
+            return ApiError(
+                409,
+                "no_pending_correction",
+                f"correction {a['correctionId']} awaits no countersignature: it is in effect already, "
+                "or was never proposed",
+                ["body", "signature"],
+            )
+        case "InvalidSignature" if statement.primary_type == "Correction" and (
+            a["signer"].lower() != message["proposer"].lower()
+        ):
+            return ApiError(
+                422,
+                "invalid_signature",
+                f"the signature is not counterparty {a['signer']}'s countersignature of this correction",
+                ["body", "signature"],
+            )
+        case "SelfTransfer" if statement.primary_type == "Rejection":
+            return ApiError(
+                422,
+                "self_return",
+                "the receiver cannot return the refused part to itself",
+                [*loc, "returnTo"],
+            )
+        case "NotAwaitingReceipt" if statement.primary_type == "Rejection" and a["status"] == RETURNING:
+            return ApiError(
+                409,
+                "return_not_rejectable",
+                f"transfer {a['transferId']} is a return: it is received, not rejected",
+                [*loc, "transferId"],
+            )
+        case error if statement.primary_type == "Rejection" and error in _RETURN_ERRORS:
+            # Explained as a dispatch to the return destination, then pointed at the rejection's fields.
+            as_dispatch = {
+                "shipper": message["receiver"],
+                "receiver": message["returnTo"],
+                "permitId": message["returnPermitId"],
+                "operation": message["returnOperation"],
+                "quantity": message["rejectedQuantity"],
+            }
+            explained = rejection_error(rejection, DISPATCH, as_dispatch, labels)
+            explained.msg = explained.msg.replace("receiver's permit", "returnTo's permit")
+            explained.loc = [_RETURN_FIELDS.get(str(part), part) for part in explained.loc]
+            return explained
+    return None
+
+
+def item_error(error: ApiError, index: int) -> dict[str, Any]:
+    """An error of item `index` of a batch request, located in the request body like a field error."""
+    where = error.loc[1:] if error.loc[:1] == ["body"] else error.loc
+    return {
+        "loc": ["body", "items", index, *where],
+        "msg": f"item {index}: {error.msg}",
+        "type": error.type,
+        "status": error.status,
+    }

@@ -520,6 +520,10 @@ class TransferOut(BaseModel):
     dispatched_at: datetime
     received_at: datetime | None
     evidence: list[Evidence]
+    # svc-workflows: rejections and returns (RejectionOut below)
+    rejection: "RejectionOut | None" = Field(None, description="The receiver's rejection, if it refused any")
+    return_of: str | None = Field(None, description="The rejected transfer this return carries back")
+    returns: list[str] = Field(default_factory=list, description="Return transfers of the refused part")
 
 
 class TransferPage(BaseModel):
@@ -527,3 +531,225 @@ class TransferPage(BaseModel):
     total: int
     offset: int
     limit: int
+
+
+# --- rejections, returns, corrections and batches (svc-workflows) --------------------------------------
+
+MAX_BATCH = 64  # dispatches in one dispatchBatch transaction: ~150k gas each stays well below a block
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+Delta = Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX, description="Signed change, in the transfer's unit")]
+_EXAMPLE_TRANSFER = "0x" + "7a" * 32
+_EXAMPLE_SIGNATURE = "0x" + "5e" * 65
+
+
+def _examples(*examples: dict[str, Any]) -> ConfigDict:
+    return ConfigDict(extra="forbid", json_schema_extra={"examples": list(examples)})
+
+
+class RejectionTerms(DeadlineTerms):
+    """What the named receiver refuses, and where the refused part goes (default: back to the shipper)."""
+
+    model_config = _examples(
+        {"accepted_quantity": 9000, "rejected_quantity": 3400, "reason": "moisture above the 8 % limit"},
+        {
+            "rejected_quantity": 12500,
+            "reason": "contaminated with oil",
+            "return_to": "0x" + "3c" * 20,
+            "return_permit_id": "0x" + "2b" * 32,
+            "return_operation": "R4",
+        },
+    )
+
+    accepted_quantity: Annotated[int, Field(ge=0, le=MAX_QUANTITY)] = Field(
+        0, description="Kept by the receiver (opens its lot); 0 for a full rejection"
+    )
+    rejected_quantity: Quantity
+    reason: Text
+    return_to: Address | None = Field(None, description="Default: the shipper")
+    return_permit_id: Bytes32 | None = Field(
+        None, description="The environmental permit of `return_to`, when it is not the shipper"
+    )
+    return_operation: Operation | None = Field(None, description="The operation at `return_to` (not the shipper)")
+
+
+class CorrectionTerms(StatementTerms):
+    """A party's proposed correction of a transfer; the other party countersigns the same statement."""
+
+    model_config = _examples(
+        {
+            "proposer": "0x" + "4d" * 20,
+            "received_delta": 150,
+            "document_hash": "0x" + "c0" * 32,
+            "reason": "weighbridge calibration error, see the corrected ticket",
+        },
+        {"proposer": "0x" + "4d" * 20, "shipped_delta": -200, "reason": "200 kg stayed on the truck"},
+    )
+
+    proposer: Address
+    shipped_delta: Delta = 0
+    received_delta: Delta = 0
+    document_hash: Bytes32 | None = Field(None, description="SHA-256 of the corrected document; default: unchanged")
+    reason: Text
+
+
+class CountersignTerms(Strict):
+    """Nothing to choose: the counterparty signs the proposed statement unchanged."""
+
+    model_config = _examples({})
+
+
+class RejectionMessage(Strict):
+    transferId: Bytes32
+    receiver: Address
+    acceptedQuantity: Annotated[int, Field(ge=0, le=MAX_QUANTITY)]
+    rejectedQuantity: Quantity
+    reason: SignedText
+    returnTo: Address
+    returnPermitId: Bytes32
+    returnOperation: Annotated[str, StringConstraints(max_length=3)]
+    deadline: Uint256
+
+
+class CorrectionMessage(Strict):
+    transferId: Bytes32
+    proposer: Address
+    shippedDelta: Delta
+    receivedDelta: Delta
+    documentHash: Bytes32
+    reason: SignedText
+    nonce: Uint256
+    deadline: Uint256
+
+
+class SignedRejection(Strict):
+    model_config = _examples(
+        {
+            "message": {
+                "transferId": _EXAMPLE_TRANSFER,
+                "receiver": "0x" + "4d" * 20,
+                "acceptedQuantity": "9000",
+                "rejectedQuantity": "3400",
+                "reason": "moisture above the 8 % limit",
+                "returnTo": "0x" + "1f" * 20,
+                "returnPermitId": "0x" + "00" * 32,
+                "returnOperation": "",
+                "deadline": "1893456000",
+            },
+            "signature": _EXAMPLE_SIGNATURE,
+        }
+    )
+
+    message: RejectionMessage
+    signature: Signature
+
+
+class SignedCorrection(Strict):
+    model_config = _examples(
+        {
+            "message": {
+                "transferId": _EXAMPLE_TRANSFER,
+                "proposer": "0x" + "4d" * 20,
+                "shippedDelta": "0",
+                "receivedDelta": "150",
+                "documentHash": "0x" + "c0" * 32,
+                "reason": "weighbridge calibration error, see the corrected ticket",
+                "nonce": "3",
+                "deadline": "1893456000",
+            },
+            "signature": _EXAMPLE_SIGNATURE,
+        }
+    )
+
+    message: CorrectionMessage
+    signature: Signature
+
+
+class SignedDispatchBatch(Strict):
+    """Independently signed dispatches, each the body `POST /transfers` takes, recorded in one transaction."""
+
+    model_config = _examples(
+        {
+            "items": [
+                {
+                    "message": {
+                        "shipper": "0x" + "1f" * 20,
+                        "receiver": "0x" + "4d" * 20,
+                        "lotId": "0x" + "1a" * 32,
+                        "quantity": "12300",
+                        "operation": "R5",
+                        "permitId": "0x" + "2b" * 32,
+                        "certificates": [],
+                        "transporters": [],
+                        "licences": [],
+                        "documentHash": "0x" + "d0" * 32,
+                        "nonce": "8034523561873345111",
+                        "deadline": "1893456000",
+                    },
+                    "signature": _EXAMPLE_SIGNATURE,
+                }
+            ]
+        }
+    )
+
+    items: list[SignedDispatch] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class RejectionOut(BaseModel):
+    receiver: str
+    accepted_quantity: int
+    rejected_quantity: int
+    reason: str
+    discrepancy: int = Field(description="accepted + rejected - shipped, in the unit")
+    return_id: str | None
+    return_to: str | None
+    return_permit_id: str | None
+    return_operation: str | None = Field(description="None for a return to the shipper")
+    tx_hash: str
+    block_number: int
+    rejected_at: datetime
+
+
+TransferOut.model_rebuild()  # it refers to RejectionOut, defined just above
+
+
+class CorrectionOut(BaseModel):
+    id: str = Field(description="The Correction statement's EIP-712 digest, which both parties sign")
+    transfer_id: str
+    status: str = Field(description="pending (awaiting the counterparty's countersignature) or applied")
+    proposer: str
+    counterparty: str
+    shipped_delta: int
+    received_delta: int
+    document_hash: str | None = Field(description="The corrected document's SHA-256; None: unchanged")
+    reason: str
+    proposed_tx: str
+    proposed_block: int
+    proposed_at: datetime
+    countersigned_tx: str | None
+    countersigned_block: int | None
+    countersigned_at: datetime | None
+    evidence: list[Evidence]
+
+
+class ItemError(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+    status: int = Field(description="The HTTP status the same dispatch alone would have been refused with")
+
+
+class BatchItemOut(BaseModel):
+    index: int
+    outcome: str = Field(description="recorded, accepted (not yet recorded on chain) or refused")
+    transfer_id: str = Field(description="The dispatch's digest: the transfer's id once recorded")
+    transfer: TransferOut | None = None
+    submission: Submission | None = None
+    error: ItemError | None = None
+
+
+class BatchReport(BaseModel):
+    recorded: int
+    accepted: int
+    refused: int
+    items: list[BatchItemOut] = Field(description="In request order; each recorded item's evidence names its tx")
+

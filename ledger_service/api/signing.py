@@ -71,11 +71,12 @@ def prepare(
 
 
 def require_role(
-    runtime: Runtime, statement: Statement, fields: dict[str, Any], account: str, role: Role
+    runtime: Runtime, statement: Statement, fields: dict[str, Any], account: str, role: Role | None
 ) -> None:
-    """Refuses to prepare a statement the ledger would refuse for `account`'s standing."""
+    """Refuses to prepare a statement the ledger would refuse for `account`'s standing (role None: any
+    active participant, e.g. a shipper taking back a return)."""
     try:
-        runtime.gateway.require_active(account, role.bit)
+        runtime.gateway.require_active(account, role.bit if role else 0)
     except ContractRejection as rejection:
         raise rejection_error(rejection, statement, fields) from None
 
@@ -87,14 +88,19 @@ def submit(
     signature_hex: str,
     labels: dict[str, str] | None = None,
     context: dict[str, Any] | None = None,
+    *,
+    signer: str | None = None,
+    outbox_key: bytes | None = None,
 ) -> SignedPayload:
     """Hands a signed statement to the relayer; contract refusals come back as ApiError, naming ids by
-    their `labels` (a permit's number, a waste code) where the caller knows them."""
+    their `labels` (a permit's number, a waste code) where the caller knows them. `signer` and
+    `outbox_key`: a second signature of one statement (a countersignature) by a party it does not name."""
     message = normalise_message(statement, message_model.model_dump())
     payload = typed_data(statement, runtime.chain_id, runtime.gateway.ledger_address, message)
     signature = bytes.fromhex(signature_hex[2:])
+    key = outbox_key or digest(payload)
     try:
-        submitted = runtime.relayer.submit(statement, message, signature, digest(payload), context)
+        submitted = runtime.relayer.submit(statement, message, signature, key, context, signer=signer)
     except ContractRejection as rejection:
         raise _explained(rejection, statement, message, payload, signature, labels) from None
     if submitted.status == FAILED:
@@ -114,10 +120,15 @@ def record(
     read: Callable[[SignedPayload], BaseModel],
     labels: dict[str, str] | None = None,
     context: dict[str, Any] | None = None,
+    *,
+    signer: str | None = None,
+    outbox_key: bytes | None = None,
 ) -> BaseModel:
     """Submits a signed statement and answers with `read`'s record once the chain has it (201/200), or
     with the submission (202) while the node has not mined it yet."""
-    submitted = submit(runtime, statement, body.message, body.signature, labels, context)
+    submitted = submit(
+        runtime, statement, body.message, body.signature, labels, context, signer=signer, outbox_key=outbox_key
+    )
     if submitted.status != RECORDED:
         response.status_code = status.HTTP_202_ACCEPTED
         return Submission(
@@ -167,3 +178,25 @@ def _next_nonce(runtime: Runtime, session: Session, signer: str) -> int:
     raise ApiError(
         409, "no_free_nonce", f"no unused nonce found for {signer}; pass one explicitly", ["body", "nonce"]
     )
+
+
+# --- batches (svc-workflows) ---------------------------------------------------------------------------
+
+
+def explain_refusal(
+    runtime: Runtime,
+    statement: Statement,
+    message: dict[str, Any],
+    signature: bytes,
+    rejection: ContractRejection,
+    labels: dict[str, str] | None = None,
+) -> ApiError:
+    """A refusal of a statement submitted with others, explained as `submit` explains one alone."""
+    payload = typed_data(statement, runtime.chain_id, runtime.gateway.ledger_address, message)
+    return _explained(rejection, statement, message, payload, signature, labels)
+
+
+def stored_refusal(submitted: SignedPayload) -> ContractRejection:
+    """The refusal the chain gave a statement the outbox marked failed."""
+    stored = json.loads(submitted.error or "{}")
+    return ContractRejection(stored.get("error", "Reverted"), stored.get("args", {}))

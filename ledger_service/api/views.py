@@ -157,7 +157,7 @@ def certificate_out(session: Session, c: Certificate) -> CertificateOut:
 
 def transfer_out(session: Session, t: Transfer) -> TransferOut:
     gap = discrepancy(t.quantity, t.received_quantity)
-    return TransferOut(
+    out = TransferOut(
         id=t.id,
         status=t.status,
         lot_id=t.lot_id,
@@ -178,4 +178,63 @@ def transfer_out(session: Session, t: Transfer) -> TransferOut:
         dispatched_at=t.dispatched_at,
         received_at=t.received_at,
         evidence=evidence(session, t.id),
+    )
+    return with_rejection(session, t, out)  # svc-workflows
+
+
+# --- rejections, returns and corrections (svc-workflows) ----------------------------------------------
+
+from ledger_service.api.schemas import CorrectionOut, RejectionOut  # noqa: E402
+from ledger_service.db.models import Correction, Rejection  # noqa: E402
+
+SIGNER_ARG.update(
+    {"TransferRejected": "receiver", "CorrectionProposed": "proposer", "TransferCorrected": "counterparty"}
+)
+ZERO_BYTES32 = "0x" + "00" * 32
+
+
+def with_rejection(session: Session, t: Transfer, out: TransferOut) -> TransferOut:
+    """`out` with the transfer's rejection, the returns of its refused part, and what it returns itself."""
+    rejection = session.get(Rejection, t.id)
+    if rejection is not None:
+        # The receiver accounted for accepted + rejected; received_quantity is the accepted part, corrected.
+        gap = discrepancy(t.quantity, (t.received_quantity or 0) + rejection.rejected_quantity)
+        out.discrepancy = None if gap is None else gap.delta
+        out.rejection = RejectionOut(
+            receiver=rejection.receiver,
+            accepted_quantity=rejection.accepted_quantity,
+            rejected_quantity=rejection.rejected_quantity,
+            reason=rejection.reason,
+            discrepancy=rejection.accepted_quantity + rejection.rejected_quantity - rejection.shipped_quantity,
+            return_id=rejection.return_id,
+            return_to=rejection.return_to,
+            return_permit_id=rejection.return_permit_id,
+            return_operation=rejection.return_operation,
+            tx_hash=rejection.rejection_tx,
+            block_number=rejection.rejection_block,
+            rejected_at=rejection.rejected_at,
+        )
+        out.returns = [rejection.return_id] if rejection.return_id else []
+    out.return_of = session.scalar(select(Rejection.transfer_id).where(Rejection.return_id == t.id))
+    return out
+
+
+def correction_out(session: Session, c: Correction) -> CorrectionOut:
+    return CorrectionOut(
+        id=c.id,
+        transfer_id=c.transfer_id,
+        status=c.status,
+        proposer=c.proposer,
+        counterparty=c.counterparty,
+        shipped_delta=c.shipped_delta,
+        received_delta=c.received_delta,
+        document_hash=None if c.document_hash == ZERO_BYTES32 else c.document_hash,
+        reason=c.reason,
+        proposed_tx=c.proposed_tx,
+        proposed_block=c.proposed_block,
+        proposed_at=c.proposed_at,
+        countersigned_tx=c.countersigned_tx,
+        countersigned_block=c.countersigned_block,
+        countersigned_at=c.countersigned_at,
+        evidence=evidence(session, c.id),
     )

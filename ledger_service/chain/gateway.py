@@ -26,7 +26,8 @@ from web3.exceptions import ContractCustomError, ContractLogicError, Transaction
 from web3.middleware import ExtraDataToPOAMiddleware
 
 from ledger_service.deployment import DeployedContract, Deployment
-from ledger_service.statements import Statement
+from ledger_service.statements import Statement, normalise_message, typed_data  # svc-workflows
+from ledger_service.statements import digest as statement_digest  # svc-workflows
 
 LEDGER_CONTRACT = "SymbiosisLedger"
 # Which contract function records each statement: it takes the message as a struct, then the call's context
@@ -46,6 +47,12 @@ FUNCTIONS = {
     "Delivery": "deliver",
     "Receipt": "confirmReceipt",
 }
+
+# svc-workflows: statements about an existing transfer come with its dispatch's EIP-712 encoding first
+# (the ledger stores no shipper per transfer); a Correction's countersignature calls another function.
+DISPATCH_PROVEN = {"Rejection": "reject", "Correction": "proposeCorrection"}
+COUNTERSIGN_FUNCTION = "countersignCorrection"
+BATCH_FUNCTION = "dispatchBatch"
 
 
 class NodeUnavailable(Exception):
@@ -203,6 +210,8 @@ class ChainGateway:
         signature: bytes,
         context: dict[str, Any] | None = None,
     ) -> ContractFunction:
+        if statement.primary_type in DISPATCH_PROVEN:  # svc-workflows: see the block at the end
+            return self._dispatch_proven_call(statement, message, signature, context or {})
         args = self._abi_struct(statement, statement.fields, message)
         extra = [(context or {})[name] for name in CONTEXT.get(statement.primary_type, ())]
         fn = getattr(self._bound().functions, FUNCTIONS[statement.primary_type])
@@ -364,7 +373,7 @@ class ChainGateway:
 
     @staticmethod
     def _abi_value(typ: str, value: Any) -> Any:
-        if typ.startswith("uint"):
+        if typ.startswith(("uint", "int")):
             return int(value)
         if typ == "bytes32":
             return bytes.fromhex(value[2:])
@@ -405,3 +414,61 @@ class ChainGateway:
             for item in artifact.abi
             if item["type"] == "error"
         }
+
+    # --- rejections, corrections and batches (svc-workflows) ------------------------------------------
+
+    def _dispatch_proven_call(
+        self, statement: Statement, message: dict[str, Any], signature: bytes, context: dict[str, Any]
+    ) -> ContractFunction:
+        encoding = [bytes.fromhex(word[2:]) for word in context["dispatchEncoding"]]
+        args = tuple(self._abi_struct(statement, statement.fields, message))
+        name = COUNTERSIGN_FUNCTION if context.get("countersign") else DISPATCH_PROVEN[statement.primary_type]
+        return getattr(self._bound().functions, name)(encoding, args, signature)
+
+    def batch_call(self, calls: list[ContractFunction]) -> ContractFunction:
+        """One dispatchBatch call carrying each `dispatch` call's calldata as it would be sent alone."""
+        items = [bytes.fromhex(call._encode_transaction_data()[2:]) for call in calls]
+        return getattr(self._bound().functions, BATCH_FUNCTION)(items)
+
+    def batch_refusals(self, receipt: dict[str, Any]) -> dict[int, ContractRejection]:
+        """The items of a mined dispatchBatch that the ledger refused, by their index in the call."""
+        refused: dict[int, ContractRejection] = {}
+        for log in receipt.get("logs", []):
+            if to_checksum_address(log["address"]) != self._bound().address or not log["topics"]:
+                continue
+            abi = self._events.get(bytes(log["topics"][0]))
+            if abi is None or abi["name"] != "BatchItemRefused":
+                continue
+            args = get_event_data(self.w3.codec, abi, log)["args"]
+            refused[int(args["index"])] = self._decode_error("0x" + bytes(args["reason"]).hex())
+        return refused
+
+    def recorded_statement(self, tx_hash: str, statement: Statement, digest_hex: str) -> dict[str, Any] | None:
+        """The message of `statement` whose digest is `digest_hex`, read back from the calldata of the
+        transaction that recorded it (a dispatch alone or in a batch), or None if it is not there."""
+        tx = self._call(lambda: self.w3.eth.get_transaction(tx_hash))
+        if tx is None or tx.get("to") is None or to_checksum_address(tx["to"]) != self._bound().address:
+            return None  # sent through another contract (a wallet): its calldata is not the ledger's
+        return self._find_statement(tx["input"], statement, digest_hex)
+
+    def _find_statement(self, data: Any, statement: Statement, digest_hex: str) -> dict[str, Any] | None:
+        try:
+            function, params = self._bound().decode_function_input(data)
+        except ValueError:
+            return None
+        if function.fn_name == BATCH_FUNCTION:
+            for item in params["dispatchCalls"]:
+                if (found := self._find_statement(item, statement, digest_hex)) is not None:
+                    return found
+            return None
+        names = [name for name, _ in statement.fields]
+        for item in function.abi["inputs"]:
+            if item["type"] != "tuple" or [c["name"] for c in item["components"]] != names:
+                continue
+            value = params[item["name"]]
+            fields = value if isinstance(value, Mapping) else dict(zip(names, value, strict=True))
+            message = normalise_message(statement, {k: _jsonable(v) for k, v in fields.items()})
+            payload = typed_data(statement, self.chain_id(), self._bound().address, message)
+            if "0x" + statement_digest(payload).hex() == digest_hex:
+                return message
+        return None

@@ -117,7 +117,7 @@ class Transfer(Base):
     legs_picked_up: Mapped[int] = mapped_column(Integer, default=0)
     legs_delivered: Mapped[int] = mapped_column(Integer, default=0)
     document_hash: Mapped[str] = mapped_column(HASH)
-    status: Mapped[str] = mapped_column(String(16), index=True)
+    status: Mapped[str] = mapped_column(String(32), index=True)  # "partially_rejected" is 18
     dispatch_tx: Mapped[str] = mapped_column(HASH)
     dispatch_block: Mapped[int] = mapped_column(BigInteger)
     dispatched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
@@ -260,3 +260,50 @@ Index("ix_transfers_document_hash", Transfer.document_hash)
 Index("ix_lots_document_hash", Lot.document_hash)
 Index("ix_certificates_document_hash", Certificate.document_hash)
 Index("ix_certificates_results_hash", Certificate.results_hash)
+
+
+# --- rejections, returns and corrections (svc-workflows) -----------------------------------------------
+
+
+class Rejection(Base):
+    """A receiver's refusal of all or part of a transfer, and the return transfer carrying the refused part."""
+
+    __tablename__ = "rejections"
+
+    transfer_id: Mapped[str] = mapped_column(HASH, primary_key=True)
+    receiver: Mapped[str] = mapped_column(ADDRESS)
+    accepted_quantity: Mapped[int] = mapped_column(BigInteger)
+    rejected_quantity: Mapped[int] = mapped_column(BigInteger)
+    shipped_quantity: Mapped[int] = mapped_column(BigInteger)
+    reason: Mapped[str] = mapped_column(Text)
+    # Set by the TransferReturned event that follows TransferRejected in the same transaction.
+    return_id: Mapped[str | None] = mapped_column(HASH, unique=True)
+    return_to: Mapped[str | None] = mapped_column(ADDRESS)
+    return_permit_id: Mapped[str | None] = mapped_column(HASH)
+    return_operation: Mapped[str | None] = mapped_column(String(4))  # None: back to the shipper
+    rejection_tx: Mapped[str] = mapped_column(HASH)
+    rejection_block: Mapped[int] = mapped_column(BigInteger)
+    rejected_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Correction(Base):
+    """A correction of a transfer, proposed by one party; in effect once the other countersigned it."""
+
+    __tablename__ = "corrections"
+
+    id: Mapped[str] = mapped_column(HASH, primary_key=True)
+    transfer_id: Mapped[str] = mapped_column(HASH, index=True)
+    proposer: Mapped[str] = mapped_column(ADDRESS)
+    counterparty: Mapped[str] = mapped_column(ADDRESS)
+    shipped_delta: Mapped[int] = mapped_column(BigInteger)
+    received_delta: Mapped[int] = mapped_column(BigInteger)
+    document_hash: Mapped[str] = mapped_column(HASH)  # zero: the document is unchanged
+    reason: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))  # pending | applied
+    proposed_tx: Mapped[str] = mapped_column(HASH)
+    proposed_block: Mapped[int] = mapped_column(BigInteger)
+    proposed_log_index: Mapped[int] = mapped_column(Integer)
+    proposed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    countersigned_tx: Mapped[str | None] = mapped_column(HASH)
+    countersigned_block: Mapped[int | None] = mapped_column(BigInteger)
+    countersigned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -99,7 +99,7 @@ def prepare_receipt(
         raise ApiError(
             409, "already_received", f"transfer {transfer_id} was already received", ["path", "transfer_id"]
         )
-    if transfer.status != "dispatched" and transfer.status != "delivered":
+    if transfer.status not in ("dispatched", "delivered", "returning"):
         raise ApiError(
             409,
             "not_delivered",
@@ -112,7 +112,9 @@ def prepare_receipt(
         "receiver": transfer.receiver,
         "receivedQuantity": terms.received_quantity,
     }
-    require_role(runtime, RECEIPT, fields, transfer.receiver, Role.RECEIVER)
+    # A return goes back to its shipper, who needs no RECEIVER role to take back its own lot.
+    role = None if transfer.status == "returning" else Role.RECEIVER
+    require_role(runtime, RECEIPT, fields, transfer.receiver, role)
     return prepare(runtime, session, RECEIPT, fields, terms)
 
 
