@@ -6,6 +6,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from ledger_service.api.errors import install_error_handlers
+from ledger_service.api.idempotency import IdempotencyMiddleware
 from ledger_service.api.routes import (
     auth,
     batches,
@@ -43,6 +44,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    app.add_middleware(IdempotencyMiddleware)
     app.include_router(system.router)
     app.include_router(auth.router)
     app.include_router(participants.router)

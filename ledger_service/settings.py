@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     public_url: str | None = Field(None, description="URL parties reach the API at; default http://host:port")
     sign_in_challenge_seconds: int = Field(300, description="How long a sign-in challenge can be signed")
     access_token_seconds: int = Field(900, description="Lifetime of the bearer token a sign-in gives")
+    idempotency_ttl_seconds: int = Field(86_400, description="How long an Idempotency-Key's answer is kept")
 
     @cached_property
     def resolved_database_url(self) -> str:

@@ -7,7 +7,7 @@ chain alone; `signed_payloads` holds parties' signed statements until the chain 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, DateTime, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 ADDRESS = String(42)
@@ -307,3 +307,20 @@ class Correction(Base):
     countersigned_tx: Mapped[str | None] = mapped_column(HASH)
     countersigned_block: Mapped[int | None] = mapped_column(BigInteger)
     countersigned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+# --- idempotency keys (not derived from the chain) -----------------------------------------------
+
+
+class IdempotentRequest(Base):
+    """A POST made with an Idempotency-Key, and its answer once there is one (api/idempotency.py)."""
+
+    __tablename__ = "idempotent_requests"
+
+    scope: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256 of the caller's credentials
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    media_type: Mapped[str | None] = mapped_column(String(100))
+    body: Mapped[bytes | None] = mapped_column(LargeBinary)
