@@ -14,6 +14,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
+from urllib.parse import urlsplit
 
 import httpx
 import typer
@@ -146,15 +147,19 @@ def sign(
 
 @app.command("submit")
 def submit(
-    signed: Annotated[Path, typer.Argument(help="Signed body written by `symledger sign`")], api: ApiUrl
+    signed: Annotated[Path, typer.Argument(help="Signed body written by `symledger sign`")],
+    api: ApiUrl,
+    keystore: Keystore,
+    password_file: PasswordFile = None,
 ) -> None:
-    """Submit a signed statement to the service; print the recorded result."""
+    """Submit a signed statement to the service (signing in with KEYSTORE, which may be another party's
+    than the statement's signer: the signature is what the ledger checks); print the recorded result."""
     try:
         body = json.loads(_read(signed))
         primary = body.pop("statement")
     except (json.JSONDecodeError, KeyError):
         fail(f"{signed}: not a body written by `symledger sign`")
-    typer.echo(json.dumps(_submit(api, primary, body), indent=2))
+    typer.echo(json.dumps(_submit(api, primary, body, _account(keystore, password_file)), indent=2))
 
 
 # --- the custody workflow -----------------------------------------------------------------------
@@ -520,8 +525,11 @@ def show(
     api: ApiUrl,
     what: Annotated[str, typer.Argument(help="transfer, lot, participant or permit")],
     ident: Annotated[str, typer.Argument(help="Its id, address or (for a permit) number")],
+    keystore: Keystore,
+    password_file: PasswordFile = None,
 ) -> None:
-    """Print a transfer, lot, participant or permit with its on-chain evidence."""
+    """Print a transfer, lot, participant or permit with its on-chain evidence (as far as the party signed
+    in with KEYSTORE may see it)."""
     paths = {
         "transfer": "/transfers/",
         "participant": "/participants/",
@@ -533,7 +541,11 @@ def show(
         fail(f"what: expected one of {', '.join(paths)}, got {what!r}")
     if what == "permit" and not ident.startswith("0x"):
         ident = statements.permit_id(ident)
-    typer.echo(json.dumps(_request(api, "GET", paths[what] + ident), indent=2))
+    typer.echo(
+        json.dumps(
+            _request(api, "GET", paths[what] + ident, account=_account(keystore, password_file)), indent=2
+        )
+    )
 
 
 # --- operator commands --------------------------------------------------------------------------
@@ -629,7 +641,7 @@ def _sign(account: Any, payload: dict[str, Any]) -> dict[str, Any]:
 def _workflow(
     api: str, account: Any, prepare_path: str, terms: dict[str, Any], expected: dict[str, Any]
 ) -> None:
-    prepared = _request(api, "POST", prepare_path, terms)
+    prepared = _request(api, "POST", prepare_path, terms, account=account)
     payload = prepared["typed_data"]
     # Sign only what the party asked for: a service that altered the statement is caught here.
     message = payload["message"]
@@ -639,18 +651,47 @@ def _workflow(
     if "0x" + statements.digest(payload).hex() != prepared["digest"]:
         fail("the service's digest does not match the typed data; not signing")
     body = _sign(account, payload)
-    typer.echo(json.dumps(_submit(api, body.pop("statement"), body), indent=2))
+    typer.echo(json.dumps(_submit(api, body.pop("statement"), body, account), indent=2))
 
 
-def _submit(api: str, primary: str, body: dict[str, Any]) -> Any:
+def _submit(api: str, primary: str, body: dict[str, Any], account: Any) -> Any:
     if primary not in SUBMIT_PATHS:
         fail(f"statement {primary!r} is not a Symbiosis Ledger statement")
-    return _request(api, "POST", SUBMIT_PATHS[primary].format(**body["message"]), body)
+    return _request(api, "POST", SUBMIT_PATHS[primary].format(**body["message"]), body, account=account)
 
 
-def _request(api: str, method: str, path: str, body: Any = None) -> Any:
+_access_tokens: dict[tuple[str, str], str] = {}
+
+
+def _signed_in(api: str, account: Any) -> dict[str, str]:
+    """The Authorization header of `account`, signed in at `api` with its own key (once per command).
+
+    The sign-in message is checked before it is signed: it must name this service's address (domain) and
+    this account, or a service could have the party sign in elsewhere in its name.
+    """
+    from eth_account.messages import encode_defunct
+    from siwe import SiweMessage
+
+    key = (api, account.address)
+    if key not in _access_tokens:
+        challenge = _request(api, "POST", "/auth/challenge", {"address": account.address})
+        message = challenge["message"]
+        parsed = SiweMessage.from_message(message)
+        if parsed.domain != urlsplit(api).netloc or parsed.address != account.address:
+            fail(f"the service asked to sign in to {parsed.domain} as {parsed.address}; not signing")
+        signature = Account.sign_message(encode_defunct(text=message), account.key).signature
+        token = _request(
+            api, "POST", "/auth/token", {"message": message, "signature": "0x" + bytes(signature).hex()}
+        )
+        _access_tokens[key] = token["access_token"]
+    return {"Authorization": f"Bearer {_access_tokens[key]}"}
+
+
+def _request(api: str, method: str, path: str, body: Any = None, *, account: Any = None) -> Any:
+    """Calls the API, signed in as `account` when given (every endpoint but sign-in and /health needs it)."""
+    headers = _signed_in(api, account) if account is not None else None
     try:
-        response = httpx.request(method, api.rstrip("/") + path, json=body, timeout=60)
+        response = httpx.request(method, api.rstrip("/") + path, json=body, headers=headers, timeout=60)
     except httpx.HTTPError as exc:
         fail(f"cannot reach the service at {api}: {exc}")
     if response.status_code >= 400:
@@ -898,13 +939,13 @@ def countersign_correction(
     account = _account(keystore, password_file)
     correction_id = correction_id.lower()
     base = f"/transfers/{transfer_id}/corrections"
-    listed = [c for c in _request(api, "GET", base) if c["id"] == correction_id]
+    listed = [c for c in _request(api, "GET", base, account=account) if c["id"] == correction_id]
     if not listed:
         fail(f"no correction {correction_id} of transfer {transfer_id} is recorded")
     (proposal,) = listed
     if proposal["counterparty"].lower() != account.address.lower():
         fail(f"correction {correction_id} awaits {proposal['counterparty']}'s countersignature, not yours")
-    prepared = _request(api, "POST", f"{base}/{correction_id}/countersignature/prepare", {})
+    prepared = _request(api, "POST", f"{base}/{correction_id}/countersignature/prepare", {}, account=account)
     payload, message = prepared["typed_data"], prepared["typed_data"]["message"]
     # The statement signed must be the one proposed (its digest is the correction id) and say what is listed.
     if payload.get("primaryType") != "Correction" or "0x" + statements.digest(payload).hex() != correction_id:
@@ -923,7 +964,11 @@ def countersign_correction(
     )
     signature = Account.sign_typed_data(account.key, full_message=payload).signature
     body = {"message": message, "signature": "0x" + bytes(signature).hex()}
-    typer.echo(json.dumps(_request(api, "POST", f"{base}/{correction_id}/countersignature", body), indent=2))
+    typer.echo(
+        json.dumps(
+            _request(api, "POST", f"{base}/{correction_id}/countersignature", body, account=account), indent=2
+        )
+    )
 
 
 @app.command("dispatch-batch")
@@ -946,12 +991,12 @@ def dispatch_batch(
     bodies = []
     for path in files:
         terms, expected = _batch_dispatch_terms(account, path)
-        prepared = _request(api, "POST", "/transfers/dispatches/prepare", terms)
+        prepared = _request(api, "POST", "/transfers/dispatches/prepare", terms, account=account)
         _check_prepared(prepared, expected)
         body = _sign(account, prepared["typed_data"])
         body.pop("statement")
         bodies.append(body)
-    report = _request(api, "POST", "/transfers/batches", {"items": bodies})
+    report = _request(api, "POST", "/transfers/batches", {"items": bodies}, account=account)
     typer.echo(json.dumps(report, indent=2))
     for item in report["items"]:
         if item["outcome"] == "refused":

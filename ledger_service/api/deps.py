@@ -68,6 +68,8 @@ def get_current_party(
 
 
 CurrentParty = Annotated[Party, Depends(get_current_party)]
+# For a router whose every endpoint needs a signed-in, active participant.
+SIGNED_IN = [Depends(get_current_party)]
 
 
 def get_bearer_token(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> str:

@@ -310,7 +310,16 @@ def test_make_run_then_a_transfer_from_the_terminal(tmp_path):
     system.start()  # a restart reuses the chain and the deployment
     try:
         assert "reusing deployment" in system.output()
-        again = system.cli("show", "transfer", transfer["id"])
+        # The receiver signs in with its own key to read its transfer.
+        again = system.cli(
+            "show",
+            "transfer",
+            transfer["id"],
+            "-k",
+            str(keys / "recv.json"),
+            "--password-file",
+            str(keys / "password"),
+        )
         assert again == received
     finally:
         system.interrupt()

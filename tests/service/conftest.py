@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from parties import Party, trading_pair
+from parties import Party, sign_in, trading_pair
 from sqlalchemy import create_engine, text
 
 from ledger_service import devstack
@@ -68,6 +68,7 @@ def deploy_stack(data_dir: Path, rpc_url: str, database_url: str, regulator: Par
         receipt_poll_seconds=0.02,
         indexer_poll_seconds=0.2,
         relayer_retry_seconds=0.5,
+        access_token_seconds=3600,  # one sign-in lasts the session
     )
     ensure_keystore(settings.resolved_relayer_keystore, settings.resolved_relayer_password_file)
     relayer = load_account(
@@ -84,8 +85,12 @@ def settings(data_dir: Path, anvil: str, database_url: str, regulator: Party) ->
 
 
 @pytest.fixture(scope="session")
-def client(settings: Settings) -> Iterator[TestClient]:
+def client(settings: Settings, regulator: Party) -> Iterator[TestClient]:
+    """The API, signed in as the founding regulator (who may see everything): tests act as the other parties
+    through their signatures; the access rules themselves are tested with each party's own sign-in
+    (test_access.py)."""
     with TestClient(create_app(settings)) as test_client:
+        test_client.headers.update(sign_in(test_client, regulator))
         yield test_client
 
 

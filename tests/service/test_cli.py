@@ -80,5 +80,15 @@ def test_unreadable_input_is_a_one_line_error(tmp_path):
     )
     assert result.exit_code == 1
     assert result.output.startswith("error:") and result.output.count("\n") == 1
-    unreachable = cli("show", "transfer", "0x" + "00" * 32, "--api", "http://127.0.0.1:9")
+    unreachable = cli(
+        "show",
+        "transfer",
+        "0x" + "00" * 32,
+        "--api",
+        "http://127.0.0.1:9",
+        "-k",
+        str(tmp_path / "k.json"),
+        "--password-file",
+        str(tmp_path / "pw"),
+    )
     assert unreachable.exit_code == 1 and "cannot reach the service" in unreachable.output

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from conftest import deploy_stack, free_port
 from fastapi.testclient import TestClient
-from parties import dispatch, dispatch_terms, trading_pair
+from parties import dispatch, dispatch_terms, sign_in, trading_pair
 from sqlalchemy import create_engine, func, select
 
 from ledger_service import devstack
@@ -53,6 +53,7 @@ def outbox(settings) -> list[SignedPayload]:
 def test_node_down_gives_503_and_writes_nothing(stack, regulator):
     node, settings = stack
     with TestClient(create_app(settings)) as client:
+        client.headers.update(sign_in(client, regulator))
         shipper, receiver = trading_pair(client, regulator)
         prepared = client.post("/transfers/dispatches/prepare", json=dispatch_terms(shipper, receiver)).json()
         before = outbox(settings)
@@ -72,6 +73,7 @@ def test_node_down_gives_503_and_writes_nothing(stack, regulator):
 def test_statement_accepted_before_the_node_dies_is_recorded_after_restarts(stack, regulator, monkeypatch):
     node, settings = stack
     with TestClient(create_app(settings)) as client:
+        client.headers.update(sign_in(client, regulator))
         shipper, receiver = trading_pair(client, regulator)
         prepared = client.post("/transfers/dispatches/prepare", json=dispatch_terms(shipper, receiver)).json()
         gateway = client.app.state.runtime.gateway
@@ -92,6 +94,7 @@ def test_statement_accepted_before_the_node_dies_is_recorded_after_restarts(stac
     # The service is down too now. Both come back; nobody resubmits anything.
     node.start()
     with TestClient(create_app(settings)) as client:
+        client.headers.update(sign_in(client, regulator))
         record = client.get(f"/transfers/{prepared['digest']}")
         assert record.status_code == 200, record.text
         assert record.json()["evidence"][0]["signer"] == shipper.address
@@ -101,6 +104,7 @@ def test_statement_accepted_before_the_node_dies_is_recorded_after_restarts(stac
 def test_indexer_resumes_from_its_checkpoint(stack, regulator):
     node, settings = stack
     with TestClient(create_app(settings)) as client:
+        client.headers.update(sign_in(client, regulator))
         shipper, receiver = trading_pair(client, regulator)
         first = dispatch(client, shipper, receiver)
         runtime = client.app.state.runtime
@@ -121,6 +125,7 @@ def test_indexer_resumes_from_its_checkpoint(stack, regulator):
     assert other.wait_for_receipt(tx_hash, timeout=10, poll=0.05)["status"] == 1
 
     with TestClient(create_app(settings)) as client:
+        client.headers.update(sign_in(client, regulator))
         assert client.get(f"/transfers/{prepared['digest']}").json()["quantity"] == 9
         assert client.get(f"/transfers/{first['id']}").json()["id"] == first["id"]
         head = other.block_number()
@@ -136,6 +141,7 @@ def test_indexer_resumes_from_its_checkpoint(stack, regulator):
 def test_a_statement_another_relayer_recorded_is_settled_not_failed(stack, regulator, monkeypatch):
     node, settings = stack
     with TestClient(create_app(settings)) as client:
+        client.headers.update(sign_in(client, regulator))
         shipper, receiver = trading_pair(client, regulator)
         prepared = client.post("/transfers/dispatches/prepare", json=dispatch_terms(shipper, receiver)).json()
         runtime = client.app.state.runtime

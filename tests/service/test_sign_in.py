@@ -136,7 +136,7 @@ def test_suspension_takes_effect_on_the_next_request(client: TestClient, regulat
 
 
 def test_missing_expired_and_revoked_tokens(client: TestClient, regulator: Party, settings) -> None:
-    no_token = client.get("/auth/me")
+    no_token = client.get("/auth/me", headers={"Authorization": ""})  # the client signs in as the regulator
     assert no_token.status_code == 401
     assert no_token.headers["WWW-Authenticate"] == "Bearer"
     assert client.get("/auth/me", headers={"Authorization": "Bearer made-up"}).status_code == 401

@@ -67,8 +67,12 @@ def served(app: FastAPI) -> Iterator[str]:
     thread.start()
     while not server.started:
         threading.Event().wait(0.02)
+    # Parties sign in to the URL they reach the service at (the CLI checks the sign-in message names it).
+    settings = app.state.runtime.settings
+    public_url, settings.public_url = settings.public_url, f"http://127.0.0.1:{port}"
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
+        settings.public_url = public_url
         server.should_exit = True
         thread.join(timeout=10)

@@ -5,7 +5,7 @@ dispatch alone would get; a refused item never holds the others back."""
 from fastapi import APIRouter
 
 from ledger_service.api.custody import dispatch_labels
-from ledger_service.api.deps import RuntimeDep, SessionDep
+from ledger_service.api.deps import SIGNED_IN, RuntimeDep, SessionDep
 from ledger_service.api.errors import ApiError, item_error
 from ledger_service.api.schemas import (
     BatchItemOut,
@@ -21,7 +21,7 @@ from ledger_service.db.models import SignedPayload, Transfer
 from ledger_service.relayer import FAILED, RECORDED, BatchItem, SubmissionInProgress
 from ledger_service.statements import DISPATCH, digest, normalise_message, typed_data
 
-router = APIRouter(prefix="/transfers", tags=["transfers"])
+router = APIRouter(prefix="/transfers", tags=["transfers"], dependencies=SIGNED_IN)
 
 
 @router.post("/batches", operation_id="dispatch_batch")

@@ -4,7 +4,7 @@ from fastapi import APIRouter, Response, status
 from sqlalchemy import select
 
 from compliance.operations import operations_mask
-from ledger_service.api.deps import RuntimeDep, SessionDep
+from ledger_service.api.deps import SIGNED_IN, RuntimeDep, SessionDep
 from ledger_service.api.errors import ApiError
 from ledger_service.api.schemas import (
     Bytes32,
@@ -25,7 +25,7 @@ from ledger_service.db.models import Permit, WasteCode
 from ledger_service.roles import Role
 from ledger_service.statements import REGISTER_PERMIT, REGISTER_WASTE_CODE, REVOKE_PERMIT, code_key, permit_id
 
-router = APIRouter(tags=["catalogue"])
+router = APIRouter(tags=["catalogue"], dependencies=SIGNED_IN)
 
 
 @router.post("/waste-codes/prepare", operation_id="prepare_waste_code")

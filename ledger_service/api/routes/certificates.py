@@ -2,7 +2,8 @@
 
 from fastapi import APIRouter, Response, status
 
-from ledger_service.api.deps import RuntimeDep, SessionDep
+from ledger_service.access import certificates_visible_to, visible
+from ledger_service.api.deps import SIGNED_IN, CurrentParty, RuntimeDep, SessionDep
 from ledger_service.api.errors import ApiError
 from ledger_service.api.schemas import (
     Bytes32,
@@ -20,7 +21,7 @@ from ledger_service.db.models import Certificate, Lot, Permit
 from ledger_service.roles import PermitKind, Role
 from ledger_service.statements import ISSUE_CERTIFICATE, REVOKE_CERTIFICATE
 
-router = APIRouter(prefix="/certificates", tags=["certificates"])
+router = APIRouter(prefix="/certificates", tags=["certificates"], dependencies=SIGNED_IN)
 
 
 @router.post("/prepare", operation_id="prepare_certificate")
@@ -111,9 +112,17 @@ def revoke_certificate(
 
 
 @router.get("/{certificate_id}", operation_id="get_certificate")
-def get_certificate(certificate_id: Bytes32, session: SessionDep) -> CertificateOut:
-    """A certificate with its lot, lab, validity, revocation and evidence."""
-    return certificate_out(session, _get(session, certificate_id))
+def get_certificate(certificate_id: Bytes32, session: SessionDep, party: CurrentParty) -> CertificateOut:
+    """A certificate with its lot, lab, validity, revocation and evidence (if the caller may see it)."""
+    certificate = _get(session, certificate_id)
+    if not visible(session, Certificate.id == certificate_id, certificates_visible_to(party)):
+        raise ApiError(
+            404,
+            "unknown_certificate",
+            f"no certificate {certificate_id} is recorded",
+            ["path", "certificate_id"],
+        )
+    return certificate_out(session, certificate)
 
 
 def _get(session: SessionDep, certificate_id: str) -> Certificate:

@@ -8,8 +8,9 @@ from fastapi import APIRouter, Response, status
 from sqlalchemy import select
 
 from ledger_service.api.custody import dispatch_encoding, recorded_message, transfer_row
-from ledger_service.api.deps import RuntimeDep, SessionDep
+from ledger_service.api.deps import SIGNED_IN, CurrentParty, RuntimeDep, SessionDep
 from ledger_service.api.errors import ApiError
+from ledger_service.api.routes.transfers import visible_transfer
 from ledger_service.api.schemas import (
     Bytes32,
     CorrectionOut,
@@ -33,13 +34,13 @@ from ledger_service.statements import (
     typed_data,
 )
 
-router = APIRouter(prefix="/transfers", tags=["corrections"])
+router = APIRouter(prefix="/transfers", tags=["corrections"], dependencies=SIGNED_IN)
 
 
 @router.get("/{transfer_id}/corrections", operation_id="list_corrections")
-def list_corrections(transfer_id: Bytes32, session: SessionDep) -> list[CorrectionOut]:
+def list_corrections(transfer_id: Bytes32, session: SessionDep, party: CurrentParty) -> list[CorrectionOut]:
     """Every correction proposed for a transfer, in the order proposed: pending or applied, with evidence."""
-    transfer_row(session, transfer_id)
+    visible_transfer(session, party, transfer_id)
     rows = session.scalars(
         select(Correction)
         .where(Correction.transfer_id == transfer_id)

@@ -2,7 +2,8 @@
 
 from fastapi import APIRouter, Response, status
 
-from ledger_service.api.deps import RuntimeDep, SessionDep
+from ledger_service.access import lots_visible_to, visible
+from ledger_service.api.deps import SIGNED_IN, CurrentParty, RuntimeDep, SessionDep
 from ledger_service.api.errors import ApiError
 from ledger_service.api.schemas import Bytes32, LotOut, LotTerms, PreparedStatement, SignedLot, Submission
 from ledger_service.api.signing import ACCEPTED, prepare, record, require_role
@@ -11,7 +12,7 @@ from ledger_service.db.models import Lot, WasteCode
 from ledger_service.roles import Role
 from ledger_service.statements import REGISTER_LOT, code_key
 
-router = APIRouter(prefix="/lots", tags=["lots"])
+router = APIRouter(prefix="/lots", tags=["lots"], dependencies=SIGNED_IN)
 
 
 @router.post("/prepare", operation_id="prepare_lot")
@@ -65,9 +66,12 @@ def register_lot(
 
 
 @router.get("/{lot_id}", operation_id="get_lot")
-def get_lot(lot_id: Bytes32, session: SessionDep) -> LotOut:
-    """A lot with its holder, waste code, balance and evidence."""
-    return lot_out(session, get_lot_row(session, lot_id))
+def get_lot(lot_id: Bytes32, session: SessionDep, party: CurrentParty) -> LotOut:
+    """A lot with its holder, waste code, balance and evidence (if the caller may see it)."""
+    lot = get_lot_row(session, lot_id)
+    if not visible(session, Lot.id == lot_id, lots_visible_to(party)):
+        raise ApiError(404, "unknown_lot", f"no lot {lot_id} is recorded", ["path", "lot_id"])
+    return lot_out(session, lot)
 
 
 def get_lot_row(session: SessionDep, lot_id: str) -> Lot:

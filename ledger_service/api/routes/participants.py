@@ -3,7 +3,7 @@
 from fastapi import APIRouter, Response, status
 from sqlalchemy import select
 
-from ledger_service.api.deps import RuntimeDep, SessionDep
+from ledger_service.api.deps import SIGNED_IN, RuntimeDep, SessionDep
 from ledger_service.api.errors import ApiError
 from ledger_service.api.schemas import (
     Address,
@@ -21,7 +21,7 @@ from ledger_service.db.models import Participant
 from ledger_service.roles import Role, roles_mask
 from ledger_service.statements import REGISTER_PARTICIPANT, SET_PARTICIPANT_STATUS
 
-router = APIRouter(prefix="/participants", tags=["participants"])
+router = APIRouter(prefix="/participants", tags=["participants"], dependencies=SIGNED_IN)
 
 
 @router.post("/registrations/prepare", operation_id="prepare_participant_registration")

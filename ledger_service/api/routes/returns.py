@@ -4,7 +4,7 @@ its own (to the shipper, or on to another permitted receiver), closed by the exi
 from fastapi import APIRouter, Response
 
 from ledger_service.api.custody import dispatch_encoding, dispatch_labels, transfer_row
-from ledger_service.api.deps import RuntimeDep, SessionDep
+from ledger_service.api.deps import SIGNED_IN, RuntimeDep, SessionDep
 from ledger_service.api.errors import ApiError
 from ledger_service.api.schemas import (
     Bytes32,
@@ -20,7 +20,7 @@ from ledger_service.db.models import Permit, Transfer
 from ledger_service.roles import Role
 from ledger_service.statements import REJECTION, ZERO_BYTES32
 
-router = APIRouter(prefix="/transfers", tags=["returns"])
+router = APIRouter(prefix="/transfers", tags=["returns"], dependencies=SIGNED_IN)
 
 
 @router.post("/{transfer_id}/rejection/prepare", operation_id="prepare_rejection")

@@ -5,7 +5,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Response, status
 from sqlalchemy import func, select
 
-from ledger_service.api.deps import RuntimeDep, SessionDep
+from ledger_service.access import transfers_visible_to, visible
+from ledger_service.api.deps import SIGNED_IN, CurrentParty, Party, RuntimeDep, SessionDep
 from ledger_service.api.errors import ApiError
 from ledger_service.api.schemas import (
     Bytes32,
@@ -31,7 +32,7 @@ from ledger_service.statements import DELIVERY, DISPATCH, PICK_UP, RECEIPT
 Handover = Literal["pick-up", "delivery"]
 HANDOVERS = {"pick-up": PICK_UP, "delivery": DELIVERY}
 
-router = APIRouter(prefix="/transfers", tags=["transfers"])
+router = APIRouter(prefix="/transfers", tags=["transfers"], dependencies=SIGNED_IN)
 
 
 @router.post("/dispatches/prepare", operation_id="prepare_dispatch")
@@ -194,21 +195,28 @@ def record_handover(
 
 
 @router.get("/{transfer_id}", operation_id="get_transfer")
-def get_transfer(transfer_id: Bytes32, session: SessionDep) -> TransferOut:
-    """A transfer with its on-chain evidence: transactions, blocks, signers and status."""
-    return transfer_out(session, _get(session, transfer_id))
+def get_transfer(transfer_id: Bytes32, session: SessionDep, party: CurrentParty) -> TransferOut:
+    """A transfer with its on-chain evidence: transactions, blocks, signers and status (if the caller may
+    see it: see ledger_service.access)."""
+    return transfer_out(session, visible_transfer(session, party, transfer_id))
 
 
 @router.get("", operation_id="list_transfers")
 def list_transfers(
     session: SessionDep,
+    party: CurrentParty,
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> TransferPage:
-    """Transfers, oldest dispatch first (a stable order: block, then id)."""
-    total = session.scalar(select(func.count()).select_from(Transfer)) or 0
+    """The transfers the caller may see, oldest dispatch first (a stable order: block, then id)."""
+    rule = transfers_visible_to(party)
+    total = session.scalar(select(func.count()).select_from(Transfer).where(rule)) or 0
     rows = session.scalars(
-        select(Transfer).order_by(Transfer.dispatch_block, Transfer.id).offset(offset).limit(limit)
+        select(Transfer)
+        .where(rule)
+        .order_by(Transfer.dispatch_block, Transfer.id)
+        .offset(offset)
+        .limit(limit)
     )
     return TransferPage(
         items=[transfer_out(session, t) for t in rows], total=total, offset=offset, limit=limit
@@ -225,6 +233,16 @@ def _labels(session: SessionDep, message: DispatchMessage) -> dict[str, str]:
     ):
         labels[str(code.catalogue_id)] = f"{code.code} ({code.scheme})"
     return labels
+
+
+def visible_transfer(session: SessionDep, party: Party, transfer_id: str) -> Transfer:
+    """The transfer, or 404 as if unknown when the caller may not see it (its existence is not told)."""
+    transfer = _get(session, transfer_id)
+    if not visible(session, Transfer.id == transfer_id, transfers_visible_to(party)):
+        raise ApiError(
+            404, "unknown_transfer", f"no transfer {transfer_id} is recorded", ["path", "transfer_id"]
+        )
+    return transfer
 
 
 def _get(session: SessionDep, transfer_id: str) -> Transfer:
