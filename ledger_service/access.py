@@ -3,8 +3,8 @@
 - A regulator sees everything.
 - A park operator sees every record one of its park's participants is party to.
 - Any other participant sees its own records and the transfers it is party to: a transfer it shipped,
-  received or carried; a lot it holds or generated, or that one of its transfers took or opened; a
-  certificate it issued or that is of a lot it can see.
+  received or carried; a lot it holds or generated, that one of its transfers took or opened, or that it
+  certified (a lab); a certificate it issued or that is of a lot it can see.
 
 The directory (participants, the waste-code catalogue, permits) is open to every signed-in participant:
 a shipper must find its receiver and the receiver's permit. Writes need no rule here: every state change
@@ -60,6 +60,7 @@ def lots_visible_to(party: Party) -> ColumnElement[bool]:
         Lot.holder.in_(members),
         Lot.id.in_(touching),  # a lot a visible transfer opened (its id is the transfer's)
         Lot.id.in_(select(Transfer.lot_id).where(transfers_visible_to(party))),  # or took from
+        Lot.id.in_(select(Certificate.lot_id).where(Certificate.lab.in_(members))),  # a lot its lab certified
     )
 
 
