@@ -6,7 +6,16 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from ledger_service.api.errors import install_error_handlers
-from ledger_service.api.routes import catalogue, certificates, lots, participants, system, transfers
+from ledger_service.api.routes import (  # flows, processing: processing and metered flows
+    catalogue,
+    certificates,
+    flows,
+    lots,
+    participants,
+    processing,
+    system,
+    transfers,
+)
 from ledger_service.runtime import Runtime
 from ledger_service.settings import Settings
 
@@ -37,4 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(lots.router)
     app.include_router(certificates.router)
     app.include_router(transfers.router)
+    # --- processing and metered flows ---
+    app.include_router(processing.router)
+    app.include_router(flows.router)
     return app

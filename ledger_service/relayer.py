@@ -91,7 +91,7 @@ class Relayer:
         payload = SignedPayload(
             digest=digest_hex,
             statement=statement.primary_type,
-            contract=self._gateway.ledger_address,
+            contract=self._gateway.address_for(statement),
             signer=message[statement.signer_field],
             nonce=str(message["nonce"]) if "nonce" in message else None,
             message=message,

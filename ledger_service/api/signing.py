@@ -61,7 +61,7 @@ def prepare(
                 _next_nonce(runtime, session, signer) if statement.consumes_nonce else secrets.randbits(64)
             )
         message["nonce"] = nonce
-    payload = typed_data(statement, runtime.chain_id, runtime.gateway.ledger_address, message)
+    payload = typed_data(statement, runtime.chain_id, runtime.gateway.address_for(statement), message)
     return PreparedStatement(
         statement=statement.primary_type,
         signer=signer,
@@ -91,7 +91,7 @@ def submit(
     """Hands a signed statement to the relayer; contract refusals come back as ApiError, naming ids by
     their `labels` (a permit's number, a waste code) where the caller knows them."""
     message = normalise_message(statement, message_model.model_dump())
-    payload = typed_data(statement, runtime.chain_id, runtime.gateway.ledger_address, message)
+    payload = typed_data(statement, runtime.chain_id, runtime.gateway.address_for(statement), message)
     signature = bytes.fromhex(signature_hex[2:])
     try:
         submitted = runtime.relayer.submit(statement, message, signature, digest(payload), context)
