@@ -1,10 +1,20 @@
 """Processing and final use through the API: a processor's signed processing turns lots it holds into
 product, by-product and residue lots in mass balance (grams); a holder declares a product's final use."""
 
-import pytest
-from parties import CODE, SCHEME, Party, ensure_waste_code, register, register_lot
+import hashlib
+import json
 
+import pytest
+import served
+from eth_account import Account
+from parties import CODE, SCHEME, Party, ensure_waste_code, register, register_lot
+from typer.testing import CliRunner
+
+from ledger_service.cli import app as cli_app
 from ledger_service.statements import code_key, output_lot_id
+
+runner = CliRunner()
+api_url = served.api_url  # the service over HTTP, for the CLI
 
 # Product categories the regulator catalogues beside waste codes.
 AGGREGATE = ("UN-CPC", "15320", "KGM", False)
@@ -286,3 +296,52 @@ def test_only_the_lots_holder_processes_it(client, regulator, processor):
         0,
         "lot_id",
     ]
+
+
+def _keystore(tmp_path, party: Party) -> list[str]:
+    keystore, password = tmp_path / f"{party.address}.json", tmp_path / f"{party.address}.pw"
+    password.write_text("pw\n")
+    keystore.write_text(json.dumps(Account.encrypt(party.account.key, "pw")))
+    return ["-k", str(keystore), "--password-file", str(password)]
+
+
+def test_cli_process_then_use(client, api_url, tmp_path, processor):
+    record = tmp_path / "processing.json"
+    record.write_text(json.dumps({k: v for k, v in terms(processor).items() if k != "processor"}))
+    result = runner.invoke(
+        cli_app, ["process", str(record), "--api", api_url, *_keystore(tmp_path, processor)]
+    )
+    assert result.exit_code == 0, result.output
+    processing = json.loads(result.output)
+    product_id = processing["outputs"][0]["lot_id"]
+    assert client.get(f"/lots/{product_id}").json()["kind"] == "product"
+
+    note = tmp_path / "delivery-note.pdf"
+    note.write_bytes(b"delivery note 0042")
+    result = runner.invoke(
+        cli_app,
+        [
+            "use",
+            product_id,
+            "--quantity",
+            "120",
+            "--use",
+            "road base",
+            "--document",
+            str(note),
+            "--api",
+            api_url,
+        ]
+        + _keystore(tmp_path, processor),
+    )
+    assert result.exit_code == 0, result.output
+    lot = json.loads(result.output)
+    assert (lot["used_quantity"], lot["balance"]) == (120, 680)
+    assert lot["uses"][0]["document_hash"] == "0x" + hashlib.sha256(b"delivery note 0042").hexdigest()
+
+    # The slag lot is used up: the same record again is refused, in one line, before anything is signed.
+    refused = runner.invoke(
+        cli_app, ["process", str(record), "--api", api_url, *_keystore(tmp_path, processor)]
+    )
+    assert refused.exit_code == 1
+    assert refused.output.startswith("error: inputs.0.quantity: lot") and "holds 0" in refused.output
