@@ -592,7 +592,7 @@ class ProcessingTerms(StatementTerms):
                         {"material": "Portland clinker", "grams": 50_000, "document_hash": "0x" + "c1" * 32}
                     ],
                     "outputs": [
-                        {"kind": "product", "scheme": "UN-CPC-2.1", "code": "15320", "quantity": 800},
+                        {"kind": "product", "scheme": "UN-CPC", "code": "15320", "quantity": 800},
                         {"kind": "residue", "scheme": "EU-LOW", "code": "10 02 02", "quantity": 150},
                     ],
                     "loss_grams": 100_000,
@@ -732,12 +732,59 @@ class RegisterFlowMessage(Strict):
     deadline: Uint256
 
 
+_PARTY = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
+_SIGNATURE = "0x" + "5a" * 64 + "1b"
+
+
+def _signed_example(message: dict[str, Any], **signatures: str) -> ConfigDict:
+    """A submission body as the OpenAPI example: the prepared message, unchanged, and its signature(s)."""
+    return ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"message": message, **(signatures or {"signature": _SIGNATURE})}]},
+    )
+
+
 class SignedProcessing(Strict):
+    model_config = _signed_example(
+        {
+            "processor": _PARTY,
+            "inputs": [
+                {
+                    "lotId": "0x" + "1a" * 32,
+                    "codeKey": "0x" + "3c" * 32,
+                    "quantity": "1000",
+                    "gramsPerUnit": "1000",
+                }
+            ],
+            "externalInputs": [
+                {"material": "Portland clinker", "grams": "50000", "documentHash": "0x" + "c1" * 32}
+            ],
+            "outputs": [
+                {"kind": "1", "codeKey": "0x" + "4d" * 32, "quantity": "800", "gramsPerUnit": "1000"}
+            ],
+            "lossGrams": "100000",
+            "lossDescription": "moisture and dust",
+            "documentHash": _HASH,
+            "nonce": "8112934871",
+            "deadline": "1767225600",
+        }
+    )
     message: RecordProcessingMessage
     signature: Signature
 
 
 class SignedUse(Strict):
+    model_config = _signed_example(
+        {
+            "holder": _PARTY,
+            "lotId": "0x" + "2e" * 32,
+            "quantity": "500",
+            "use": "road base course, National Road 10",
+            "documentHash": "0x" + "0e" * 32,
+            "nonce": "0",
+            "deadline": "1767225600",
+        }
+    )
     message: DeclareUseMessage
     signature: Signature
 
@@ -745,6 +792,21 @@ class SignedUse(Strict):
 class SignedFlow(Strict):
     """The RegisterFlow statement with both parties' signatures of it."""
 
+    model_config = _signed_example(
+        {
+            "supplier": _PARTY,
+            "offtaker": "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC",
+            "medium": "steam",
+            "unit": "TNE",
+            "meterId": "0x" + "4e" * 32,
+            "periodSeconds": "3600",
+            "firstPeriodStart": "1767225600",
+            "nonce": "8112934871",
+            "deadline": "1767312000",
+        },
+        supplier_signature=_SIGNATURE,
+        offtaker_signature="0x" + "6b" * 64 + "1c",
+    )
     message: RegisterFlowMessage
     supplier_signature: Signature
     offtaker_signature: Signature

@@ -5,6 +5,7 @@ simulates statements before they are accepted, signs the relayer's transactions 
 them raw (production chains have no unlocked accounts), and reads and decodes event logs.
 """
 
+import functools
 import hashlib
 import json
 import threading
@@ -415,8 +416,8 @@ class ChainGateway:
 
     def _load_modules(self, artifacts_dir: Path) -> None:
         self.module_artifacts = {
-            "processing": Artifact.load(artifacts_dir, PROCESSING_CONTRACT),
-            "metered_flows": Artifact.load(artifacts_dir, METERED_FLOWS_CONTRACT),
+            "processing": _module_artifact(artifacts_dir, PROCESSING_CONTRACT),
+            "metered_flows": _module_artifact(artifacts_dir, METERED_FLOWS_CONTRACT),
         }
         self.modules: dict[str, Contract] = {}
         for artifact in self.module_artifacts.values():
@@ -548,4 +549,17 @@ MODULE_CALLS: dict[str, str] = {
     "MeterPeriod": "metered_flows",
     "AnchorPeriods": "metered_flows",
 }
+
+
+def _module_artifact(artifacts_dir: Path, name: str) -> Artifact:
+    path = artifacts_dir / f"{name}.json"
+    # Parsing and hashing an artifact takes a tenth of a second: once per build, not once per gateway.
+    return _cached_artifact(artifacts_dir, name, path.stat().st_mtime_ns if path.exists() else 0)
+
+
+@functools.lru_cache(maxsize=16)
+def _cached_artifact(artifacts_dir: Path, name: str, _mtime_ns: int) -> Artifact:
+    return Artifact.load(artifacts_dir, name)
+
+
 # --- end processing and metered flows --------------------------------------------------------------------
