@@ -922,6 +922,42 @@ def flow_anchor(
     typer.echo(json.dumps(_request(api, "POST", f"/flows/{flow_id}/periods", body), indent=2))
 
 
+@app.command("deploy-modules")
+def deploy_modules() -> None:
+    """Complete a deployment record written before the processing and metered-flow modules were recorded:
+    record the processing module and deploy MeteredFlows (settings: SYMLEDGER_*)."""
+    from ledger_service.chain.gateway import ChainGateway
+    from ledger_service.deployment import Deployment
+    from ledger_service.settings import Settings
+
+    settings = Settings()
+    record = settings.resolved_deployment_file
+    if not record.exists():
+        fail(f"no deployment record at {record}: `symledger deploy` deploys everything")
+    deployment = Deployment.load(record)
+    if not deployment.missing_modules:
+        fail(f"{record} names both modules already")
+    relayer = load_account(
+        settings.resolved_relayer_keystore, settings.resolved_relayer_password_file.read_text().rstrip("\n")
+    )
+    gateway = ChainGateway(
+        settings.rpc_url,
+        settings.artifacts_dir,
+        relayer=relayer,
+        gas_price_wei=settings.gas_price_wei,
+        poa_chain=settings.poa_chain,
+    )
+    try:
+        deployment = gateway.complete_deployment(deployment)
+    except RuntimeError as exc:
+        fail(str(exc))
+    deployment.save(record)
+    typer.echo(
+        f"processing {deployment.processing.address}, "  # type: ignore[union-attr]
+        f"metered flows {deployment.metered_flows.address}"  # type: ignore[union-attr]
+    )
+
+
 def _period_rows(path: Path) -> list[tuple[int, int, str]]:
     rows = []
     reader = csv.reader(_read(path).splitlines())

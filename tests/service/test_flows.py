@@ -347,7 +347,7 @@ def test_cli_flow_anchor_from_a_csv(client, api_url, tmp_path, parties):
     assert bad.exit_code == 1 and "reading_hash" in bad.output
 
 
-def test_a_deployment_record_from_before_the_modules_is_completed(tmp_path, settings):
+def test_a_deployment_record_from_before_the_modules_is_completed(tmp_path, settings, monkeypatch):
     from ledger_service import devstack
     from ledger_service.chain.gateway import ChainGateway
     from ledger_service.deployment import Deployment
@@ -380,6 +380,16 @@ def test_a_deployment_record_from_before_the_modules_is_completed(tmp_path, sett
     gateway.bind(Deployment.load(record))  # the completed record binds
     # A second start reuses it as it is.
     assert devstack.ensure_deployment(local, say=lambda _line: None) == completed
+
+    # Outside the local profile, the operator completes an old record with `symledger deploy-modules`.
+    record.write_text(json.dumps(old))
+    monkeypatch.setenv("SYMLEDGER_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("SYMLEDGER_RPC_URL", local.rpc_url)
+    result = runner.invoke(cli_app, ["deploy-modules"])
+    assert result.exit_code == 0, result.output
+    assert Deployment.load(record).missing_modules == []
+    again = runner.invoke(cli_app, ["deploy-modules"])
+    assert again.exit_code == 1 and "names both modules already" in again.output
 
 
 def test_every_new_request_body_has_an_example_that_is_valid(client):
