@@ -1057,6 +1057,364 @@ def _check_prepared(prepared: dict[str, Any], expected: dict[str, Any]) -> None:
     if "0x" + statements.digest(prepared["typed_data"]).hex() != prepared["digest"]:
         fail("the service's digest does not match the typed data; not signing")
 
+# --- processing and metered flows ------------------------------------------------------------------
+
+import csv  # noqa: E402
+
+flow_app = typer.Typer(
+    help="Metered flows: registered by supplier and offtaker, periods signed by both.", no_args_is_help=True
+)
+app.add_typer(flow_app, name="flow")
+SUBMIT_PATHS.update({"RecordProcessing": "/processings", "DeclareUse": "/lots/{lotId}/uses"})
+CounterpartyKeystore = Annotated[
+    Path | None, typer.Option(help="The other party's keystore, where one person holds both keys")
+]
+CounterpartyPassword = Annotated[
+    Path | None, typer.Option(help="File holding the other party's keystore password")
+]
+
+
+@app.command("process")
+def process(
+    api: ApiUrl,
+    keystore: Keystore,
+    record: Annotated[
+        Path,
+        typer.Argument(
+            help="JSON processing record: inputs, external_inputs, outputs, loss_grams, loss_description, "
+            "document_hash (as POST /processings/prepare takes them; processor defaults to your key)"
+        ),
+    ],
+    password_file: PasswordFile = None,
+) -> None:
+    """As a processor: record a processing of lots you hold into product, by-product and residue lots."""
+    try:
+        terms = json.loads(_read(record))
+    except json.JSONDecodeError as exc:
+        fail(f"{record}: not JSON ({exc.msg} at line {exc.lineno})")
+    if not isinstance(terms, dict):
+        fail(f"{record}: expected a JSON object")
+    account = _account(keystore, password_file)
+    terms.setdefault("processor", account.address)
+    prepared = _request(api, "POST", "/processings/prepare", terms)
+    message = prepared["typed_data"]["message"]
+    # What the processor asked for, input by input and output by output, before it signs.
+    asked = (
+        [(i["lot_id"].lower(), str(i["quantity"])) for i in terms.get("inputs", [])],
+        [(o["kind"], str(o["quantity"])) for o in terms.get("outputs", [])],
+        str(terms.get("loss_grams", 0)),
+    )
+    kinds = statements.OUTPUT_KINDS
+    got = (
+        [(i["lotId"], i["quantity"]) for i in message["inputs"]],
+        [(kinds[int(o["kind"])], o["quantity"]) for o in message["outputs"]],
+        message["lossGrams"],
+    )
+    if asked != got:
+        fail("the service prepared other inputs, outputs or losses than the record's; not signing")
+    _sign_and_submit(api, account, prepared)
+
+
+@app.command("use")
+def use(
+    api: ApiUrl,
+    keystore: Keystore,
+    lot: Annotated[str, typer.Argument(help="Id of a product or by-product lot you hold")],
+    quantity: Annotated[int, typer.Option(help="Positive integer in the lot's unit")],
+    use_: Annotated[str, typer.Option("--use", help="The final use, e.g. 'road base, National Road 10'")],
+    document: Annotated[Path, typer.Option(help="The sales or delivery note; its SHA-256 is signed")],
+    password_file: PasswordFile = None,
+) -> None:
+    """As the holder of a product or by-product lot: declare part of it put to its final use."""
+    account = _account(keystore, password_file)
+    document_hash = "0x" + hashlib.sha256(_read_bytes(document)).hexdigest()
+    terms = {"quantity": quantity, "use": use_, "document_hash": document_hash}
+    expected = {
+        "holder": account.address,
+        "lotId": lot.lower(),
+        "quantity": str(quantity),
+        "use": use_,
+        "documentHash": document_hash,
+    }
+    _workflow(api, account, f"/lots/{lot}/uses/prepare", terms, expected)
+
+
+@flow_app.command("prepare")
+def flow_prepare(
+    api: ApiUrl,
+    supplier: Annotated[str, typer.Option(help="Supplier's address (an active SHIPPER)")],
+    offtaker: Annotated[str, typer.Option(help="Offtaker's address (an active RECEIVER)")],
+    medium: Annotated[str, typer.Option(help="steam, CO2, treated wastewater, ...")],
+    unit: Annotated[str, typer.Option(help="KGM, TNE, LTR, MTQ, KWH, MWH or GV")],
+    meter: Annotated[
+        Path, typer.Option(help="The meter's serial number and calibration record; its SHA-256")
+    ],
+    period_seconds: Annotated[int, typer.Option(help="Length of each period")],
+    first_period_start: Annotated[datetime, typer.Option(help="Start of period 0 (UTC)")],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here instead of stdout")
+    ] = None,
+) -> None:
+    """Prepare the RegisterFlow statement both parties sign (each with `flow sign`, or `flow register`)."""
+    terms = {
+        "supplier": supplier,
+        "offtaker": offtaker,
+        "medium": medium,
+        "unit": unit,
+        "meter_id": "0x" + hashlib.sha256(_read_bytes(meter)).hexdigest(),
+        "period_seconds": period_seconds,
+        "first_period_start": first_period_start.replace(tzinfo=first_period_start.tzinfo or UTC).isoformat(),
+    }
+    prepared = _request(api, "POST", "/flows/prepare", terms)
+    _check_digest(prepared)
+    _write(json.dumps(prepared, indent=2), output)
+
+
+@flow_app.command("sign")
+def flow_sign(
+    prepared: Annotated[Path, typer.Argument(help="The prepared RegisterFlow statement (`flow prepare`)")],
+    keystore: Keystore,
+    password_file: PasswordFile = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here instead of stdout")
+    ] = None,
+) -> None:
+    """Sign a prepared flow registration as its supplier or offtaker; print the signature file's JSON."""
+    document = _prepared_flow(prepared)
+    account = _account(keystore, password_file)
+    party = _flow_party(document["typed_data"], account.address)
+    signature = Account.sign_typed_data(account.key, full_message=document["typed_data"]).signature
+    _write(json.dumps({"digest": document["digest"], party: "0x" + bytes(signature).hex()}, indent=2), output)
+
+
+@flow_app.command("register")
+def flow_register(
+    api: ApiUrl,
+    prepared: Annotated[Path, typer.Argument(help="The prepared RegisterFlow statement (`flow prepare`)")],
+    keystore: Keystore,
+    counterparty_signature: Annotated[
+        Path | None, typer.Option(help="The other party's signature file (`flow sign`)")
+    ] = None,
+    counterparty_keystore: CounterpartyKeystore = None,
+    counterparty_password_file: CounterpartyPassword = None,
+    password_file: PasswordFile = None,
+) -> None:
+    """As supplier or offtaker: sign the prepared flow registration, add the other party's signature (from
+    its signature file, or its keystore), and submit both."""
+    document = _prepared_flow(prepared)
+    typed = document["typed_data"]
+    account = _account(keystore, password_file)
+    signatures = {_flow_party(typed, account.address): _sign_typed(account, typed)}
+    if counterparty_keystore is not None:
+        other = _account(counterparty_keystore, counterparty_password_file)
+        signatures[_flow_party(typed, other.address)] = _sign_typed(other, typed)
+    elif counterparty_signature is not None:
+        try:
+            theirs = json.loads(_read(counterparty_signature))
+        except json.JSONDecodeError:
+            fail(f"{counterparty_signature}: not a signature file written by `symledger flow sign`")
+        if theirs.get("digest") != document["digest"]:
+            fail(f"{counterparty_signature}: signs another statement than {prepared}")
+        signatures.update({k: v for k, v in theirs.items() if k in ("supplier", "offtaker")})
+    else:
+        fail("give --counterparty-signature or --counterparty-keystore: a flow needs both parties")
+    if set(signatures) != {"supplier", "offtaker"}:
+        fail("both the supplier's and the offtaker's signatures are needed")
+    body = {
+        "message": typed["message"],
+        "supplier_signature": signatures["supplier"],
+        "offtaker_signature": signatures["offtaker"],
+    }
+    typer.echo(json.dumps(_request(api, "POST", "/flows", body), indent=2))
+
+
+@flow_app.command("anchor")
+def flow_anchor(
+    api: ApiUrl,
+    flow_id: Annotated[str, typer.Argument(help="The flow's id")],
+    periods_csv: Annotated[
+        Path, typer.Option("--csv", help="Periods: a header line, then period,quantity,reading_hash rows")
+    ],
+    keystore: Keystore,
+    counterparty_keystore: CounterpartyKeystore = None,
+    counterparty_password_file: CounterpartyPassword = None,
+    counterparty_signatures: Annotated[
+        Path | None,
+        typer.Option(help="The other party's signatures of these periods (`flow anchor --sign-only -o`)"),
+    ] = None,
+    sign_only: Annotated[
+        bool,
+        typer.Option("--sign-only", help="Only sign the periods; write the signatures for the other party"),
+    ] = False,
+    password_file: PasswordFile = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Where --sign-only writes")] = None,
+) -> None:
+    """Anchor consecutive periods of a flow in one transaction, each signed by both parties: sign them with
+    your key and the other party's (its keystore, or the signatures it made with --sign-only)."""
+    rows = _period_rows(periods_csv)
+    terms = {
+        "first_period": rows[0][0],
+        "periods": [{"quantity": q, "reading_hash": h} for _, q, h in rows],
+    }
+    prepared = _request(api, "POST", f"/flows/{flow_id}/periods/prepare", terms)
+    for (period, quantity, reading), item in zip(rows, prepared["periods"], strict=True):
+        message = item["typed_data"]["message"]
+        expected = (flow_id.lower(), str(period), str(quantity), reading.lower())
+        got = (message["flowId"], message["period"], message["quantity"], message["readingHash"])
+        if got != expected or "0x" + statements.digest(item["typed_data"]).hex() != item["digest"]:
+            fail(f"the service prepared period {period} otherwise than the CSV says; not signing")
+    supplier, offtaker = prepared["signers"]
+    accounts = [_account(keystore, password_file)]
+    if counterparty_keystore is not None:
+        accounts.append(_account(counterparty_keystore, counterparty_password_file))
+    signatures: dict[str, list[str]] = {}
+    for account in accounts:
+        party = {supplier.lower(): "supplier", offtaker.lower(): "offtaker"}.get(account.address.lower())
+        if party is None:
+            fail(f"{account.address} is neither the flow's supplier nor its offtaker")
+        signatures[party] = [_sign_typed(account, item["typed_data"]) for item in prepared["periods"]]
+    if sign_only:
+        _write(
+            json.dumps(
+                {
+                    "flow_id": flow_id.lower(),
+                    "digests": [i["digest"] for i in prepared["periods"]],
+                    **signatures,
+                }
+            ),
+            output,
+        )
+        return
+    if counterparty_signatures is not None:
+        try:
+            theirs = json.loads(_read(counterparty_signatures))
+        except json.JSONDecodeError:
+            fail(f"{counterparty_signatures}: not a file written by `flow anchor --sign-only`")
+        if theirs.get("digests") != [i["digest"] for i in prepared["periods"]]:
+            fail(f"{counterparty_signatures}: signs other periods than {periods_csv}")
+        signatures.update(
+            {k: theirs[k] for k in ("supplier", "offtaker") if k in theirs and k not in signatures}
+        )
+    if set(signatures) != {"supplier", "offtaker"}:
+        fail("give --counterparty-keystore or --counterparty-signatures: every period needs both parties")
+    body = {
+        "first_period": prepared["first_period"],
+        "periods": [
+            {
+                "quantity": quantity,
+                "reading_hash": reading,
+                "supplier_signature": signatures["supplier"][i],
+                "offtaker_signature": signatures["offtaker"][i],
+            }
+            for i, (_, quantity, reading) in enumerate(rows)
+        ],
+    }
+    typer.echo(json.dumps(_request(api, "POST", f"/flows/{flow_id}/periods", body), indent=2))
+
+
+@app.command("deploy-modules")
+def deploy_modules() -> None:
+    """Complete a deployment record written before the processing and metered-flow modules were recorded:
+    record the processing module and deploy MeteredFlows (settings: SYMLEDGER_*)."""
+    from ledger_service.chain.gateway import ChainGateway
+    from ledger_service.deployment import Deployment
+    from ledger_service.settings import Settings
+
+    settings = Settings()
+    record = settings.resolved_deployment_file
+    if not record.exists():
+        fail(f"no deployment record at {record}: `symledger deploy` deploys everything")
+    deployment = Deployment.load(record)
+    if not deployment.missing_modules:
+        fail(f"{record} names both modules already")
+    relayer = load_account(
+        settings.resolved_relayer_keystore, settings.resolved_relayer_password_file.read_text().rstrip("\n")
+    )
+    gateway = ChainGateway(
+        settings.rpc_url,
+        settings.artifacts_dir,
+        relayer=relayer,
+        gas_price_wei=settings.gas_price_wei,
+        poa_chain=settings.poa_chain,
+    )
+    try:
+        deployment = gateway.complete_deployment(deployment)
+    except RuntimeError as exc:
+        fail(str(exc))
+    deployment.save(record)
+    typer.echo(
+        f"processing {deployment.processing.address}, "  # type: ignore[union-attr]
+        f"metered flows {deployment.metered_flows.address}"  # type: ignore[union-attr]
+    )
+
+
+def _period_rows(path: Path) -> list[tuple[int, int, str]]:
+    rows = []
+    reader = csv.reader(_read(path).splitlines())
+    for number, row in enumerate(reader, start=1):
+        if number == 1 and row and not row[0].strip().isdigit():
+            continue  # the header line
+        if len(row) != 3:
+            fail(f"{path}:{number}: expected period,quantity,reading_hash")
+        try:
+            period, quantity = int(row[0]), int(row[1])
+        except ValueError:
+            fail(f"{path}:{number}: period and quantity must be integers")
+        reading = row[2].strip()
+        if len(reading) != 66 or not reading.startswith("0x"):
+            fail(f"{path}:{number}: reading_hash must be 0x followed by 64 hexadecimal digits")
+        if rows and period != rows[-1][0] + 1:
+            fail(f"{path}:{number}: periods must follow each other (period {rows[-1][0] + 1} expected)")
+        rows.append((period, quantity, reading))
+    if not rows:
+        fail(f"{path}: no periods")
+    return rows
+
+
+def _prepared_flow(path: Path) -> dict[str, Any]:
+    try:
+        document = json.loads(_read(path))
+        typed = document["typed_data"]
+    except (json.JSONDecodeError, KeyError, TypeError):
+        fail(f"{path}: not a prepared statement written by `symledger flow prepare`")
+    if typed.get("primaryType") != "RegisterFlow":
+        fail(f"{path}: a {typed.get('primaryType')} statement, not a flow registration")
+    _check_digest(document)
+    return document  # type: ignore[no-any-return]
+
+
+def _check_digest(prepared: dict[str, Any]) -> None:
+    if "0x" + statements.digest(prepared["typed_data"]).hex() != prepared["digest"]:
+        fail("the service's digest does not match the typed data; not signing")
+
+
+def _flow_party(typed: dict[str, Any], address: str) -> str:
+    message = typed["message"]
+    for party in ("supplier", "offtaker"):
+        if message[party].lower() == address.lower():
+            return party
+    fail(f"{address} is neither supplier {message['supplier']} nor offtaker {message['offtaker']}")
+
+
+def _sign_typed(account: Any, typed: dict[str, Any]) -> str:
+    return "0x" + bytes(Account.sign_typed_data(account.key, full_message=typed).signature).hex()
+
+
+def _sign_and_submit(api: str, account: Any, prepared: dict[str, Any]) -> None:
+    _check_digest(prepared)
+    body = _sign(account, prepared["typed_data"])
+    typer.echo(json.dumps(_submit(api, body.pop("statement"), body), indent=2))
+
+
+def _write(text: str, output: Path | None) -> None:
+    if output:
+        output.write_text(text + "\n")
+    else:
+        typer.echo(text)
+
+
+# --- end processing and metered flows --------------------------------------------------------------
+
 
 if __name__ == "__main__":
     app()

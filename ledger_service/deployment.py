@@ -26,6 +26,11 @@ class Deployment:
     deployer: str
     deployed_at: str
     compiler: dict[str, object] = field(default_factory=dict)
+    # --- processing and metered flows (modules beside the ledger) -------------------------------------
+    # None in a record written before the modules were recorded (see `missing_modules`).
+    processing: DeployedContract | None = None
+    metered_flows: DeployedContract | None = None
+    # --- end processing and metered flows -------------------------------------------------------------
 
     @property
     def start_block(self) -> int:
@@ -52,4 +57,21 @@ class Deployment:
             deployer=raw["deployer"],
             deployed_at=raw["deployed_at"],
             compiler=raw.get("compiler", {}),
+            # --- processing and metered flows ---
+            processing=_module(raw.get("processing")),
+            metered_flows=_module(raw.get("metered_flows")),
         )
+
+    # --- processing and metered flows -----------------------------------------------------------------
+
+    @property
+    def missing_modules(self) -> list[str]:
+        """The modules this record does not name (a record from before they were recorded)."""
+        return [name for name in ("processing", "metered_flows") if getattr(self, name) is None]
+
+
+def _module(raw: dict[str, object] | None) -> DeployedContract | None:
+    return None if raw is None else DeployedContract(**raw)  # type: ignore[arg-type]
+
+
+# --- end processing and metered flows -------------------------------------------------------------

@@ -96,23 +96,49 @@ def ensure_deployment(settings: Settings, say: Callable[[str], None]) -> Deploym
     )
     regulator_address = ensure_keystore(keys / "regulator.json", keys / "regulator.password")
     record = settings.resolved_deployment_file
-    if record.exists():
-        deployment = Deployment.load(record)
-        say(f"reusing deployment on chain {deployment.chain_id}: ledger {deployment.ledger.address}")
-        return deployment
     relayer = load_account(
         settings.resolved_relayer_keystore, read_password_file(settings.resolved_relayer_password_file)
     )
     gateway = ChainGateway(settings.rpc_url, settings.artifacts_dir, relayer=relayer, gas_price_wei=0)
+    if record.exists():
+        deployment = Deployment.load(record)
+        say(f"reusing deployment on chain {deployment.chain_id}: ledger {deployment.ledger.address}")
+        if deployment.missing_modules:  # processing and metered flows
+            deployment = complete_modules(gateway, deployment, record, say)
+        return deployment
     say(f"deploying contracts (relayer {relayer_address}, founding regulator {regulator_address})")
     deployment = gateway.deploy(regulator_address, REGULATOR_NAME)
     deployment.save(record)
     say(f"deployed the ledger at {deployment.ledger.address}; recorded in {record}")
+    say(  # processing and metered flows
+        f"processing module at {deployment.processing.address}, "  # type: ignore[union-attr]
+        f"metered flows at {deployment.metered_flows.address}"  # type: ignore[union-attr]
+    )
     say(
         f"the founding regulator's key is {keys / 'regulator.json'} (password in regulator.password); "
         "the service never reads it"
     )
     return deployment
+
+
+# --- processing and metered flows ------------------------------------------------------------------
+
+
+def complete_modules(
+    gateway: ChainGateway, deployment: Deployment, record: Path, say: Callable[[str], None]
+) -> Deployment:
+    """Adds the processing and metered-flow modules to a record written before they were recorded."""
+    say(f"{record} names no processing or metered-flow module: recording them (deploying MeteredFlows)")
+    deployment = gateway.complete_deployment(deployment)
+    deployment.save(record)
+    say(
+        f"processing module at {deployment.processing.address}, "  # type: ignore[union-attr]
+        f"metered flows at {deployment.metered_flows.address}; recorded in {record}"  # type: ignore[union-attr]
+    )
+    return deployment
+
+
+# --- end processing and metered flows --------------------------------------------------------------
 
 
 def run(settings: Settings, rpc_port: int, say: Callable[[str], None]) -> None:

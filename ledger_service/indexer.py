@@ -486,3 +486,170 @@ _HANDLERS.update(
         "BatchItemRefused": _batch_item_refused,
     }
 )
+
+
+# --- processing and metered flows ------------------------------------------------------------------
+# The modules' events. A processing emits OutputLotOpened for each output, then ProcessingRecorded: the
+# module takes the inputs from their lots (ledger hooks, which emit nothing) as it records the processing.
+
+from ledger_service.db.models import LotLineage, LotUse, MeteredFlow, MeteredPeriod, Processing  # noqa: E402
+from ledger_service.statements import OUTPUT_KINDS, output_lot_id  # noqa: E402
+
+
+def _output_lot_opened(session: Session, event: DecodedEvent, block_time: datetime) -> str:
+    a = event.args
+    session.add(
+        Lot(
+            id=a["lotId"],
+            holder=a["holder"],
+            code_key=a["codeKey"],
+            origin="produced",
+            quantity=a["quantity"],
+            balance=a["quantity"],
+            created_tx=event.tx_hash,
+            created_block=event.block_number,
+            created_at=block_time,
+        )
+    )
+    return a["lotId"]
+
+
+def _processing_recorded(session: Session, event: DecodedEvent, block_time: datetime) -> str:
+    a = event.args
+    processing_id = a["processingId"]
+    inputs = [
+        {
+            "lot_id": i["lotId"],
+            "code_key": i["codeKey"],
+            "quantity": i["quantity"],
+            "grams_per_unit": i["gramsPerUnit"],
+        }
+        for i in a["inputs"]
+    ]
+    outputs = [
+        {
+            "lot_id": output_lot_id(processing_id, n),
+            "kind": OUTPUT_KINDS[o["kind"]],
+            "code_key": o["codeKey"],
+            "quantity": o["quantity"],
+            "grams_per_unit": o["gramsPerUnit"],
+        }
+        for n, o in enumerate(a["outputs"])
+    ]
+    for position, item in enumerate(inputs):
+        _existing(session, Lot, item["lot_id"], event).balance -= item["quantity"]
+        session.add(
+            LotLineage(
+                processing_id=processing_id,
+                lot_id=item["lot_id"],
+                role="input",
+                position=position,
+                quantity=str(item["quantity"]),
+            )
+        )
+    for position, item in enumerate(outputs):
+        session.add(
+            LotLineage(
+                processing_id=processing_id,
+                lot_id=item["lot_id"],
+                role="output",
+                position=position,
+                kind=item["kind"],
+                quantity=str(item["quantity"]),
+            )
+        )
+    session.add(
+        Processing(
+            id=processing_id,
+            processor=a["processor"],
+            inputs=inputs,
+            external_inputs=[
+                {"material": e["material"], "grams": e["grams"], "document_hash": e["documentHash"]}
+                for e in a["externalInputs"]
+            ],
+            outputs=outputs,
+            input_grams=str(a["inputGrams"]),
+            output_grams=str(a["outputGrams"]),
+            loss_grams=str(a["lossGrams"]),
+            loss_description=a["lossDescription"],
+            document_hash=a["documentHash"],
+            recorded_tx=event.tx_hash,
+            recorded_block=event.block_number,
+            recorded_at=block_time,
+        )
+    )
+    return processing_id
+
+
+def _lot_used(session: Session, event: DecodedEvent, block_time: datetime) -> str:
+    a = event.args
+    _existing(session, Lot, a["lotId"], event).balance -= a["quantity"]
+    session.add(
+        LotUse(
+            id=a["useId"],
+            lot_id=a["lotId"],
+            holder=a["holder"],
+            quantity=str(a["quantity"]),
+            use=a["use"],
+            document_hash=a["documentHash"],
+            declared_tx=event.tx_hash,
+            declared_at=block_time,
+        )
+    )
+    return a["lotId"]
+
+
+def _flow_registered(session: Session, event: DecodedEvent, block_time: datetime) -> str:
+    a = event.args
+    session.add(
+        MeteredFlow(
+            id=a["flowId"],
+            supplier=a["supplier"],
+            offtaker=a["offtaker"],
+            medium=a["medium"],
+            unit=a["unit"],
+            meter_id=a["meterId"],
+            period_seconds=a["periodSeconds"],
+            first_period_start=a["firstPeriodStart"],
+            next_period=0,
+            registered_tx=event.tx_hash,
+            registered_block=event.block_number,
+            registered_at=block_time,
+        )
+    )
+    return a["flowId"]
+
+
+def _periods_anchored(session: Session, event: DecodedEvent, block_time: datetime) -> str:
+    a = event.args
+    flow = session.get(MeteredFlow, a["flowId"])
+    if flow is None:
+        raise RuntimeError(f"PeriodsAnchored in tx {event.tx_hash} refers to unknown flow {a['flowId']}")
+    first = a["firstPeriod"]
+    for i, (quantity, reading_hash) in enumerate(zip(a["quantities"], a["readingHashes"], strict=True)):
+        session.add(
+            MeteredPeriod(
+                flow_id=flow.id,
+                period=first + i,
+                quantity=str(quantity),
+                reading_hash=reading_hash,
+                anchored_tx=event.tx_hash,
+                anchored_block=event.block_number,
+                anchored_at=block_time,
+            )
+        )
+    flow.next_period = first + len(a["quantities"])
+    return flow.id
+
+
+_HANDLERS.update(
+    {
+        "OutputLotOpened": _output_lot_opened,
+        "ProcessingRecorded": _processing_recorded,
+        "LotUsed": _lot_used,
+        "FlowRegistered": _flow_registered,
+        "PeriodsAnchored": _periods_anchored,
+    }
+)
+
+# --- end processing and metered flows --------------------------------------------------------------

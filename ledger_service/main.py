@@ -14,8 +14,10 @@ from ledger_service.api.routes import (
     certificates,
     corrections,
     documents,
+    flows,
     lots,
     participants,
+    processing,
     returns,
     system,
     transfers,
@@ -56,4 +58,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(corrections.router)
     app.include_router(batches.router)
     app.include_router(documents.router)
+    app.include_router(processing.router)
+    app.include_router(flows.router)
     return app

@@ -216,7 +216,7 @@ class Relayer:
         return SignedPayload(
             digest=digest_hex,
             statement=statement.primary_type,
-            contract=self._gateway.ledger_address,
+            contract=self._gateway.address_for(statement),
             signer=signer or message[statement.signer_field],
             # A countersignature's nonce is the proposer's, not its signer's.
             nonce=str(message["nonce"]) if "nonce" in message and signer is None else None,

@@ -31,6 +31,8 @@ class Statement:
     # Whether the contract consumes the nonce (statements that change existing state); a statement that
     # creates a record keyed by its digest is replay-proof by that record, its nonce is only a salt.
     consumes_nonce: bool = False
+    # The EIP-712 domain (name, version) of the contract that verifies it: the ledger's, or a module's.
+    domain: tuple[str, str] = ("SymbiosisLedger", "1")
 
     def types(self) -> dict[str, list[dict[str, str]]]:
         types = {"EIP712Domain": DOMAIN_TYPE}
@@ -260,8 +262,8 @@ def typed_data(
         "types": statement.types(),
         "primaryType": statement.primary_type,
         "domain": {
-            "name": DOMAIN_NAME,
-            "version": DOMAIN_VERSION,
+            "name": statement.domain[0],
+            "version": statement.domain[1],
             "chainId": chain_id,
             "verifyingContract": to_checksum_address(verifying_contract),
         },
@@ -364,3 +366,142 @@ def _encode_member(typ: str, value: Any) -> bytes:
     if typ.startswith(("uint", "int")):
         return int(value).to_bytes(32, "big", signed=typ.startswith("int"))
     raise ValueError(f"no EIP-712 encoding of member type {typ} here")
+
+
+# --- processing and metered flows ----------------------------------------------------------------------
+# Statements verified by the modules beside the ledger, each under its contract's own EIP-712 domain.
+
+PROCESSING_DOMAIN = ("SymbiosisProcessing", "1")
+METERED_FLOWS_DOMAIN = ("SymbiosisMeteredFlows", "1")
+
+RECORD_PROCESSING = Statement(
+    "RecordProcessing",
+    "processor",
+    (
+        ("processor", "address"),
+        ("inputs", "LotInput[]"),
+        ("externalInputs", "ExternalInput[]"),
+        ("outputs", "ProcessOutput[]"),
+        ("lossGrams", "uint64"),
+        ("lossDescription", "string"),
+        ("documentHash", "bytes32"),
+        ("nonce", "uint256"),
+        ("deadline", "uint256"),
+    ),
+    structs=(
+        (
+            "LotInput",
+            (
+                ("lotId", "bytes32"),
+                ("codeKey", "bytes32"),
+                ("quantity", "uint64"),
+                ("gramsPerUnit", "uint32"),
+            ),
+        ),
+        ("ExternalInput", (("material", "string"), ("grams", "uint64"), ("documentHash", "bytes32"))),
+        (
+            "ProcessOutput",
+            (("kind", "uint8"), ("codeKey", "bytes32"), ("quantity", "uint64"), ("gramsPerUnit", "uint32")),
+        ),
+    ),
+    domain=PROCESSING_DOMAIN,
+)
+DECLARE_USE = Statement(
+    "DeclareUse",
+    "holder",
+    (
+        ("holder", "address"),
+        ("lotId", "bytes32"),
+        ("quantity", "uint64"),
+        ("use", "string"),
+        ("documentHash", "bytes32"),
+        ("nonce", "uint256"),
+        ("deadline", "uint256"),
+    ),
+    consumes_nonce=True,
+    domain=PROCESSING_DOMAIN,
+)
+# Signed by both parties (the supplier's signature travels as the submission's, the offtaker's beside it).
+REGISTER_FLOW = Statement(
+    "RegisterFlow",
+    "supplier",
+    (
+        ("supplier", "address"),
+        ("offtaker", "address"),
+        ("medium", "string"),
+        ("unit", "string"),
+        ("meterId", "bytes32"),
+        ("periodSeconds", "uint32"),
+        ("firstPeriodStart", "uint64"),
+        ("nonce", "uint256"),
+        ("deadline", "uint256"),
+    ),
+    domain=METERED_FLOWS_DOMAIN,
+)
+# Signed by both parties for each period; it is never submitted alone, only inside an AnchorPeriods batch.
+METER_PERIOD = Statement(
+    "MeterPeriod",
+    "",
+    (("flowId", "bytes32"), ("period", "uint32"), ("quantity", "uint64"), ("readingHash", "bytes32")),
+    domain=METERED_FLOWS_DOMAIN,
+)
+# Not a statement anyone signs: the anchorPeriods call (flow, first period, periods with both parties'
+# compact signatures) in the outbox's terms, so a batch is kept and relayed like any signed statement.
+# Its typed-data digest under the MeteredFlows domain is the batch's id in the outbox; `supplier` names
+# whose periods they are (the outbox files each entry under a party) and is not an argument of the call.
+ANCHOR_PERIODS = Statement(
+    "AnchorPeriods",
+    "supplier",
+    (("supplier", "address"), ("flowId", "bytes32"), ("firstPeriod", "uint32"), ("periods", "Period[]")),
+    structs=(
+        (
+            "Period",
+            (
+                ("quantity", "uint64"),
+                ("readingHash", "bytes32"),
+                ("supplierR", "bytes32"),
+                ("supplierVs", "bytes32"),
+                ("offtakerR", "bytes32"),
+                ("offtakerVs", "bytes32"),
+            ),
+        ),
+    ),
+    domain=METERED_FLOWS_DOMAIN,
+)
+STATEMENTS.update(
+    {s.primary_type: s for s in (RECORD_PROCESSING, DECLARE_USE, REGISTER_FLOW, ANCHOR_PERIODS)}
+)
+
+# Processing.OutputKind, as the API and the read model name its values (index = the contract's value).
+OUTPUT_KINDS = ("none", "product", "by_product", "residue")
+SECP256K1_HALF_N = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0
+
+
+def output_lot_id(processing_id: str, index: int) -> str:
+    """The ledger lot a processing's output `index` opens: keccak256(abi.encode(processingId, index))."""
+    return "0x" + keccak(bytes.fromhex(processing_id[2:]) + index.to_bytes(32, "big")).hex()
+
+
+def compact_signature(signature: bytes) -> tuple[str, str]:
+    """(r, vs) of a signature per ERC-2098; a 64-byte one is compact already, a 65-byte one (r, s, v) is
+    folded: vs = s with v - 27 in its top bit. Raises ValueError for any other length or a high s."""
+    if len(signature) == 64:
+        return "0x" + signature[:32].hex(), "0x" + signature[32:].hex()
+    if len(signature) != 65:
+        raise ValueError(f"a signature has 64 (compact) or 65 bytes, not {len(signature)}")
+    s, v = int.from_bytes(signature[32:64], "big"), signature[64]
+    v = v + 27 if v in (0, 1) else v
+    if v not in (27, 28):
+        raise ValueError(f"recovery byte v is {signature[64]}, not 27 or 28")
+    if s > SECP256K1_HALF_N:  # the contract refuses the malleable (high-s) form of a signature
+        raise ValueError("s is in the upper half of the curve order (a malleable signature)")
+    return "0x" + signature[:32].hex(), "0x" + ((v - 27) << 255 | s).to_bytes(32, "big").hex()
+
+
+def expand_signature(r: str, vs: str) -> bytes:
+    """The 65-byte (r, s, v) form of a compact (r, vs) signature."""
+    vs_int = int(vs, 16)
+    return bytes.fromhex(r[2:]) + (vs_int & (2**255 - 1)).to_bytes(32, "big") + bytes([27 + (vs_int >> 255)])
+
+
+# --- end processing and metered flows ------------------------------------------------------------------

@@ -97,6 +97,8 @@ def rejection_error(
     def name(value: Any) -> str:
         return labels.get(str(value), str(value))
 
+    if (explained := module_rejection(rejection, statement, message, labels)) is not None:  # modules
+        return explained
     signer = message[statement.signer_field]
     loc = ["body", "message"]
 
@@ -548,3 +550,248 @@ def item_error(error: ApiError, index: int) -> dict[str, Any]:
         "type": error.type,
         "status": error.status,
     }
+
+
+# --- processing and metered flows ------------------------------------------------------------------
+# Refusals of the Processing and MeteredFlows modules, and of the ledger's lot hooks they call, named in
+# the party's terms (grams in mass balances, periods by number and time).
+
+_OUTPUT_KIND_NAMES = ("no processing output", "product", "by-product", "residue")
+
+
+def _index_of(items: list[dict[str, Any]], key: str, value: Any) -> int | None:
+    for index, item in enumerate(items):
+        if str(item.get(key, "")).lower() == str(value).lower():
+            return index
+    return None
+
+
+def _grams(value: int) -> str:
+    return f"{value:,} g"
+
+
+def module_rejection(
+    rejection: ContractRejection, statement: Statement, message: dict[str, Any], labels: dict[str, str]
+) -> ApiError | None:
+    """The refusal of a processing, final-use or metered-flow statement; None for the others (and for
+    refusals the ledger's own mapping words well: standing, expiry, nonces, replays)."""
+    match statement.primary_type:
+        case "RecordProcessing":
+            return _processing_rejection(rejection, message, labels)
+        case "DeclareUse":
+            return _use_rejection(rejection, message)
+        case "RegisterFlow" | "AnchorPeriods":
+            return _flow_rejection(rejection, statement, message)
+    return None
+
+
+def _processing_rejection(
+    rejection: ContractRejection, message: dict[str, Any], labels: dict[str, str]
+) -> ApiError | None:
+    a = rejection.details
+    loc: list[str | int] = ["body", "message"]
+    inputs, outputs = message["inputs"], message["outputs"]
+
+    def code(key: str) -> str:
+        return labels.get(key.lower(), key)
+
+    def where(code_key: str) -> list[str | int]:
+        if (i := _index_of(inputs, "codeKey", code_key)) is not None:
+            return [*loc, "inputs", i, "codeKey"]
+        if (i := _index_of(outputs, "codeKey", code_key)) is not None:
+            return [*loc, "outputs", i, "codeKey"]
+        return loc
+
+    def input_loc(lot_id: str, field: str) -> list[str | int]:
+        i = _index_of(inputs, "lotId", lot_id)
+        return [*loc, "inputs", i, field] if i is not None else [*loc, "inputs"]
+
+    match rejection.error:
+        case "EmptyProcessing":
+            return ApiError(
+                422,
+                "empty_processing",
+                f"a processing needs at least one input lot and one output ({a['inputs']} inputs, "
+                f"{a['outputs']} outputs given)",
+                [*loc, "inputs" if a["inputs"] == 0 else "outputs"],
+            )
+        case "InvalidOutputKind":
+            return ApiError(
+                422,
+                "invalid_output_kind",
+                f"output {a['index']}: kind {a['kind']} is not 1 (product), 2 (by-product) or 3 (residue)",
+                [*loc, "outputs", a["index"], "kind"],
+            )
+        case "LotCodeMismatch":
+            return ApiError(
+                422,
+                "lot_code_mismatch",
+                f"lot {a['lotId']} is not of code {code(a['codeKey'])}",
+                input_loc(a["lotId"], "codeKey"),
+            )
+        case "MasslessUnit":
+            return ApiError(
+                422,
+                "massless_unit",
+                f"code {code(a['codeKey'])} is measured in kilowatt-hours, which have no mass: "
+                "it cannot be an input or output of a processing",
+                where(a["codeKey"]),
+            )
+        case "InvalidConversion":
+            field = where(a["codeKey"])
+            if field[-1] == "codeKey":
+                field[-1] = "gramsPerUnit"
+            return ApiError(
+                422,
+                "invalid_conversion",
+                f"{a['gramsPerUnit']} g per unit is no conversion for code {code(a['codeKey'])}: a code in "
+                "kilograms converts at 1000 g per unit, a code in litres at its density in g/L (not 0)",
+                field,
+            )
+        case "MassBalanceExceeded":
+            return ApiError(
+                422,
+                "mass_balance_exceeded",
+                f"outputs and losses {_grams(a['producedAndLost'])} exceed inputs {_grams(a['available'])}",
+                [*loc, "outputs"],
+            )
+        case "HazardousProduct":
+            return ApiError(
+                422,
+                "hazardous_product",
+                f"output {a['index']}: code {code(a['codeKey'])} is hazardous, so the output is still waste: "
+                "only a residue may carry it",
+                [*loc, "outputs", a["index"], "kind"],
+            )
+        case "UnknownWasteCode":
+            return ApiError(
+                422,
+                "unknown_waste_code",
+                f"code {a['codeKey']} is not in the catalogue",
+                where(a["codeKey"]),
+            )
+        case "UnknownLot":
+            return ApiError(422, "unknown_lot", f"no lot {a['lotId']} exists", input_loc(a["lotId"], "lotId"))
+        case "NotLotHolder":
+            return ApiError(
+                403,
+                "not_lot_holder",
+                f"{a['account']} does not hold lot {a['lotId']}",
+                input_loc(a["lotId"], "lotId"),
+            )
+        case "InsufficientLotBalance":
+            return ApiError(
+                409,
+                "insufficient_lot_balance",
+                f"lot {a['lotId']} holds {a['balance']}, less than the {a['quantity']} put in",
+                input_loc(a["lotId"], "quantity"),
+            )
+        case "ZeroQuantity" | "QuantityTooLarge":
+            return ApiError(
+                422,
+                "invalid_quantity",
+                "every input and output quantity must be a positive integer below 2^63",
+                [*loc, "outputs"],
+            )
+    return None
+
+
+def _use_rejection(rejection: ContractRejection, message: dict[str, Any]) -> ApiError | None:
+    a = rejection.details
+    loc: list[str | int] = ["body", "message"]
+    match rejection.error:
+        case "NotUsable":
+            kind = _OUTPUT_KIND_NAMES[a["kind"]] if a["kind"] < len(_OUTPUT_KIND_NAMES) else str(a["kind"])
+            why = (
+                "a residue is still waste: it leaves only by dispatch to a permitted receiver"
+                if kind == "residue"
+                else "only a product or by-product a processing produced can be declared used"
+            )
+            return ApiError(
+                409 if kind == "residue" else 422,
+                "not_usable",
+                f"lot {a['lotId']} is {'a ' + kind if kind == 'residue' else kind}: {why}",
+                [*loc, "lotId"],
+            )
+        case "InsufficientLotBalance":
+            return ApiError(
+                409,
+                "insufficient_lot_balance",
+                f"lot {a['lotId']} holds {a['balance']}, less than the {a['quantity']} declared used",
+                [*loc, "quantity"],
+            )
+        case "NotLotHolder":
+            return ApiError(
+                403, "not_lot_holder", f"{a['account']} does not hold lot {a['lotId']}", [*loc, "holder"]
+            )
+    return None
+
+
+def _flow_rejection(
+    rejection: ContractRejection, statement: Statement, message: dict[str, Any]
+) -> ApiError | None:
+    a = rejection.details
+    loc: list[str | int] = ["body", "message"]
+    batch: list[str | int] = ["body", "periods"]
+    first = int(message.get("firstPeriod", 0))
+    match rejection.error:
+        case "SelfFlow":
+            return ApiError(
+                422, "self_flow", "the supplier cannot name itself as the offtaker", [*loc, "offtaker"]
+            )
+        case "UnknownUnit":
+            return ApiError(
+                422,
+                "unknown_unit",
+                f"unit {a['unit']!r} is not one of KGM, TNE, LTR, MTQ, KWH, MWH, GV",
+                [*loc, "unit"],
+            )
+        case "ZeroPeriodLength":
+            return ApiError(
+                422, "zero_period_length", "a period must last at least one second", [*loc, "periodSeconds"]
+            )
+        case "InvalidSignature":
+            field = "offtaker" if a["signer"].lower() == message.get("offtaker", "").lower() else "supplier"
+            return ApiError(
+                422,
+                "invalid_signature",
+                f"the {field} signature is not {field} {a['signer']}'s signature of this statement",
+                ["body", f"{field}_signature"],
+            )
+        case "UnknownFlow":
+            return ApiError(404, "unknown_flow", f"no flow {a['flowId']} is registered", ["path", "flow_id"])
+        case "NoPeriods":
+            return ApiError(422, "no_periods", "a batch needs at least one period", batch)
+        case "PeriodOutOfOrder":
+            return ApiError(
+                409,
+                "period_out_of_order",
+                f"periods are anchored in order, each once: the flow's next period is {a['expected']}, "
+                f"not {a['period']}",
+                ["body", "first_period"],
+            )
+        case "PeriodNotEnded":
+            end = datetime.fromtimestamp(min(a["end"], 2**40), UTC).isoformat(timespec="seconds")
+            return ApiError(
+                422,
+                "period_not_ended",
+                f"period {a['period']} ends at {end}: anchor it once it has ended",
+                [*batch, a["period"] - first],
+            )
+        case "InvalidPeriodSignature":
+            field = "supplier" if a["signer"].lower() == message.get("supplier", "").lower() else "offtaker"
+            return ApiError(
+                422,
+                "invalid_period_signature",
+                f"the {field}'s signature of period {a['period']} is not {a['signer']}'s signature of "
+                "its MeterPeriod statement (flow, period, quantity, reading hash)",
+                [*batch, a["period"] - first, f"{field}_signature"],
+            )
+        case "AlreadyRecorded":
+            return ApiError(
+                409, "flow_registered", f"this flow ({a['id']}) is registered already", ["body", "message"]
+            )
+    return None
+
+
+# --- end processing and metered flows --------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Request and response bodies. Field checks here name the field and the reason in every 422."""
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from eth_utils import is_checksum_address, is_hex_address, to_checksum_address
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
@@ -497,6 +497,15 @@ class LotOut(BaseModel):
     created_at: datetime
     certificates: list[str] = Field(description="Ids of the certificates of analysis bound to this lot")
     evidence: list[Evidence]
+    # --- processing and metered flows ---
+    kind: str | None = Field(
+        None, description="product, by_product or residue for a lot a processing produced"
+    )
+    produced_by: str | None = Field(None, description="The processing that produced it (origin `produced`)")
+    processed_in: list[str] = Field(default_factory=list, description="Processings it was an input of")
+    processed_quantity: int = Field(0, description="How much of it went into processings")
+    used_quantity: int = Field(0, description="How much of it was declared put to its final use")
+    uses: list["LotUseOut"] = Field(default_factory=list)
 
 
 class TransferOut(BaseModel):
@@ -617,6 +626,176 @@ class CorrectionMessage(Strict):
     receivedDelta: Delta
     documentHash: Bytes32
     reason: SignedText
+
+
+# --- processing and metered flows --------------------------------------------------------------------
+
+OutputKindName = Literal["product", "by_product", "residue"]
+Uint32 = Annotated[int, Field(ge=0, lt=2**32)]
+Uint64 = Annotated[int, Field(ge=0, lt=2**64)]
+GramsPerUnit = Annotated[
+    int,
+    Field(gt=0, lt=2**32, description="Grams per unit: 1000 for a code in KGM, the density in g/L for LTR"),
+]
+# A batch's gas stays far below a block's gas limit (about 11,000 gas per period).
+MAX_PERIODS_PER_BATCH = 500
+# A period's signature: compact (ERC-2098, 64 bytes) or as wallets give it (65 bytes, r s v).
+PeriodSignature = Annotated[
+    str,
+    StringConstraints(pattern=r"^0x([0-9a-fA-F]{128}|[0-9a-fA-F]{130})$"),
+    Field(description="0x-hex signature of the MeterPeriod statement: 64 bytes (ERC-2098) or 65"),
+]
+_HASH = "0x" + "a7" * 32
+
+
+class LotInputTerms(Strict):
+    lot_id: Bytes32
+    quantity: Quantity
+    grams_per_unit: GramsPerUnit | None = Field(
+        None, description="Default: 1000 for a code in KGM; a code in LTR needs its density in g/L"
+    )
+
+
+class ExternalInputTerms(Strict):
+    material: SignedText = Field(description="Virgin material or additive, e.g. 'Portland clinker'")
+    grams: Annotated[int, Field(gt=0, lt=2**64)]
+    document_hash: Bytes32 = Field(description="SHA-256 of its delivery document")
+
+
+class OutputTerms(Strict):
+    kind: OutputKindName
+    scheme: Scheme
+    code: WasteCode = Field(description="Catalogued code of the output (a product category or a waste code)")
+    quantity: Quantity
+    grams_per_unit: GramsPerUnit | None = Field(None, description="As for inputs")
+
+
+class ProcessingTerms(StatementTerms):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "processor": "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
+                    "inputs": [{"lot_id": "0x" + "1a" * 32, "quantity": 1000}],
+                    "external_inputs": [
+                        {"material": "Portland clinker", "grams": 50_000, "document_hash": "0x" + "c1" * 32}
+                    ],
+                    "outputs": [
+                        {"kind": "product", "scheme": "UN-CPC", "code": "15320", "quantity": 800},
+                        {"kind": "residue", "scheme": "EU-LOW", "code": "10 02 02", "quantity": 150},
+                    ],
+                    "loss_grams": 100_000,
+                    "loss_description": "moisture and dust",
+                    "document_hash": _HASH,
+                }
+            ]
+        },
+    )
+    processor: Address
+    inputs: list[LotInputTerms] = Field(min_length=1, max_length=32, description="Lots you hold")
+    external_inputs: list[ExternalInputTerms] = Field(default_factory=list, max_length=32)
+    outputs: list[OutputTerms] = Field(min_length=1, max_length=32)
+    loss_grams: Uint64 = 0
+    loss_description: Annotated[str, StringConstraints(max_length=200)] = ""
+    document_hash: Bytes32 = Field(description="SHA-256 of the processing record")
+
+
+class UseTerms(StatementTerms):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "quantity": 500,
+                    "use": "road base course, National Road 10",
+                    "document_hash": "0x" + "0e" * 32,
+                }
+            ]
+        },
+    )
+    quantity: Quantity
+    use: SignedText
+    document_hash: Bytes32 = Field(description="SHA-256 of the sales or delivery note")
+
+
+class FlowTerms(StatementTerms):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "supplier": "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
+                    "offtaker": "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC",
+                    "medium": "steam",
+                    "unit": "TNE",
+                    "meter_id": "0x" + "4e" * 32,
+                    "period_seconds": 3600,
+                    "first_period_start": "2026-01-01T00:00:00Z",
+                }
+            ]
+        },
+    )
+    supplier: Address
+    offtaker: Address
+    medium: SignedText = Field(description="steam, CO2, treated wastewater, ...")
+    unit: Unit
+    meter_id: Bytes32 = Field(description="e.g. the hash of the meter's serial number and calibration record")
+    period_seconds: Annotated[int, Field(gt=0, lt=2**32)]
+    first_period_start: datetime
+
+
+class PeriodTerms(Strict):
+    quantity: Uint64 = Field(description="The period's total in the flow's unit (0: nothing flowed)")
+    reading_hash: Bytes32 = Field(description="SHA-256 of the period's meter readings")
+
+
+class PeriodsTerms(Strict):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "periods": [
+                        {"quantity": 41_250, "reading_hash": "0x" + "51" * 32},
+                        {"quantity": 39_980, "reading_hash": "0x" + "52" * 32},
+                    ]
+                }
+            ]
+        },
+    )
+    first_period: Uint32 | None = Field(None, description="Default: the flow's next period to anchor")
+    periods: list[PeriodTerms] = Field(min_length=1, max_length=MAX_PERIODS_PER_BATCH)
+
+
+class LotInputMessage(Strict):
+    lotId: Bytes32
+    codeKey: Bytes32
+    quantity: Uint64
+    gramsPerUnit: Uint32
+
+
+class ExternalInputMessage(Strict):
+    material: Annotated[str, StringConstraints(max_length=200)]
+    grams: Uint64
+    documentHash: Bytes32
+
+
+class ProcessOutputMessage(Strict):
+    kind: Annotated[int, Field(ge=0, lt=2**8)]
+    codeKey: Bytes32
+    quantity: Uint64
+    gramsPerUnit: Uint32
+
+
+class RecordProcessingMessage(Strict):
+    processor: Address
+    inputs: list[LotInputMessage] = Field(max_length=32)
+    externalInputs: list[ExternalInputMessage] = Field(max_length=32)
+    outputs: list[ProcessOutputMessage] = Field(max_length=32)
+    lossGrams: Uint64
+    lossDescription: Annotated[str, StringConstraints(max_length=200)]
+    documentHash: Bytes32
     nonce: Uint256
     deadline: Uint256
 
@@ -753,3 +932,249 @@ class BatchReport(BaseModel):
     refused: int
     items: list[BatchItemOut] = Field(description="In request order; each recorded item's evidence names its tx")
 
+class DeclareUseMessage(Strict):
+    holder: Address
+    lotId: Bytes32
+    quantity: Uint64
+    use: Annotated[str, StringConstraints(max_length=200)]
+    documentHash: Bytes32
+    nonce: Uint256
+    deadline: Uint256
+
+
+class RegisterFlowMessage(Strict):
+    supplier: Address
+    offtaker: Address
+    medium: Annotated[str, StringConstraints(max_length=200)]
+    unit: Annotated[str, StringConstraints(max_length=8)]
+    meterId: Bytes32
+    periodSeconds: Uint32
+    firstPeriodStart: Uint64
+    nonce: Uint256
+    deadline: Uint256
+
+
+_PARTY = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
+_SIGNATURE = "0x" + "5a" * 64 + "1b"
+
+
+def _signed_example(message: dict[str, Any], **signatures: str) -> ConfigDict:
+    """A submission body as the OpenAPI example: the prepared message, unchanged, and its signature(s)."""
+    return ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"message": message, **(signatures or {"signature": _SIGNATURE})}]},
+    )
+
+
+class SignedProcessing(Strict):
+    model_config = _signed_example(
+        {
+            "processor": _PARTY,
+            "inputs": [
+                {
+                    "lotId": "0x" + "1a" * 32,
+                    "codeKey": "0x" + "3c" * 32,
+                    "quantity": "1000",
+                    "gramsPerUnit": "1000",
+                }
+            ],
+            "externalInputs": [
+                {"material": "Portland clinker", "grams": "50000", "documentHash": "0x" + "c1" * 32}
+            ],
+            "outputs": [
+                {"kind": "1", "codeKey": "0x" + "4d" * 32, "quantity": "800", "gramsPerUnit": "1000"}
+            ],
+            "lossGrams": "100000",
+            "lossDescription": "moisture and dust",
+            "documentHash": _HASH,
+            "nonce": "8112934871",
+            "deadline": "1767225600",
+        }
+    )
+    message: RecordProcessingMessage
+    signature: Signature
+
+
+class SignedUse(Strict):
+    model_config = _signed_example(
+        {
+            "holder": _PARTY,
+            "lotId": "0x" + "2e" * 32,
+            "quantity": "500",
+            "use": "road base course, National Road 10",
+            "documentHash": "0x" + "0e" * 32,
+            "nonce": "0",
+            "deadline": "1767225600",
+        }
+    )
+    message: DeclareUseMessage
+    signature: Signature
+
+
+class SignedFlow(Strict):
+    """The RegisterFlow statement with both parties' signatures of it."""
+
+    model_config = _signed_example(
+        {
+            "supplier": _PARTY,
+            "offtaker": "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC",
+            "medium": "steam",
+            "unit": "TNE",
+            "meterId": "0x" + "4e" * 32,
+            "periodSeconds": "3600",
+            "firstPeriodStart": "1767225600",
+            "nonce": "8112934871",
+            "deadline": "1767312000",
+        },
+        supplier_signature=_SIGNATURE,
+        offtaker_signature="0x" + "6b" * 64 + "1c",
+    )
+    message: RegisterFlowMessage
+    supplier_signature: Signature
+    offtaker_signature: Signature
+
+
+class SignedPeriod(Strict):
+    quantity: Uint64
+    reading_hash: Bytes32
+    supplier_signature: PeriodSignature
+    offtaker_signature: PeriodSignature
+
+
+class PeriodBatch(Strict):
+    """Consecutive periods from `first_period`, each signed by both parties."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "first_period": 0,
+                    "periods": [
+                        {
+                            "quantity": 41_250,
+                            "reading_hash": "0x" + "51" * 32,
+                            "supplier_signature": "0x" + "11" * 64,
+                            "offtaker_signature": "0x" + "22" * 65,
+                        }
+                    ],
+                }
+            ]
+        },
+    )
+    first_period: Uint32
+    periods: list[SignedPeriod] = Field(min_length=1, max_length=MAX_PERIODS_PER_BATCH)
+
+
+class AnchorPeriodMessage(Strict):
+    quantity: Uint64
+    readingHash: Bytes32
+    supplierR: Bytes32
+    supplierVs: Bytes32
+    offtakerR: Bytes32
+    offtakerVs: Bytes32
+
+
+class AnchorPeriodsMessage(Strict):
+    supplier: Address
+    flowId: Bytes32
+    firstPeriod: Uint32
+    periods: list[AnchorPeriodMessage]
+
+
+class PreparedJointStatement(PreparedStatement):
+    signers: list[str] = Field(description="Every party that signs the same typed data, in order")
+
+
+class PreparedPeriod(BaseModel):
+    period: int
+    digest: str
+    typed_data: dict[str, Any]
+
+
+class PreparedPeriods(BaseModel):
+    flow_id: str
+    first_period: int
+    signers: list[str] = Field(description="supplier and offtaker: both sign every period")
+    periods: list[PreparedPeriod]
+
+
+class LotUseOut(BaseModel):
+    id: str
+    quantity: int
+    use: str
+    document_hash: str
+    declared_at: datetime
+
+
+class ProcessingInputOut(BaseModel):
+    lot_id: str
+    waste: Waste
+    quantity: int
+    grams_per_unit: int
+    grams: int
+
+
+class ExternalInputOut(BaseModel):
+    material: str
+    grams: int
+    document_hash: str
+
+
+class ProcessingOutputOut(ProcessingInputOut):
+    kind: str
+
+
+class ProcessingOut(BaseModel):
+    id: str
+    processor: str
+    inputs: list[ProcessingInputOut]
+    external_inputs: list[ExternalInputOut]
+    outputs: list[ProcessingOutputOut]
+    input_grams: int = Field(description="Lot and external inputs, in grams")
+    output_grams: int
+    loss_grams: int
+    loss_description: str
+    document_hash: str
+    recorded_at: datetime
+    evidence: list[Evidence]
+
+
+class PeriodOut(BaseModel):
+    period: int
+    start: datetime
+    end: datetime
+    quantity: int
+    reading_hash: str
+    anchored_tx: str
+
+
+class FlowOut(BaseModel):
+    id: str
+    supplier: str
+    offtaker: str
+    medium: str
+    unit: str
+    meter_id: str
+    period_seconds: int
+    first_period_start: datetime
+    next_period: int = Field(description="The next period to anchor (= periods anchored so far)")
+    periods: list[PeriodOut] = Field(description="Anchored periods in the range asked for")
+    evidence: list[Evidence]
+
+
+class FlowTotals(BaseModel):
+    flow_id: str
+    unit: str
+    from_period: int
+    to_period: int = Field(description="Last period of the range (inclusive)")
+    start: datetime
+    end: datetime
+    periods_anchored: int
+    periods_missing: int = Field(description="Periods of the range not anchored (yet)")
+    total: int = Field(description="Sum of the anchored periods' quantities, in the flow's unit")
+
+
+LotOut.model_rebuild()
+
+# --- end processing and metered flows ----------------------------------------------------------------

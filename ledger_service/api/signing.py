@@ -61,7 +61,7 @@ def prepare(
                 _next_nonce(runtime, session, signer) if statement.consumes_nonce else secrets.randbits(64)
             )
         message["nonce"] = nonce
-    payload = typed_data(statement, runtime.chain_id, runtime.gateway.ledger_address, message)
+    payload = typed_data(statement, runtime.chain_id, runtime.gateway.address_for(statement), message)
     return PreparedStatement(
         statement=statement.primary_type,
         signer=signer,
@@ -96,7 +96,7 @@ def submit(
     their `labels` (a permit's number, a waste code) where the caller knows them. `signer` and
     `outbox_key`: a second signature of one statement (a countersignature) by a party it does not name."""
     message = normalise_message(statement, message_model.model_dump())
-    payload = typed_data(statement, runtime.chain_id, runtime.gateway.ledger_address, message)
+    payload = typed_data(statement, runtime.chain_id, runtime.gateway.address_for(statement), message)
     signature = bytes.fromhex(signature_hex[2:])
     key = outbox_key or digest(payload)
     try:

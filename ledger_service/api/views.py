@@ -137,6 +137,7 @@ def lot_out(session: Session, lot: Lot) -> LotOut:
             )
         ),
         evidence=evidence(session, lot.id),
+        **lot_lineage(session, lot),  # processing and metered flows
     )
 
 
@@ -238,3 +239,138 @@ def correction_out(session: Session, c: Correction) -> CorrectionOut:
         countersigned_at=c.countersigned_at,
         evidence=evidence(session, c.id),
     )
+
+
+# --- processing and metered flows --------------------------------------------------------------------
+
+from datetime import UTC, datetime  # noqa: E402
+from typing import Any  # noqa: E402
+
+from ledger_service.api.schemas import (  # noqa: E402
+    ExternalInputOut,
+    FlowOut,
+    LotUseOut,
+    PeriodOut,
+    ProcessingInputOut,
+    ProcessingOut,
+    ProcessingOutputOut,
+)
+from ledger_service.db.models import LotLineage, LotUse, MeteredFlow, MeteredPeriod, Processing  # noqa: E402
+
+SIGNER_ARG.update(
+    {
+        "ProcessingRecorded": "processor",
+        "OutputLotOpened": "holder",
+        "LotUsed": "holder",
+        # Both parties signed the registration; the supplier is named as the first of them.
+        "FlowRegistered": "supplier",
+    }
+)
+
+
+def lot_lineage(session: Session, lot: Lot) -> dict[str, Any]:
+    """What processing made of a lot and what it made: its kind, producer, processings and uses."""
+    links = session.scalars(
+        select(LotLineage).where(LotLineage.lot_id == lot.id).order_by(LotLineage.id)
+    ).all()
+    produced = next((link for link in links if link.role == "output"), None)
+    inputs = [link for link in links if link.role == "input"]
+    uses = session.scalars(select(LotUse).where(LotUse.lot_id == lot.id).order_by(LotUse.declared_at)).all()
+    return {
+        "kind": produced.kind if produced else None,
+        "produced_by": produced.processing_id if produced else None,
+        "processed_in": list(dict.fromkeys(link.processing_id for link in inputs)),
+        "processed_quantity": sum(int(link.quantity) for link in inputs),
+        "used_quantity": sum(int(use.quantity) for use in uses),
+        "uses": [
+            LotUseOut(
+                id=u.id,
+                quantity=int(u.quantity),
+                use=u.use,
+                document_hash=u.document_hash,
+                declared_at=u.declared_at,
+            )
+            for u in uses
+        ],
+    }
+
+
+def processing_out(session: Session, p: Processing) -> ProcessingOut:
+    def grams(item: dict[str, Any]) -> int:
+        return int(item["quantity"]) * int(item["grams_per_unit"])
+
+    return ProcessingOut(
+        id=p.id,
+        processor=p.processor,
+        inputs=[
+            ProcessingInputOut(
+                lot_id=i["lot_id"],
+                waste=waste(session, i["code_key"]),
+                quantity=i["quantity"],
+                grams_per_unit=i["grams_per_unit"],
+                grams=grams(i),
+            )
+            for i in p.inputs
+        ],
+        external_inputs=[ExternalInputOut(**e) for e in p.external_inputs],
+        outputs=[
+            ProcessingOutputOut(
+                lot_id=o["lot_id"],
+                kind=o["kind"],
+                waste=waste(session, o["code_key"]),
+                quantity=o["quantity"],
+                grams_per_unit=o["grams_per_unit"],
+                grams=grams(o),
+            )
+            for o in p.outputs
+        ],
+        input_grams=int(p.input_grams),
+        output_grams=int(p.output_grams),
+        loss_grams=int(p.loss_grams),
+        loss_description=p.loss_description,
+        document_hash=p.document_hash,
+        recorded_at=p.recorded_at,
+        evidence=evidence(session, p.id),
+    )
+
+
+def period_bounds(flow: MeteredFlow, period: int) -> tuple[datetime, datetime]:
+    """Period `period` of a flow covers [start, end): its grid runs from the first period's start."""
+    start = flow.first_period_start + period * flow.period_seconds
+    return datetime.fromtimestamp(start, UTC), datetime.fromtimestamp(start + flow.period_seconds, UTC)
+
+
+def flow_out(session: Session, flow: MeteredFlow, first: int = 0, last: int | None = None) -> FlowOut:
+    """A flow with its anchored periods `first`..`last` (inclusive; default: all)."""
+    query = select(MeteredPeriod).where(MeteredPeriod.flow_id == flow.id, MeteredPeriod.period >= first)
+    if last is not None:
+        query = query.where(MeteredPeriod.period <= last)
+    periods = []
+    for row in session.scalars(query.order_by(MeteredPeriod.period)):
+        start, end = period_bounds(flow, row.period)
+        periods.append(
+            PeriodOut(
+                period=row.period,
+                start=start,
+                end=end,
+                quantity=int(row.quantity),
+                reading_hash=row.reading_hash,
+                anchored_tx=row.anchored_tx,
+            )
+        )
+    return FlowOut(
+        id=flow.id,
+        supplier=flow.supplier,
+        offtaker=flow.offtaker,
+        medium=flow.medium,
+        unit=flow.unit,
+        meter_id=flow.meter_id,
+        period_seconds=flow.period_seconds,
+        first_period_start=datetime.fromtimestamp(flow.first_period_start, UTC),
+        next_period=flow.next_period,
+        periods=periods,
+        evidence=evidence(session, flow.id),
+    )
+
+
+# --- end processing and metered flows ----------------------------------------------------------------

@@ -5,12 +5,13 @@ simulates statements before they are accepted, signs the relayer's transactions 
 them raw (production chains have no unlocked accounts), and reads and decodes event logs.
 """
 
+import functools
 import hashlib
 import json
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -141,6 +142,7 @@ class ChainGateway:
         self._events = {
             event_abi_to_log_topic(item): item for item in self.artifact.abi if item["type"] == "event"
         }
+        self._load_modules(artifacts_dir)  # processing and metered flows
         self._send_lock = threading.Lock()
         self._next_tx_nonce: int | None = None
         self._chain_id: int | None = None
@@ -169,6 +171,7 @@ class ChainGateway:
             )
         self.ledger = self.w3.eth.contract(address=deployed.address, abi=self.artifact.abi)
         self.deployment = deployment
+        self._bind_modules(deployment)  # processing and metered flows
 
     @property
     def ledger_address(self) -> str:
@@ -212,6 +215,8 @@ class ChainGateway:
     ) -> ContractFunction:
         if statement.primary_type in DISPATCH_PROVEN:  # svc-workflows: see the block at the end
             return self._dispatch_proven_call(statement, message, signature, context or {})
+        if statement.primary_type in MODULE_CALLS:  # processing and metered flows
+            return self._module_call(statement, message, signature, context)
         args = self._abi_struct(statement, statement.fields, message)
         extra = [(context or {})[name] for name in CONTEXT.get(statement.primary_type, ())]
         fn = getattr(self._bound().functions, FUNCTIONS[statement.primary_type])
@@ -291,7 +296,7 @@ class ChainGateway:
     def events(self, from_block: int, to_block: int) -> list[DecodedEvent]:
         logs = self._call(
             lambda: self.w3.eth.get_logs(
-                {"fromBlock": from_block, "toBlock": to_block, "address": self._bound().address}
+                {"fromBlock": from_block, "toBlock": to_block, "address": self._event_addresses()}
             )
         )
         decoded = []
@@ -316,14 +321,17 @@ class ChainGateway:
     # --- deployment --------------------------------------------------------------------------------
 
     def deploy(self, founding_regulator: str, regulator_name: str) -> Deployment:
-        """Deploys the ledger with a transaction signed by the relayer key."""
+        """Deploys the ledger (which creates the processing module) and the metered-flows module with
+        transactions signed by the relayer key."""
+        ledger = self._deploy(founding_regulator, regulator_name)
         return Deployment(
             chain_id=self.chain_id(),
-            ledger=self._deploy(founding_regulator, regulator_name),
+            ledger=ledger,
             founding_regulator=to_checksum_address(founding_regulator),
             deployer=self.relayer.address,
             deployed_at=datetime.now(UTC).isoformat(timespec="seconds"),
             compiler=self.artifact.compiler,
+            **self.deploy_modules(ledger),
         )
 
     def wait_for_receipt(self, tx_hash: str, timeout: float, poll: float) -> dict[str, Any] | None:
@@ -334,15 +342,15 @@ class ChainGateway:
                 return receipt
             time.sleep(poll)
 
-    def _deploy(self, *constructor_args: Any) -> DeployedContract:
-        artifact = self.artifact
+    def _deploy(self, *constructor_args: Any, artifact: Artifact | None = None) -> DeployedContract:
+        artifact = artifact or self.artifact
         factory = self.w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
         call = factory.constructor(*constructor_args)
         gas = int(self._transact_or_call(lambda: call.estimate_gas({"from": self.relayer.address})))
         tx_hash = self.send(call, gas + gas // 5)
         receipt = self.wait_for_receipt(tx_hash, timeout=60, poll=0.1)
         if receipt is None or receipt["status"] != 1:
-            raise RuntimeError(f"deploying {LEDGER_CONTRACT} failed (tx {tx_hash})")
+            raise RuntimeError(f"deploying {artifact.name} failed (tx {tx_hash})")
         return DeployedContract(
             address=to_checksum_address(receipt["contractAddress"]),
             tx_hash=tx_hash,
@@ -472,3 +480,157 @@ class ChainGateway:
             if "0x" + statement_digest(payload).hex() == digest_hex:
                 return message
         return None
+    # --- processing and metered flows ---------------------------------------------------------------------
+    # The modules beside the ledger: Processing (created by the ledger's constructor, at `ledger.processing()`)
+    # and MeteredFlows (deployed after the ledger, with the ledger as its participant registry). Each verifies
+    # its statements under its own EIP-712 domain; their events feed the same indexer checkpoint.
+
+    def _load_modules(self, artifacts_dir: Path) -> None:
+        self.module_artifacts = {
+            "processing": _module_artifact(artifacts_dir, PROCESSING_CONTRACT),
+            "metered_flows": _module_artifact(artifacts_dir, METERED_FLOWS_CONTRACT),
+        }
+        self.modules: dict[str, Contract] = {}
+        for artifact in self.module_artifacts.values():
+            # Errors the modules share with the ledger (SignedMessages') have the same selector and meaning.
+            self._errors.update(self._error_table(artifact))
+            self._events.update(
+                {event_abi_to_log_topic(item): item for item in artifact.abi if item["type"] == "event"}
+            )
+
+    def _bind_modules(self, deployment: Deployment) -> None:
+        """Binds the modules the record names; refuses a record without them (written before they were
+        recorded) with what to do about it."""
+        if deployment.missing_modules:
+            raise RuntimeError(
+                "the deployment record names no "
+                + " or ".join(m.replace("_", "-") for m in deployment.missing_modules)
+                + " module (it was written before they were recorded): run `symledger deploy-modules` "
+                "(`make run` does it by itself for the local profile)"
+            )
+        for name in ("processing", "metered_flows"):
+            deployed: DeployedContract = getattr(deployment, name)
+            artifact = self.module_artifacts[name]
+            if self._call(lambda a=deployed.address: self.w3.eth.get_code(a)) in (b"", None):
+                raise RuntimeError(f"no {artifact.name} contract code at {deployed.address}")
+            if deployed.artifact_sha256 != artifact.sha256:
+                raise RuntimeError(
+                    f"{artifact.name} was deployed from another build than build/contracts "
+                    f"(artifact sha256 {deployed.artifact_sha256[:12]}… != {artifact.sha256[:12]}…)"
+                )
+            self.modules[name] = self.w3.eth.contract(address=deployed.address, abi=artifact.abi)
+
+    def deploy_modules(self, ledger: DeployedContract) -> dict[str, DeployedContract]:
+        """Records the processing module the ledger created and deploys MeteredFlows beside the ledger."""
+        contract = self.w3.eth.contract(address=ledger.address, abi=self.artifact.abi)
+        processing = to_checksum_address(self._call(contract.functions.processing().call))
+        return {
+            "processing": DeployedContract(
+                address=processing,
+                tx_hash=ledger.tx_hash,  # created by the ledger's constructor, in the same transaction
+                block_number=ledger.block_number,
+                artifact_sha256=self.module_artifacts["processing"].sha256,
+            ),
+            "metered_flows": self._deploy(ledger.address, artifact=self.module_artifacts["metered_flows"]),
+        }
+
+    def complete_deployment(self, deployment: Deployment) -> Deployment:
+        """A record written before the modules were recorded, with them added (MeteredFlows deployed now)."""
+        if deployment.chain_id != self.chain_id():
+            raise RuntimeError(
+                f"the deployment record is for chain {deployment.chain_id} but the node is chain {self.chain_id()}"
+            )
+        if self._call(lambda: self.w3.eth.get_code(deployment.ledger.address)) in (b"", None):
+            raise RuntimeError(
+                f"no contract code at {deployment.ledger.address}: the chain state was lost; "
+                "remove the deployment record to deploy anew"
+            )
+        if deployment.ledger.artifact_sha256 != self.artifact.sha256:
+            raise RuntimeError(
+                f"{LEDGER_CONTRACT} was deployed from another build than build/contracts: deploy anew"
+            )
+        return replace(deployment, **self.deploy_modules(deployment.ledger))
+
+    def address_for(self, statement: Statement) -> str:
+        """The contract that verifies `statement`: its EIP-712 verifying contract."""
+        module = MODULE_CALLS.get(statement.primary_type)
+        return self._bound().address if module is None else self._module(module).address
+
+    def _module(self, name: str) -> Contract:
+        if name not in self.modules:
+            raise RuntimeError("no deployment bound: call bind() first")
+        return self.modules[name]
+
+    def _event_addresses(self) -> list[str]:
+        return [self._bound().address, *(c.address for c in self.modules.values())]
+
+    def _module_call(
+        self,
+        statement: Statement,
+        message: dict[str, Any],
+        signature: bytes,
+        context: dict[str, Any] | None,
+    ) -> ContractFunction:
+        contract = self._module(MODULE_CALLS[statement.primary_type])
+        args = self._abi_struct(statement, statement.fields, message)
+        match statement.primary_type:
+            case "RecordProcessing":
+                return contract.functions.process(tuple(args), signature)
+            case "DeclareUse":
+                return contract.functions.declareUse(tuple(args), signature)
+            case "RegisterFlow":
+                # The supplier's signature is the submission's; the offtaker's travels in the context.
+                offtaker = bytes.fromhex((context or {})["offtakerSignature"][2:])
+                return contract.functions.registerFlow(tuple(args), signature, offtaker)
+            case "AnchorPeriods":
+                _supplier, flow_id, first_period, periods = args
+                return contract.functions.anchorPeriods(flow_id, first_period, periods)
+        raise KeyError(statement.primary_type)
+
+    def flow_state(self, flow_id: str) -> dict[str, Any] | None:
+        """A flow as MeteredFlows holds it (parties, period grid, next period), or None if unknown."""
+        supplier, offtaker, start, seconds, next_period = self._call(
+            self._module("metered_flows").functions.flow(bytes.fromhex(flow_id[2:])).call
+        )
+        if int(supplier, 16) == 0:
+            return None
+        return {
+            "supplier": supplier,
+            "offtaker": offtaker,
+            "firstPeriodStart": start,
+            "periodSeconds": seconds,
+            "nextPeriod": next_period,
+        }
+
+    def module_nonce_used(self, statement: Statement, signer: str, nonce: int) -> bool:
+        """Whether `signer` used `nonce` in the module that verifies `statement`."""
+        contract = self._module(MODULE_CALLS[statement.primary_type])
+        return bool(self._call(contract.functions.nonceUsed(signer, nonce).call))
+
+    # --- end processing and metered flows -----------------------------------------------------------------
+
+
+# --- processing and metered flows ------------------------------------------------------------------------
+PROCESSING_CONTRACT, METERED_FLOWS_CONTRACT = "Processing", "MeteredFlows"
+# Which module verifies each statement (and records it: MeterPeriod is only recorded in AnchorPeriods).
+MODULE_CALLS: dict[str, str] = {
+    "RecordProcessing": "processing",
+    "DeclareUse": "processing",
+    "RegisterFlow": "metered_flows",
+    "MeterPeriod": "metered_flows",
+    "AnchorPeriods": "metered_flows",
+}
+
+
+def _module_artifact(artifacts_dir: Path, name: str) -> Artifact:
+    path = artifacts_dir / f"{name}.json"
+    # Parsing and hashing an artifact takes a tenth of a second: once per build, not once per gateway.
+    return _cached_artifact(artifacts_dir, name, path.stat().st_mtime_ns if path.exists() else 0)
+
+
+@functools.lru_cache(maxsize=16)
+def _cached_artifact(artifacts_dir: Path, name: str, _mtime_ns: int) -> Artifact:
+    return Artifact.load(artifacts_dir, name)
+
+
+# --- end processing and metered flows --------------------------------------------------------------------

@@ -324,3 +324,95 @@ class IdempotentRequest(Base):
     status_code: Mapped[int | None] = mapped_column(Integer)
     media_type: Mapped[str | None] = mapped_column(String(100))
     body: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+
+# --- processing and metered flows ------------------------------------------------------------------
+# Quantities a module's events carry as uint64 (or sums of uint64 x uint32 grams) may pass the largest
+# SQL BIGINT: they are kept as decimal text (UINT256) and summed in Python.
+
+
+class Processing(Base):
+    """A processor's recorded processing: lot and external inputs into output lots, with losses."""
+
+    __tablename__ = "processings"
+
+    id: Mapped[str] = mapped_column(HASH, primary_key=True)
+    processor: Mapped[str] = mapped_column(ADDRESS, index=True)
+    # [{"lot_id", "code_key", "quantity", "grams_per_unit"}]
+    inputs: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    # [{"material", "grams", "document_hash"}]
+    external_inputs: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    # [{"lot_id", "kind", "code_key", "quantity", "grams_per_unit"}]
+    outputs: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    input_grams: Mapped[str] = mapped_column(UINT256)
+    output_grams: Mapped[str] = mapped_column(UINT256)
+    loss_grams: Mapped[str] = mapped_column(UINT256)
+    loss_description: Mapped[str] = mapped_column(Text)
+    document_hash: Mapped[str] = mapped_column(HASH)
+    recorded_tx: Mapped[str] = mapped_column(HASH)
+    recorded_block: Mapped[int] = mapped_column(BigInteger)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class LotLineage(Base):
+    """A lot's place in a processing: one of its inputs, or one of its outputs (with the output's kind)."""
+
+    __tablename__ = "lot_lineage"
+    __table_args__ = (UniqueConstraint("processing_id", "role", "position"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    processing_id: Mapped[str] = mapped_column(HASH, index=True)
+    lot_id: Mapped[str] = mapped_column(HASH, index=True)
+    role: Mapped[str] = mapped_column(String(8))  # input | output
+    position: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str | None] = mapped_column(String(16))  # product | by_product | residue (outputs)
+    quantity: Mapped[str] = mapped_column(UINT256)
+
+
+class LotUse(Base):
+    """A holder's declaration that part of a product or by-product lot went to its final use."""
+
+    __tablename__ = "lot_uses"
+
+    id: Mapped[str] = mapped_column(HASH, primary_key=True)
+    lot_id: Mapped[str] = mapped_column(HASH, index=True)
+    holder: Mapped[str] = mapped_column(ADDRESS)
+    quantity: Mapped[str] = mapped_column(UINT256)
+    use: Mapped[str] = mapped_column(Text)
+    document_hash: Mapped[str] = mapped_column(HASH)
+    declared_tx: Mapped[str] = mapped_column(HASH)
+    declared_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class MeteredFlow(Base):
+    __tablename__ = "metered_flows"
+
+    id: Mapped[str] = mapped_column(HASH, primary_key=True)
+    supplier: Mapped[str] = mapped_column(ADDRESS, index=True)
+    offtaker: Mapped[str] = mapped_column(ADDRESS, index=True)
+    medium: Mapped[str] = mapped_column(Text)
+    unit: Mapped[str] = mapped_column(String(8))
+    meter_id: Mapped[str] = mapped_column(HASH)
+    period_seconds: Mapped[int] = mapped_column(BigInteger)
+    first_period_start: Mapped[int] = mapped_column(BigInteger)  # unix seconds, as signed
+    next_period: Mapped[int] = mapped_column(BigInteger)
+    registered_tx: Mapped[str] = mapped_column(HASH)
+    registered_block: Mapped[int] = mapped_column(BigInteger)
+    registered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class MeteredPeriod(Base):
+    """One anchored period of a flow: the total both parties signed, and the hash of its meter readings."""
+
+    __tablename__ = "metered_periods"
+
+    flow_id: Mapped[str] = mapped_column(HASH, primary_key=True)
+    period: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    quantity: Mapped[str] = mapped_column(UINT256)
+    reading_hash: Mapped[str] = mapped_column(HASH)
+    anchored_tx: Mapped[str] = mapped_column(HASH)
+    anchored_block: Mapped[int] = mapped_column(BigInteger)
+    anchored_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+# --- end processing and metered flows --------------------------------------------------------------

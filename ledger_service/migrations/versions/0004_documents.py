@@ -1,14 +1,14 @@
 """documents: encrypted document records, uploaders, audit log, signed-request nonces
 
 Revision ID: 0004_documents
-Revises: 0002_returns_corrections
+Revises: 0003_processing_flows
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0004_documents"
-down_revision = "0002_returns_corrections"
+down_revision = "0003_processing_flows"
 branch_labels = None
 depends_on = None
 
