@@ -4,7 +4,8 @@
 - A park operator sees every record one of its park's participants is party to.
 - Any other participant sees its own records and the transfers it is party to: a transfer it shipped,
   received or carried; a lot it holds or generated, that one of its transfers took or opened, or that it
-  certified (a lab); a certificate it issued or that is of a lot it can see.
+  certified (a lab); a certificate it issued or that is of a lot it can see; a processing it recorded; a
+  metered flow it supplies or takes.
 
 The directory (participants, the waste-code catalogue, permits) is open to every signed-in participant:
 a shipper must find its receiver and the receiver's permit. Writes need no rule here: every state change
@@ -18,7 +19,7 @@ from sqlalchemy import ColumnElement, Select, String, cast, or_, select, true
 from sqlalchemy.orm import Session
 
 from ledger_service.api.deps import Party
-from ledger_service.db.models import Certificate, Lot, Participant, Transfer
+from ledger_service.db.models import Certificate, Lot, MeteredFlow, Participant, Processing, Transfer
 from ledger_service.roles import Role
 
 
@@ -76,3 +77,17 @@ def certificates_visible_to(party: Party) -> ColumnElement[bool]:
 def visible(session: Session, key: ColumnElement[bool], rule: ColumnElement[bool]) -> bool:
     """Whether the record `key` selects passes `rule` (both conditions on the same table)."""
     return session.scalar(select(true()).where(key, rule).limit(1)) is not None
+
+
+def processings_visible_to(party: Party) -> ColumnElement[bool]:
+    members = _members(party)
+    return true() if members is None else Processing.processor.in_(members)
+
+
+def flows_visible_to(party: Party) -> ColumnElement[bool]:
+    members = _members(party)
+    return (
+        true()
+        if members is None
+        else or_(MeteredFlow.supplier.in_(members), MeteredFlow.offtaker.in_(members))
+    )

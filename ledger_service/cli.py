@@ -1096,7 +1096,7 @@ def process(
         fail(f"{record}: expected a JSON object")
     account = _account(keystore, password_file)
     terms.setdefault("processor", account.address)
-    prepared = _request(api, "POST", "/processings/prepare", terms)
+    prepared = _request(api, "POST", "/processings/prepare", terms, account=account)
     message = prepared["typed_data"]["message"]
     # What the processor asked for, input by input and output by output, before it signs.
     asked = (
@@ -1151,11 +1151,14 @@ def flow_prepare(
     ],
     period_seconds: Annotated[int, typer.Option(help="Length of each period")],
     first_period_start: Annotated[datetime, typer.Option(help="Start of period 0 (UTC)")],
+    keystore: Keystore,
+    password_file: PasswordFile = None,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write here instead of stdout")
     ] = None,
 ) -> None:
-    """Prepare the RegisterFlow statement both parties sign (each with `flow sign`, or `flow register`)."""
+    """Prepare the RegisterFlow statement both parties sign (each with `flow sign`, or `flow register`);
+    KEYSTORE is the party asking (it signs in)."""
     terms = {
         "supplier": supplier,
         "offtaker": offtaker,
@@ -1165,7 +1168,7 @@ def flow_prepare(
         "period_seconds": period_seconds,
         "first_period_start": first_period_start.replace(tzinfo=first_period_start.tzinfo or UTC).isoformat(),
     }
-    prepared = _request(api, "POST", "/flows/prepare", terms)
+    prepared = _request(api, "POST", "/flows/prepare", terms, account=_account(keystore, password_file))
     _check_digest(prepared)
     _write(json.dumps(prepared, indent=2), output)
 
@@ -1225,7 +1228,7 @@ def flow_register(
         "supplier_signature": signatures["supplier"],
         "offtaker_signature": signatures["offtaker"],
     }
-    typer.echo(json.dumps(_request(api, "POST", "/flows", body), indent=2))
+    typer.echo(json.dumps(_request(api, "POST", "/flows", body, account=account), indent=2))
 
 
 @flow_app.command("anchor")
@@ -1256,7 +1259,8 @@ def flow_anchor(
         "first_period": rows[0][0],
         "periods": [{"quantity": q, "reading_hash": h} for _, q, h in rows],
     }
-    prepared = _request(api, "POST", f"/flows/{flow_id}/periods/prepare", terms)
+    me = _account(keystore, password_file)
+    prepared = _request(api, "POST", f"/flows/{flow_id}/periods/prepare", terms, account=me)
     for (period, quantity, reading), item in zip(rows, prepared["periods"], strict=True):
         message = item["typed_data"]["message"]
         expected = (flow_id.lower(), str(period), str(quantity), reading.lower())
@@ -1264,7 +1268,7 @@ def flow_anchor(
         if got != expected or "0x" + statements.digest(item["typed_data"]).hex() != item["digest"]:
             fail(f"the service prepared period {period} otherwise than the CSV says; not signing")
     supplier, offtaker = prepared["signers"]
-    accounts = [_account(keystore, password_file)]
+    accounts = [me]
     if counterparty_keystore is not None:
         accounts.append(_account(counterparty_keystore, counterparty_password_file))
     signatures: dict[str, list[str]] = {}
@@ -1309,7 +1313,7 @@ def flow_anchor(
             for i, (_, quantity, reading) in enumerate(rows)
         ],
     }
-    typer.echo(json.dumps(_request(api, "POST", f"/flows/{flow_id}/periods", body), indent=2))
+    typer.echo(json.dumps(_request(api, "POST", f"/flows/{flow_id}/periods", body, account=me), indent=2))
 
 
 @app.command("deploy-modules")

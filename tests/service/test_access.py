@@ -83,6 +83,20 @@ POLICY: dict[tuple[str, str], tuple[str, set[str] | None]] = {
         None,
     ),
     ("POST", "/transfers/{transfer_id}/corrections/{correction_id}/countersignature"): (SIGNED_IN, None),
+    ("POST", "/processings/prepare"): (SIGNED_IN, None),
+    ("POST", "/processings"): (SIGNED_IN, None),
+    # Scoped like a transfer (the processor's records); the world has none, so every caller gets 404 here
+    # and the rule is exercised in test_processing.py.
+    ("GET", "/processings/{processing_id}"): (SIGNED_IN, None),
+    ("GET", "/lots/{lot_id}/lineage"): (SCOPED, SEES_LOT),
+    ("POST", "/lots/{lot_id}/uses/prepare"): (SIGNED_IN, None),
+    ("POST", "/lots/{lot_id}/uses"): (SIGNED_IN, None),
+    ("POST", "/flows/prepare"): (SIGNED_IN, None),
+    ("POST", "/flows"): (SIGNED_IN, None),
+    ("POST", "/flows/{flow_id}/periods/prepare"): (SIGNED_IN, None),
+    ("POST", "/flows/{flow_id}/periods"): (SIGNED_IN, None),
+    ("GET", "/flows/{flow_id}"): (SIGNED_IN, None),  # scoped to its two parties: test_flows.py
+    ("GET", "/flows/{flow_id}/totals"): (SIGNED_IN, None),
     ("POST", "/documents"): (OWN_AUTH, None),
     ("GET", "/documents/audit"): (OWN_AUTH, None),
     ("GET", "/documents/{sha256}"): (OWN_AUTH, None),
@@ -154,6 +168,8 @@ def world(client: TestClient, regulator: Party) -> dict:
         "leg": "0",
         "handover": "pick-up",
         "sha256": "0x" + "d0" * 32,
+        "processing_id": "0x" + "9c" * 32,
+        "flow_id": "0x" + "f1" * 32,
     }
     return {"headers": headers, "paths": path_values, "transfer": transfer, "parties": parties}
 

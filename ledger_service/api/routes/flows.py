@@ -8,7 +8,8 @@ from fastapi import APIRouter, Query, Response, status
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ledger_service.api.deps import RuntimeDep, SessionDep
+from ledger_service.access import flows_visible_to, visible
+from ledger_service.api.deps import SIGNED_IN, CurrentParty, Party, RuntimeDep, SessionDep
 from ledger_service.api.errors import ApiError
 from ledger_service.api.schemas import (
     AnchorPeriodsMessage,
@@ -38,7 +39,7 @@ from ledger_service.statements import (
     typed_data,
 )
 
-router = APIRouter(prefix="/flows", tags=["metered flows"])
+router = APIRouter(prefix="/flows", tags=["metered flows"], dependencies=SIGNED_IN)
 
 
 @router.post("/prepare", operation_id="prepare_flow")
@@ -162,22 +163,24 @@ def anchor_periods(
 def get_flow(
     flow_id: Bytes32,
     session: SessionDep,
+    party: CurrentParty,
     from_period: Annotated[int, Query(ge=0)] = 0,
     to_period: Annotated[int | None, Query(ge=0, description="Inclusive; default: the last anchored")] = None,
 ) -> FlowOut:
     """A flow with its anchored periods (quantity, reading hash, start and end) in the range asked for."""
-    return flow_out(session, _get(session, flow_id), from_period, to_period)
+    return flow_out(session, _visible(session, party, flow_id), from_period, to_period)
 
 
 @router.get("/{flow_id}/totals", operation_id="get_flow_totals")
 def get_flow_totals(
     flow_id: Bytes32,
     session: SessionDep,
+    party: CurrentParty,
     from_period: Annotated[int, Query(ge=0)] = 0,
     to_period: Annotated[int | None, Query(ge=0, description="Inclusive; default: the last anchored")] = None,
 ) -> FlowTotals:
     """The total that flowed over a range of periods, with how many of them are anchored."""
-    flow = _get(session, flow_id)
+    flow = _visible(session, party, flow_id)
     last = max(flow.next_period - 1, from_period) if to_period is None else to_period
     if last < from_period:
         raise ApiError(422, "empty_range", "to_period must not be before from_period", ["query", "to_period"])
@@ -202,6 +205,14 @@ def get_flow_totals(
         # uint64 quantities: summed exactly in Python, not by SQL, whose integers stop at 2^63.
         total=sum(int(q) for q in quantities),
     )
+
+
+def _visible(session: Session, party: Party, flow_id: str) -> MeteredFlow:
+    """The flow, or 404 as if unknown when the caller is neither party to it nor may see all."""
+    flow = _get(session, flow_id)
+    if not visible(session, MeteredFlow.id == flow_id, flows_visible_to(party)):
+        raise ApiError(404, "unknown_flow", f"no flow {flow_id} is registered", ["path", "flow_id"])
+    return flow
 
 
 def _get(session: Session, flow_id: str) -> MeteredFlow:

@@ -5,7 +5,8 @@ from fastapi import APIRouter, Response, status
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ledger_service.api.deps import RuntimeDep, SessionDep
+from ledger_service.access import lots_visible_to, processings_visible_to, visible
+from ledger_service.api.deps import SIGNED_IN, CurrentParty, RuntimeDep, SessionDep
 from ledger_service.api.errors import ApiError
 from ledger_service.api.schemas import (
     Bytes32,
@@ -26,7 +27,7 @@ from ledger_service.roles import Role
 from ledger_service.runtime import Runtime
 from ledger_service.statements import DECLARE_USE, OUTPUT_KINDS, RECORD_PROCESSING, code_key
 
-router = APIRouter(tags=["processing"])
+router = APIRouter(tags=["processing"], dependencies=SIGNED_IN)
 
 # Grams per unit where the unit fixes it; a code in litres needs the density the processor declares, and a
 # code in kilowatt-hours has no mass at all.
@@ -137,15 +138,22 @@ def record_processing(
 
 
 @router.get("/processings/{processing_id}", operation_id="get_processing")
-def get_processing(processing_id: Bytes32, session: SessionDep) -> ProcessingOut:
+def get_processing(processing_id: Bytes32, session: SessionDep, party: CurrentParty) -> ProcessingOut:
     """A processing: input lots, external inputs, output lots with their kind, the mass balance in grams."""
-    return processing_out(session, _get(session, processing_id))
+    processing = _get(session, processing_id)
+    if not visible(session, Processing.id == processing_id, processings_visible_to(party)):
+        raise ApiError(
+            404, "unknown_processing", f"no processing {processing_id} is recorded", ["path", "processing_id"]
+        )
+    return processing_out(session, processing)
 
 
 @router.get("/lots/{lot_id}/lineage", operation_id="get_lot_lineage")
-def get_lot_lineage(lot_id: Bytes32, session: SessionDep) -> list[ProcessingOut]:
-    """The processings behind a lot, nearest first: the one that produced it, then those that produced its
-    input lots, back to lots that were generated or received."""
+def get_lot_lineage(lot_id: Bytes32, session: SessionDep, party: CurrentParty) -> list[ProcessingOut]:
+    """The processings behind a lot the caller may see, nearest first: the one that produced it, then those
+    that produced its input lots, back to lots that were generated or received."""
+    if not visible(session, Lot.id == lot_id, lots_visible_to(party)):
+        raise ApiError(404, "unknown_lot", f"no lot {lot_id} is recorded", ["path", "lot_id"])
     chain: list[ProcessingOut] = []
     frontier, seen = [lot_id], set()
     while frontier:
