@@ -18,16 +18,22 @@ import {IPermitRegistry} from "../interfaces/IPermitRegistry.sol";
  * (OpenZeppelin EIP712 and SignatureChecker) and the same participant, accreditation, permit and transporter
  * checks through the same registries (a dispatch's transporters: each other than the shipper an active
  * TRANSPORTER, for a hazardous code each holding a valid transport licence covering it; as many licence
- * entries as transporters, at most 8). The benchmark measures dispatches and receipts: the carriage legs'
- * pick-up and delivery statements are not part of it (a carried transfer is recorded with its transporters
- * and licences and awaits its receipt here). What differs is the storage design, deliberately the naive one: every record
+ * entries as transporters, at most 8). It records the carriage legs (PickUp, Delivery), rejections with their
+ * return transfers (Rejection: to the shipper, or to another receiver whose permit is checked as a dispatch's)
+ * and agreed corrections (Correction, proposed by one party and countersigned by the other, then moving the
+ * lots by its deltas) with the same statements and statuses as SymbiosisLedger. Having stored the shipper,
+ * the lot and the transporters with each transfer, it needs no dispatch encoding nor transporter list with
+ * those statements. What differs is the storage design, deliberately the naive one: every record
  * is kept in full as a struct with strings and uint256 fields (a lot with its scheme, code and unit; a
  * certificate with every field of its statement and timestamps; a transfer with every dispatch field,
  * its cited certificates, its status, the received quantity and timestamps), the waste code is looked up
  * again from its strings at each dispatch, a cited certificate is looked up by its id and its lot compared,
  * replays are stopped by sequential per-signer nonces in storage (OpenZeppelin Nonces), and capacity is
  * kept per permit per calendar year. Its certificates are its own (a certificate names a lot, and the
- * baseline's lots are its own), checked as SymbiosisLedger checks its.
+ * baseline's lots are its own), checked as SymbiosisLedger checks its. Each leg is a struct (transporter,
+ * licence, both statements' deadlines and times), each rejection a struct with its reason and return terms,
+ * its return a transfer record like a dispatch's, each correction a struct with its reason and its state.
+ * Its processing baseline (NaiveProcessing) takes input quantities from these lots through `takeFromLot`.
  */
 contract NaiveTransferLedger is EIP712, Nonces {
     uint16 private constant _SHIPPER = 1 << 2;
@@ -36,10 +42,24 @@ contract NaiveTransferLedger is EIP712, Nonces {
     uint16 private constant _LAB = 1 << 5;
     uint256 private constant _MAX_LEGS = 8;
 
+    /// @dev As SymbiosisLedger's TransferStatus.
     enum Status {
         None,
         Dispatched,
-        Received
+        AwaitingPickUp,
+        InTransit,
+        Delivered,
+        Received,
+        PartiallyRejected,
+        Rejected,
+        Returning,
+        Corrected
+    }
+
+    enum CorrectionStatus {
+        None,
+        Proposed,
+        Countersigned
     }
 
     struct LotRecord {
@@ -89,7 +109,49 @@ contract NaiveTransferLedger is EIP712, Nonces {
         uint256 receivedAt;
     }
 
-    /// @dev The same statements as TransferLedger's.
+    struct LegRecord {
+        bytes32 transferId;
+        uint256 leg;
+        address transporter;
+        bytes32 licence;
+        uint256 pickUpDeadline;
+        uint256 pickedUpAt;
+        uint256 deliveryDeadline;
+        uint256 deliveredAt;
+    }
+
+    struct RejectionRecord {
+        bytes32 transferId;
+        address receiver;
+        uint256 shippedQuantity;
+        uint256 acceptedQuantity;
+        uint256 rejectedQuantity;
+        string reason;
+        address returnTo;
+        bytes32 returnPermitId;
+        string returnOperation;
+        bytes32 returnId;
+        uint256 deadline;
+        uint256 rejectedAt;
+    }
+
+    struct CorrectionRecord {
+        bytes32 id;
+        bytes32 transferId;
+        address proposer;
+        address counterparty;
+        int256 shippedDelta;
+        int256 receivedDelta;
+        bytes32 documentHash;
+        string reason;
+        uint256 nonce;
+        uint256 deadline;
+        CorrectionStatus status;
+        uint256 proposedAt;
+        uint256 countersignedAt;
+    }
+
+    /// @dev The same statements as SymbiosisLedger's.
     struct LotRegistration {
         address generator;
         string wasteScheme;
@@ -143,6 +205,36 @@ contract NaiveTransferLedger is EIP712, Nonces {
         uint256 deadline;
     }
 
+    struct Leg {
+        bytes32 transferId;
+        address transporter;
+        uint8 leg;
+        uint256 deadline;
+    }
+
+    struct Rejection {
+        bytes32 transferId;
+        address receiver;
+        uint64 acceptedQuantity;
+        uint64 rejectedQuantity;
+        string reason;
+        address returnTo;
+        bytes32 returnPermitId;
+        string returnOperation;
+        uint256 deadline;
+    }
+
+    struct Correction {
+        bytes32 transferId;
+        address proposer;
+        int64 shippedDelta;
+        int64 receivedDelta;
+        bytes32 documentHash;
+        string reason;
+        uint256 nonce;
+        uint256 deadline;
+    }
+
     bytes32 private constant _REGISTER_LOT_TYPEHASH = keccak256(
         "RegisterLot(address generator,string wasteScheme,string wasteCode,uint64 quantity,string unit,"
         "bytes32 documentHash,uint256 nonce,uint256 deadline)"
@@ -162,13 +254,31 @@ contract NaiveTransferLedger is EIP712, Nonces {
     bytes32 private constant _RECEIPT_TYPEHASH =
         keccak256("Receipt(bytes32 transferId,address receiver,uint64 receivedQuantity,uint256 deadline)");
 
+    bytes32 private constant _PICK_UP_TYPEHASH =
+        keccak256("PickUp(bytes32 transferId,address transporter,uint8 leg,uint256 deadline)");
+    bytes32 private constant _DELIVERY_TYPEHASH =
+        keccak256("Delivery(bytes32 transferId,address transporter,uint8 leg,uint256 deadline)");
+    bytes32 private constant _REJECTION_TYPEHASH = keccak256(
+        "Rejection(bytes32 transferId,address receiver,uint64 acceptedQuantity,uint64 rejectedQuantity,"
+        "string reason,address returnTo,bytes32 returnPermitId,string returnOperation,uint256 deadline)"
+    );
+    bytes32 private constant _CORRECTION_TYPEHASH = keccak256(
+        "Correction(bytes32 transferId,address proposer,int64 shippedDelta,int64 receivedDelta,bytes32 documentHash,"
+        "string reason,uint256 nonce,uint256 deadline)"
+    );
+
     IParticipantRegistry public immutable participants;
     IPermitRegistry public immutable permits;
 
     mapping(bytes32 => LotRecord) public lots;
     mapping(bytes32 => CertificateRecord) public certificates;
-    mapping(bytes32 => TransferRecord) public transfers;
+    mapping(bytes32 => TransferRecord) private _transfers;
     mapping(bytes32 => mapping(uint256 => uint256)) public capacityUsed;
+    mapping(bytes32 => mapping(uint256 => LegRecord)) private _legs;
+    mapping(bytes32 => RejectionRecord) private _rejections;
+    mapping(bytes32 => CorrectionRecord) private _corrections;
+    address public processingModule;
+    address private immutable _deployer;
 
     event LotGenerated(
         bytes32 indexed lotId, address indexed generator, bytes32 indexed codeKey, uint64 quantity, bytes32 documentHash
@@ -198,12 +308,73 @@ contract NaiveTransferLedger is EIP712, Nonces {
     event TransferReceived(
         bytes32 indexed transferId, address indexed receiver, uint64 receivedQuantity, uint64 shippedQuantity
     );
+    event LegPickedUp(bytes32 indexed transferId, address indexed transporter, uint8 leg);
+    event LegDelivered(bytes32 indexed transferId, address indexed transporter, uint8 leg);
+    event TransferRejected(
+        bytes32 indexed transferId,
+        address indexed receiver,
+        uint64 acceptedQuantity,
+        uint64 rejectedQuantity,
+        uint64 shippedQuantity,
+        string reason
+    );
+    event TransferReturned(
+        bytes32 indexed returnId,
+        bytes32 indexed transferId,
+        address indexed returnTo,
+        uint64 quantity,
+        bytes32 permitId,
+        uint8 operation
+    );
+    event CorrectionProposed(
+        bytes32 indexed correctionId,
+        bytes32 indexed transferId,
+        address indexed proposer,
+        address counterparty,
+        int64 shippedDelta,
+        int64 receivedDelta,
+        bytes32 documentHash,
+        string reason
+    );
+    event TransferCorrected(bytes32 indexed correctionId, bytes32 indexed transferId, address indexed counterparty);
 
     error Refused(string reason);
 
     constructor(IParticipantRegistry participants_, IPermitRegistry permits_) EIP712("Naive Transfer Ledger", "1") {
         participants = participants_;
         permits = permits_;
+        _deployer = msg.sender;
+    }
+
+    /// @notice A transfer's status and quantities (shipped, received or accepted), as stored.
+    function transfer(bytes32 transferId)
+        external
+        view
+        returns (Status status, uint256 quantity, uint256 receivedQuantity)
+    {
+        TransferRecord storage t = _transfers[transferId];
+        return (t.status, t.quantity, t.receivedQuantity);
+    }
+
+    /// @notice Names the processing baseline, once, the only caller of `takeFromLot`.
+    function setProcessingModule(address module) external {
+        _require(msg.sender == _deployer && processingModule == address(0), "not allowed");
+        processingModule = module;
+    }
+
+    /// @notice The processing baseline takes `quantity` of a lot `holder` holds; returns the lot's code and unit.
+    function takeFromLot(bytes32 lotId, address holder, uint256 quantity)
+        external
+        returns (string memory wasteScheme, string memory wasteCode, string memory unit)
+    {
+        _require(msg.sender == processingModule && processingModule != address(0), "not the processing module");
+        _require(quantity > 0 && quantity <= type(uint56).max, "quantity");
+        LotRecord storage lot = lots[lotId];
+        _require(lot.holder != address(0), "unknown lot");
+        _require(lot.holder == holder, "not lot holder");
+        _require(lot.balance >= quantity, "insufficient lot balance");
+        lot.balance -= quantity;
+        return (lot.wasteScheme, lot.wasteCode, lot.unit);
     }
 
     function registerLot(LotRegistration calldata r, bytes calldata signature) external returns (bytes32 lotId) {
@@ -334,13 +505,13 @@ contract NaiveTransferLedger is EIP712, Nonces {
         _require(source.holder == d.shipper, "not lot holder");
         _require(source.balance >= d.quantity, "insufficient lot balance");
         _checkCertificates(d);
-        _checkPermit(d, source);
+        _checkPermit(d.permitId, d.receiver, d.operation, d.quantity, source);
         _checkTransporters(d, source);
         _useCheckedNonce(d.shipper, d.nonce);
         transferId = _verify(d.shipper, _hashDispatch(d), d.deadline, signature);
 
         source.balance -= d.quantity;
-        transfers[transferId] = TransferRecord({
+        _transfers[transferId] = TransferRecord({
             id: transferId,
             shipper: d.shipper,
             receiver: d.receiver,
@@ -354,7 +525,7 @@ contract NaiveTransferLedger is EIP712, Nonces {
             documentHash: d.documentHash,
             nonce: d.nonce,
             deadline: d.deadline,
-            status: Status.Dispatched,
+            status: d.transporters.length == 0 ? Status.Dispatched : Status.AwaitingPickUp,
             receivedQuantity: 0,
             dispatchedAt: block.timestamp,
             receivedAt: 0
@@ -374,11 +545,16 @@ contract NaiveTransferLedger is EIP712, Nonces {
     }
 
     function confirmReceipt(Receipt calldata r, bytes calldata signature) external {
-        TransferRecord storage t = transfers[r.transferId];
-        _require(t.status == Status.Dispatched, "not dispatched");
+        TransferRecord storage t = _transfers[r.transferId];
+        Status status = t.status;
+        _require(
+            status == Status.Dispatched || status == Status.Delivered || status == Status.Returning,
+            "not awaiting receipt"
+        );
         _require(t.receiver == r.receiver, "not named receiver");
         _require(r.receivedQuantity > 0 && r.receivedQuantity <= type(uint56).max, "quantity");
-        participants.requireActive(r.receiver, _RECEIVER);
+        // A return goes back to its shipper, who needs no RECEIVER role to take back its own lot.
+        participants.requireActive(r.receiver, status == Status.Returning ? 0 : _RECEIVER);
         bytes32 structHash =
             keccak256(abi.encode(_RECEIPT_TYPEHASH, r.transferId, r.receiver, r.receivedQuantity, r.deadline));
         _verify(r.receiver, structHash, r.deadline, signature);
@@ -386,20 +562,246 @@ contract NaiveTransferLedger is EIP712, Nonces {
         t.status = Status.Received;
         t.receivedQuantity = r.receivedQuantity;
         t.receivedAt = block.timestamp;
-        LotRecord storage source = lots[t.lotId];
-        lots[r.transferId] = LotRecord({
-            id: r.transferId,
-            generator: source.generator,
-            holder: r.receiver,
-            wasteScheme: source.wasteScheme,
-            wasteCode: source.wasteCode,
-            unit: source.unit,
-            quantity: r.receivedQuantity,
-            balance: r.receivedQuantity,
-            documentHash: t.documentHash,
-            createdAt: block.timestamp
-        });
+        _openLot(r.transferId, t, r.receiver, r.receivedQuantity);
         emit TransferReceived(r.transferId, r.receiver, r.receivedQuantity, uint64(t.quantity));
+    }
+
+    function pickUp(Leg calldata l, bytes calldata signature) external {
+        TransferRecord storage t = _checkLeg(l, _PICK_UP_TYPEHASH, signature);
+        _require(_legs[l.transferId][l.leg].pickedUpAt == 0, "leg out of order");
+        if (l.leg > 0) _require(_legs[l.transferId][l.leg - 1].deliveredAt != 0, "leg out of order");
+
+        LegRecord storage leg = _legs[l.transferId][l.leg];
+        leg.transferId = l.transferId;
+        leg.leg = l.leg;
+        leg.transporter = l.transporter;
+        leg.licence = t.licences[l.leg];
+        leg.pickUpDeadline = l.deadline;
+        leg.pickedUpAt = block.timestamp;
+        t.status = Status.InTransit;
+        emit LegPickedUp(l.transferId, l.transporter, l.leg);
+    }
+
+    function deliver(Leg calldata l, bytes calldata signature) external {
+        TransferRecord storage t = _checkLeg(l, _DELIVERY_TYPEHASH, signature);
+        LegRecord storage leg = _legs[l.transferId][l.leg];
+        _require(leg.pickedUpAt != 0 && leg.deliveredAt == 0, "leg out of order");
+
+        leg.deliveryDeadline = l.deadline;
+        leg.deliveredAt = block.timestamp;
+        if (l.leg + 1 == t.transporters.length) t.status = Status.Delivered;
+        emit LegDelivered(l.transferId, l.transporter, l.leg);
+    }
+
+    function reject(Rejection calldata r, bytes calldata signature) external returns (bytes32 returnId) {
+        TransferRecord storage t = _transfers[r.transferId];
+        _require(t.status == Status.Dispatched || t.status == Status.Delivered, "not awaiting receipt");
+        _require(t.receiver == r.receiver, "not named receiver");
+        _require(r.rejectedQuantity > 0 && r.rejectedQuantity <= type(uint56).max, "nothing rejected");
+        _require(r.acceptedQuantity <= type(uint56).max, "quantity");
+        participants.requireActive(r.receiver, _RECEIVER);
+        uint8 operation = type(uint8).max;
+        if (r.returnTo == t.shipper) {
+            _require(r.returnPermitId == bytes32(0) && bytes(r.returnOperation).length == 0, "permit on return to shipper");
+        } else {
+            _require(r.returnTo != r.receiver, "self transfer");
+            participants.requireActive(r.returnTo, _RECEIVER);
+            _checkPermit(r.returnPermitId, r.returnTo, r.returnOperation, r.rejectedQuantity, lots[t.lotId]);
+            operation = uint8(_operationBit(r.returnOperation));
+        }
+        returnId = _verify(r.receiver, _hashRejection(r), r.deadline, signature);
+
+        t.status = r.acceptedQuantity == 0 ? Status.Rejected : Status.PartiallyRejected;
+        t.receivedQuantity = r.acceptedQuantity;
+        t.receivedAt = block.timestamp;
+        if (r.acceptedQuantity != 0) _openLot(r.transferId, t, r.receiver, r.acceptedQuantity);
+        RejectionRecord storage rejection = _rejections[r.transferId];
+        rejection.transferId = r.transferId;
+        rejection.receiver = r.receiver;
+        rejection.shippedQuantity = t.quantity;
+        rejection.acceptedQuantity = r.acceptedQuantity;
+        rejection.rejectedQuantity = r.rejectedQuantity;
+        rejection.reason = r.reason;
+        rejection.returnTo = r.returnTo;
+        rejection.returnPermitId = r.returnPermitId;
+        rejection.returnOperation = r.returnOperation;
+        rejection.returnId = returnId;
+        rejection.deadline = r.deadline;
+        rejection.rejectedAt = block.timestamp;
+        emit TransferRejected(
+            r.transferId, r.receiver, r.acceptedQuantity, r.rejectedQuantity, uint64(t.quantity), r.reason
+        );
+        _recordReturn(returnId, t, r);
+        emit TransferReturned(returnId, r.transferId, r.returnTo, r.rejectedQuantity, r.returnPermitId, operation);
+    }
+
+    function proposeCorrection(Correction calldata c, bytes calldata signature)
+        external
+        returns (bytes32 correctionId)
+    {
+        address counterparty = _checkCorrection(c);
+        _useCheckedNonce(c.proposer, c.nonce);
+        correctionId = _verify(c.proposer, _hashCorrection(c), c.deadline, signature);
+
+        CorrectionRecord storage correction = _corrections[correctionId];
+        correction.id = correctionId;
+        correction.transferId = c.transferId;
+        correction.proposer = c.proposer;
+        correction.counterparty = counterparty;
+        correction.shippedDelta = c.shippedDelta;
+        correction.receivedDelta = c.receivedDelta;
+        correction.documentHash = c.documentHash;
+        correction.reason = c.reason;
+        correction.nonce = c.nonce;
+        correction.deadline = c.deadline;
+        correction.status = CorrectionStatus.Proposed;
+        correction.proposedAt = block.timestamp;
+        emit CorrectionProposed(
+            correctionId,
+            c.transferId,
+            c.proposer,
+            counterparty,
+            c.shippedDelta,
+            c.receivedDelta,
+            c.documentHash,
+            c.reason
+        );
+    }
+
+    function countersignCorrection(Correction calldata c, bytes calldata signature) external {
+        bytes32 structHash = _hashCorrection(c);
+        bytes32 correctionId = _hashTypedDataV4(structHash);
+        CorrectionRecord storage record = _corrections[correctionId];
+        _require(record.status == CorrectionStatus.Proposed, "no pending correction");
+        // The transfer may have moved on since the proposal: check again.
+        address counterparty = _checkCorrection(c);
+        _require(counterparty == record.counterparty, "not the counterparty");
+        _verify(counterparty, structHash, c.deadline, signature);
+
+        record.status = CorrectionStatus.Countersigned;
+        record.countersignedAt = block.timestamp;
+        TransferRecord storage t = _transfers[c.transferId];
+        if (c.shippedDelta != 0) {
+            // Shipping more takes more from the shipper's lot.
+            _moveLot(t.lotId, t.shipper, -int256(c.shippedDelta));
+            t.quantity = uint256(int256(t.quantity) + c.shippedDelta);
+        }
+        if (c.receivedDelta != 0) {
+            _moveLot(c.transferId, t.receiver, c.receivedDelta);
+            t.receivedQuantity = uint256(int256(t.receivedQuantity) + c.receivedDelta);
+        }
+        if (c.documentHash != bytes32(0)) t.documentHash = c.documentHash;
+        if (_received(t.status)) t.status = Status.Corrected;
+        emit TransferCorrected(correctionId, c.transferId, counterparty);
+    }
+
+    function _checkLeg(Leg calldata l, bytes32 typehash, bytes calldata signature)
+        private
+        view
+        returns (TransferRecord storage t)
+    {
+        t = _transfers[l.transferId];
+        _require(t.status == Status.AwaitingPickUp || t.status == Status.InTransit, "not in carriage");
+        _require(l.leg < t.transporters.length && t.transporters[l.leg] == l.transporter, "not leg transporter");
+        participants.requireActive(l.transporter, 0);
+        bytes32 structHash = keccak256(abi.encode(typehash, l.transferId, l.transporter, l.leg, l.deadline));
+        _verify(l.transporter, structHash, l.deadline, signature);
+    }
+
+    /// @dev Returns the party that must countersign the correction.
+    function _checkCorrection(Correction calldata c) private view returns (address counterparty) {
+        TransferRecord storage t = _transfers[c.transferId];
+        _require(t.status != Status.None, "unknown transfer");
+        if (c.proposer == t.shipper) counterparty = t.receiver;
+        else if (c.proposer == t.receiver) counterparty = t.shipper;
+        else revert Refused("not transfer party");
+        _require(c.shippedDelta != 0 || c.receivedDelta != 0 || c.documentHash != bytes32(0), "empty correction");
+        _require(c.receivedDelta == 0 || _received(t.status), "not received");
+        participants.requireActive(c.proposer, 0);
+        participants.requireActive(counterparty, 0);
+    }
+
+    function _moveLot(bytes32 lotId, address holder, int256 change) private {
+        LotRecord storage lot = lots[lotId];
+        _require(lot.holder != address(0), "unknown lot");
+        _require(lot.holder == holder, "not lot holder");
+        if (change > 0) {
+            _require(lot.balance + uint256(change) <= type(uint56).max, "quantity");
+            lot.balance += uint256(change);
+        } else {
+            _require(lot.balance >= uint256(-change), "insufficient lot balance");
+            lot.balance -= uint256(-change);
+        }
+    }
+
+    function _received(Status status) private pure returns (bool) {
+        return status == Status.Received || status == Status.PartiallyRejected || status == Status.Corrected;
+    }
+
+    /// @dev Opens the receiver's lot of a transfer, with the source lot's code and unit.
+    function _openLot(bytes32 lotId, TransferRecord storage t, address holder, uint256 quantity) private {
+        LotRecord storage source = lots[t.lotId];
+        LotRecord storage lot = lots[lotId];
+        lot.id = lotId;
+        lot.generator = source.generator;
+        lot.holder = holder;
+        lot.wasteScheme = source.wasteScheme;
+        lot.wasteCode = source.wasteCode;
+        lot.unit = source.unit;
+        lot.quantity = quantity;
+        lot.balance = quantity;
+        lot.documentHash = t.documentHash;
+        lot.createdAt = block.timestamp;
+    }
+
+    /// @dev The refused quantity's return, recorded like a dispatch (from the source lot, with its document).
+    function _recordReturn(bytes32 returnId, TransferRecord storage t, Rejection calldata r) private {
+        // No certificates, transporters or licences: those arrays stay empty.
+        TransferRecord storage ret = _transfers[returnId];
+        ret.id = returnId;
+        ret.shipper = r.receiver;
+        ret.receiver = r.returnTo;
+        ret.lotId = t.lotId;
+        ret.quantity = r.rejectedQuantity;
+        ret.operation = r.returnOperation;
+        ret.permitId = r.returnPermitId;
+        ret.documentHash = t.documentHash;
+        ret.deadline = r.deadline;
+        ret.status = Status.Returning;
+        ret.dispatchedAt = block.timestamp;
+    }
+
+    function _hashRejection(Rejection calldata r) private pure returns (bytes32) {
+        return keccak256(
+            abi.encode(
+                _REJECTION_TYPEHASH,
+                r.transferId,
+                r.receiver,
+                r.acceptedQuantity,
+                r.rejectedQuantity,
+                keccak256(bytes(r.reason)),
+                r.returnTo,
+                r.returnPermitId,
+                keccak256(bytes(r.returnOperation)),
+                r.deadline
+            )
+        );
+    }
+
+    function _hashCorrection(Correction calldata c) private pure returns (bytes32) {
+        return keccak256(
+            abi.encode(
+                _CORRECTION_TYPEHASH,
+                c.transferId,
+                c.proposer,
+                c.shippedDelta,
+                c.receivedDelta,
+                c.documentHash,
+                keccak256(bytes(c.reason)),
+                c.nonce,
+                c.deadline
+            )
+        );
     }
 
     function _checkCertificates(Dispatch calldata d) private view {
@@ -433,18 +835,24 @@ contract NaiveTransferLedger is EIP712, Nonces {
         }
     }
 
-    function _checkPermit(Dispatch calldata d, LotRecord storage source) private {
+    function _checkPermit(
+        bytes32 permitId,
+        address receiver,
+        string calldata operation,
+        uint256 quantity,
+        LotRecord storage source
+    ) private {
         bytes32 codeKey = keccak256(abi.encode(keccak256(bytes(source.wasteScheme)), keccak256(bytes(source.wasteCode))));
         uint32 codeId = permits.wasteCode(codeKey).id;
-        IPermitRegistry.PermitTerms memory terms = permits.permitTerms(d.permitId, codeId);
-        _require(terms.holder == d.receiver, "permit not receiver's");
+        IPermitRegistry.PermitTerms memory terms = permits.permitTerms(permitId, codeId);
+        _require(terms.holder == receiver, "permit not receiver's");
         _require(terms.kind == IPermitRegistry.PermitKind.EnvironmentalPermit, "not an environmental permit");
         _require(!terms.revoked, "permit revoked");
         _require(block.timestamp >= terms.validFrom && block.timestamp <= terms.validUntil, "permit not valid");
-        _require(terms.operations & (uint32(1) << _operationBit(d.operation)) != 0, "permit does not cover");
+        _require(terms.operations & (uint32(1) << _operationBit(operation)) != 0, "permit does not cover");
         uint256 year = _calendarYear(block.timestamp);
-        _require(capacityUsed[d.permitId][year] + d.quantity <= terms.yearlyCapacity, "capacity exceeded");
-        capacityUsed[d.permitId][year] += d.quantity;
+        _require(capacityUsed[permitId][year] + quantity <= terms.yearlyCapacity, "capacity exceeded");
+        capacityUsed[permitId][year] += quantity;
     }
 
     function _verify(address signer, bytes32 structHash, uint256 deadline, bytes calldata signature)

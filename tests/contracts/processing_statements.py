@@ -11,6 +11,8 @@ from eth_utils import keccak
 from typed_statements import DOMAINS, TYPES
 
 DOMAINS["Processing"] = ("SymbiosisProcessing", "1")
+# The gas benchmark's processing baseline (contracts/baseline/NaiveProcessing.sol), never deployed.
+DOMAINS["NaiveProcessing"] = ("Naive Processing", "1")
 
 TYPES.update(
     {

@@ -3,7 +3,9 @@ the snapshot, and how to rewrite it after a deliberate change, are in gas_snapsh
 
 SymbiosisLedger's custody operations are measured in the same run against
 contracts/baseline/NaiveTransferLedger.sol, the same ledger written the common naive way (full records as
-structs with strings, sequential nonces in storage), through the same statements; the baseline consults
+structs with strings, sequential nonces in storage), through the same statements, every custody operation
+measured alike (lots, certificates and their revocation, dispatches, carriage legs, receipt, rejection with its
+return, corrections proposed and countersigned, batches); the baseline consults
 SymbiosisLedger as its participant and permit registry, so parties, codes, permits and accreditations are
 registered once (certificates name lots, so each contract keeps its own). With UPDATE_GAS_SNAPSHOT=1 the
 comparison is also written to snapshots/gas-vs-baseline.md. The issue's targets: a baseline/ours ratio of at
@@ -154,25 +156,53 @@ OPERATIONS = {
         "(slag is not hazardous: no licence; ours: the transfer's carriage is a new slot)"
     ),
     "confirmReceipt": "receipt of the second dispatch, opening the receiver's lot",
+    "revokeCertificate": (
+        "the issuing lab revokes its certificate of the second lot, its first revocation (ours: the lab's first "
+        "nonce word is a new slot; the baseline: its nonce counter is already non-zero)"
+    ),
+    "pickUp": (
+        "the transporter picks up the carried dispatch, its only leg (ours: the carriage and transfer slots are "
+        "rewritten; the baseline: the leg's record is new)"
+    ),
+    "deliver": (
+        "the transporter delivers it, the transfer now awaiting its receipt (ours: the carriage and transfer "
+        "slots are rewritten; the baseline: the delivery's deadline and time complete the leg's record)"
+    ),
+    "reject": (
+        "the receiver refuses 2,500 kg of the third dispatch, back to the shipper, accepting the rest: the "
+        "receiver's lot of the accepted part and the return transfer are new (ours: one slot each; the "
+        "baseline: a lot record, a rejection record and a transfer record, with their strings)"
+    ),
+    "proposeCorrection": (
+        "the receiver proposes that 20 kg more of the second dispatch was received (ours: the receiver's first "
+        "nonce word is a new slot; the baseline: its nonce counter is a new slot)"
+    ),
+    "countersignCorrection": (
+        "the shipper countersigns it, which adds the 20 kg to the receiver's lot of the second dispatch"
+    ),
     "dispatchBatch.50": (
         f"{BATCH} dispatches of {BATCH_QUANTITY} kg from the same lot, each citing the lot's certificate, to the "
         "same receiver, independently signed, in one transaction (ours: each item the calldata of `dispatch`; "
         "the baseline: statements and signatures as arrays, each item tried through an external call)"
     ),
 }
-# Measured in the same flow, ours only (not custody operations the issue compares; the baseline has no
-# carriage legs): the issuing lab revokes its certificate of the second lot, its first revocation (its first
-# nonce word is a new slot); the transporter picks up and delivers the carried dispatch, its only leg.
-OWN_ONLY = ("revokeCertificate", "pickUp", "deliver", "reject", "proposeCorrection", "countersignCorrection")
 # Operations whose baseline/ours ratio misses TARGET_RATIO: {operation: measured ratio}. Their ratio
 # assertion is an expected failure (strict: it must start failing loudly once the ratio is reached).
-BELOW_TARGET = {}
+BELOW_TARGET = {
+    # The baseline's naive records add a few new slots here over the fixed costs both pay (the transaction's
+    # 21,000, the calldata, the signature check, the registry calls), which dominate: the baseline's revocation writes the reason, the time and the flag (three new
+    # slots), its delivery the leg's deadline and time (two), its countersignature the correction's time
+    # (one) and the lot's, the transfer's and the correction's changes.
+    "revokeCertificate": 1.85,
+    "deliver": 2.11,
+    "countersignCorrection": 1.81,
+}
 
 
-def _flow(contract, relayer, shipper, receiver, lab, transporter, permit, accreditation, carriage=False):
+def _flow(contract, relayer, shipper, receiver, lab, transporter, permit, accreditation):
     """Two lots, a certificate of each, four dispatches from the first lot (two citing its certificate, the
     last carried by `transporter`), the receipt of the second dispatch, the revocation of the second lot's
-    certificate; with `carriage` (ours only), the carried dispatch's pick-up and delivery.
+    certificate, the carried dispatch's pick-up and delivery.
 
     Returns ({operation: transaction}, {name: id}).
     """
@@ -221,7 +251,8 @@ def _flow(contract, relayer, shipper, receiver, lab, transporter, permit, accred
             "deadline": FAR_DEADLINE,
         }
 
-    own_only = {}
+    naive = contract._name != "SymbiosisLedger"
+    legs = {}
     # Sequential nonces from 0 per signer, as the baseline requires (SymbiosisLedger accepts any).
     lot_id, _ = send(contract.registerLot, shipper, "RegisterLot", lot_message(0))
     second_lot_id, second_lot = send(contract.registerLot, shipper, "RegisterLot", lot_message(1))
@@ -257,19 +288,18 @@ def _flow(contract, relayer, shipper, receiver, lab, transporter, permit, accred
         "deadline": FAR_DEADLINE,
     }
     _, revocation = send(contract.revokeCertificate, lab, "RevokeCertificate", revocation_message)
-    if carriage:
-        leg = {
-            "transferId": carried_id,
-            "transporter": transporter.address,
-            "leg": 0,
-            "deadline": FAR_DEADLINE,
-        }
-        for operation, primary_type in [("pickUp", "PickUp"), ("deliver", "Delivery")]:
-            statement = sign(transporter, contract, primary_type, leg)
-            fn = getattr(contract, operation)
-            own_only[operation] = fn(
-                statement.struct(), [transporter.address], statement.signature, {"from": relayer}
-            )
+    leg = {
+        "transferId": carried_id,
+        "transporter": transporter.address,
+        "leg": 0,
+        "deadline": FAR_DEADLINE,
+    }
+    for operation, primary_type in [("pickUp", "PickUp"), ("deliver", "Delivery")]:
+        statement = sign(transporter, contract, primary_type, leg)
+        fn = getattr(contract, operation)
+        # The baseline stored the dispatch's transporters: it takes no list.
+        transporters = () if naive else ([transporter.address],)
+        legs[operation] = fn(statement.struct(), *transporters, statement.signature, {"from": relayer})
     txs = {
         "registerLot": second_lot,
         "issueCertificate": certificate,
@@ -279,7 +309,7 @@ def _flow(contract, relayer, shipper, receiver, lab, transporter, permit, accred
         "dispatch.oneTransporter": carried_dispatch,
         "confirmReceipt": receipt,
         "revokeCertificate": revocation,
-        **own_only,
+        **legs,
     }
     ids = {
         "lot": lot_id,
@@ -312,13 +342,13 @@ def _flow(contract, relayer, shipper, receiver, lab, transporter, permit, accred
         )
         for i in range(BATCH)
     ]
-    if contract._name == "SymbiosisLedger":
-        items = [contract.dispatch.encode_input(*s.args) for s in batch]
-        txs["dispatchBatch.50"] = contract.dispatchBatch(items, {"from": relayer})
-    else:
+    if naive:
         txs["dispatchBatch.50"] = contract.dispatchBatch(
             [s.struct() for s in batch], [s.signature for s in batch], {"from": relayer}
         )
+    else:
+        items = [contract.dispatch.encode_input(*s.args) for s in batch]
+        txs["dispatchBatch.50"] = contract.dispatchBatch(items, {"from": relayer})
     ids["batch"] = [s.digest for s in batch]
     ids["dispatches"] = {
         "second": dispatch_message(lot_id, [certificate_id], 3),
@@ -328,9 +358,15 @@ def _flow(contract, relayer, shipper, receiver, lab, transporter, permit, accred
 
 
 def _rejection_and_correction(contract, relayer, shipper, receiver, ids):
-    """Ours only, after the flow's figures are taken: the receiver refuses 2,500 kg of the third dispatch, back
-    to the shipper; then the receiver proposes, and the shipper countersigns, that 20 kg more of the second
-    dispatch was received than first recorded. Returns {operation: transaction}."""
+    """After the flow: the receiver refuses 2,500 kg of the third dispatch, back to the shipper; then the
+    receiver proposes, and the shipper countersigns, that 20 kg more of the second dispatch was received than
+    first recorded. Ours is given each dispatch's EIP-712 encoding (proof of its shipper), the baseline not.
+    Returns ({operation: transaction}, the return transfer's id, the correction's id)."""
+    naive = contract._name != "SymbiosisLedger"
+
+    def proof(dispatch):
+        return () if naive else (struct_encoding("Dispatch", ids["dispatches"][dispatch]),)
+
     txs = {}
     rejection = {
         "transferId": ids["third"],
@@ -344,8 +380,8 @@ def _rejection_and_correction(contract, relayer, shipper, receiver, ids):
         "deadline": FAR_DEADLINE,
     }
     statement = sign(receiver, contract, "Rejection", rejection)
-    third = struct_encoding("Dispatch", ids["dispatches"]["third"])
-    txs["reject"] = contract.reject(third, *statement.args, {"from": relayer})
+    return_id = statement.digest
+    txs["reject"] = contract.reject(*proof("third"), *statement.args, {"from": relayer})
     correction = {
         "transferId": ids["transfer"],
         "proposer": receiver.address,
@@ -356,11 +392,10 @@ def _rejection_and_correction(contract, relayer, shipper, receiver, ids):
         "nonce": 0,
         "deadline": FAR_DEADLINE,
     }
-    second = struct_encoding("Dispatch", ids["dispatches"]["second"])
     for operation, signer in [("proposeCorrection", receiver), ("countersignCorrection", shipper)]:
         statement = sign(signer, contract, "Correction", correction)
-        txs[operation] = getattr(contract, operation)(second, *statement.args, {"from": relayer})
-    return txs
+        txs[operation] = getattr(contract, operation)(*proof("second"), *statement.args, {"from": relayer})
+    return txs, return_id, statement.digest
 
 
 def _refusal(fn, statement, relayer):
@@ -378,8 +413,7 @@ def ledger_flows(
 ):
     """Runs the same flow through SymbiosisLedger and the baseline, then reverts the chain.
 
-    Returns ({operation: (ours, baseline) transactions}, what each contract recorded, ours' own-only
-    transactions). Module-scoped so both are measured once per run; the chain is reverted so the module's
+    Returns ({operation: (ours, baseline) transactions}, what each contract recorded). Module-scoped so both are measured once per run; the chain is reverted so the module's
     other tests start clean.
     """
     chain.snapshot()
@@ -413,9 +447,7 @@ def ledger_flows(
     permits.registerPermit(*statement.args, {"from": relayer})
     accreditation = permit_id("VILAS-0555")
 
-    ours, ids = _flow(
-        ledger, relayer, shipper, receiver, lab, transporter, permit, accreditation, carriage=True
-    )
+    ours, ids = _flow(ledger, relayer, shipper, receiver, lab, transporter, permit, accreditation)
     year = utc_year(ours["dispatch"].timestamp)
     recorded = {
         "ours": (
@@ -430,7 +462,16 @@ def ledger_flows(
         )
     }
     ours_ids = ids
-    ours.update(_rejection_and_correction(ledger, relayer, shipper, receiver, ids))
+    after, ids["returned"], ids["correction"] = _rejection_and_correction(
+        ledger, relayer, shipper, receiver, ids
+    )
+    ours.update(after)
+    recorded["ours after"] = (
+        tuple(plain(ledger.transfer(ids[t]))[1] for t in STATUS_OF),
+        tuple(plain(ledger.lot(ids[t]))[:2] for t in ("third", "transfer")),
+        _named_events(ours, ids),
+    )
+
     baseline, ids = _flow(naive_ledger, relayer, shipper, receiver, lab, transporter, permit, accreditation)
     naive_lot, naive_received = (
         plain(naive_ledger.lots(ids["lot"])),
@@ -447,15 +488,45 @@ def ledger_flows(
         tuple(msg is not None for msg in ids["refusals"]),
         len(baseline["dispatchBatch.50"].events["TransferDispatched"]),
     )
+    after, ids["returned"], ids["correction"] = _rejection_and_correction(
+        naive_ledger, relayer, shipper, receiver, ids
+    )
+    baseline.update(after)
+    recorded["baseline after"] = (
+        tuple(plain(naive_ledger.transfer(ids[t]))[0] for t in STATUS_OF),
+        tuple((lot[2], lot[7]) for lot in (plain(naive_ledger.lots(ids[t])) for t in ("third", "transfer"))),
+        _named_events(baseline, ids),
+    )
     recorded["refusals"] = {"ours": ours_ids["refusals"], "baseline": ids["refusals"]}
     recorded["ids"] = ours_ids
     chain.revert()
 
     flows = {op: (ours[op], baseline[op]) for op in OPERATIONS}
-    own = {op: ours[op] for op in OWN_ONLY}
     if UPDATE:
-        _write_baseline_report(flows, own)
-    return flows, recorded, own
+        _write_baseline_report(flows)
+    return flows, recorded
+
+
+# The transfers whose status the rejection and the correction leave, in this order.
+STATUS_OF = ("carried", "third", "transfer", "returned")
+# The operations whose events are compared whole (the dispatches' are compared by _dispatched).
+EVENTS_OF = ("revokeCertificate", "pickUp", "deliver", "reject", "proposeCorrection", "countersignCorrection")
+
+
+def _named_events(txs, ids):
+    """The events of the EVENTS_OF operations, as (name, arguments) with every id of the flow replaced by its
+    name in `ids`: ids are digests under each contract's own domain, so only their roles can be compared."""
+    names = {bytes(v): k for k, v in ids.items() if isinstance(v, bytes)}
+
+    def named(value):
+        return names.get(value, value) if isinstance(value, bytes) else value
+
+    return {
+        op: tuple(
+            (event.name, {k: named(v) for k, v in plain(dict(event)).items()}) for event in txs[op].events
+        )
+        for op in EVENTS_OF
+    }
 
 
 def _dispatched(txs, ids):
@@ -484,7 +555,7 @@ def _carried(tx, ids):
     return plain(event["transporters"]), plain(event["licences"])
 
 
-def _write_baseline_report(flows, own):
+def _write_baseline_report(flows):
     lines = [
         "# Gas: SymbiosisLedger against the naive baseline",
         "",
@@ -492,7 +563,9 @@ def _write_baseline_report(flows, own):
         "same statements and keys; the baseline consults SymbiosisLedger as its participant and permit registry",
         "(labs' accreditations included); each keeps its own lots and certificates.",
         "Baseline: contracts/baseline/NaiveTransferLedger.sol (full records as structs with strings, sequential",
-        f"nonces in storage). Target ratio: at least {TARGET_RATIO}; the issue's budgets in the last column.",
+        "nonces in storage; it stores each transfer's shipper, lot and transporters, so its rejection, correction",
+        "and leg statements come without the dispatch's EIP-712 encoding or the transporter list ours takes).",
+        f"Target ratio: at least {TARGET_RATIO}; the issue's budgets in the last column.",
         "",
         "| operation | ours | baseline | ratio baseline/ours | budget |",
         "|---|---:|---:|---:|---:|",
@@ -507,15 +580,17 @@ def _write_baseline_report(flows, own):
         )
     lines += ["", "What each operation is, and which state is warm:", ""]
     lines += [f"- `{op}`: {what}." for op, what in OPERATIONS.items()]
-    lines += ["", "Measured in the same flow, ours only (not compared):", ""]
-    lines += [f"- `SymbiosisLedger.{op}`: {tx.gas_used:,} gas." for op, tx in own.items()]
+    below = [op for op in OPERATIONS if op in BELOW_TARGET]
+    if below:
+        lines += ["", f"Below the target ratio of {TARGET_RATIO} (expected failures of the ratio test):", ""]
+        lines += [f"- `{op}`: {BELOW_TARGET[op]:.2f}." for op in below]
     BASELINE_REPORT.write_text("\n".join(lines) + "\n")
 
 
 def test_baseline_does_the_same_job(ledger_flows, receiver):
     # Same balances, same receiver's lot, same capacity used, same certificates (the second revoked), same
     # dispatch events, same refusals: the comparison is between equals.
-    _, recorded, _ = ledger_flows
+    _, recorded = ledger_flows
     lab = fixed_party("lab")
     ids = recorded["ids"]
     carried = ((fixed_party("transporter").address,), (ZERO_BYTES32,))
@@ -545,21 +620,56 @@ def test_baseline_does_the_same_job(ledger_flows, receiver):
     )
 
 
+def test_baseline_does_the_same_job_after_the_flow(ledger_flows, shipper, receiver):
+    # After the carriage, the rejection and the correction: the same statuses (the carried dispatch delivered,
+    # the third partially rejected, the second corrected, the return on its way), the same receiver's lots
+    # (the part of the third it accepted; the second, 20 kg more than its receipt said), and the same events
+    # of the revocation, the legs, the rejection and the correction, argument for argument.
+    _, recorded = ledger_flows
+    ours, baseline = recorded["ours after"], recorded["baseline after"]
+    assert (
+        ours[:2]
+        == baseline[:2]
+        == (
+            (4, 6, 9, 8),  # Delivered, PartiallyRejected, Corrected, Returning
+            ((receiver.address, SHIPPED - 2_500), (receiver.address, SHIPPED)),
+        )
+    )
+    assert ours[2] == baseline[2]
+    events = ours[2]
+    assert [name for op in EVENTS_OF for name, _ in events[op]] == [
+        "CertificateRevoked",
+        "LegPickedUp",
+        "LegDelivered",
+        "TransferRejected",
+        "TransferReturned",
+        "CorrectionProposed",
+        "TransferCorrected",
+    ]
+    returned = events["reject"][1][1]
+    assert (returned["returnId"], returned["transferId"], returned["returnTo"], returned["quantity"]) == (
+        "returned",
+        "third",
+        shipper.address,
+        2_500,
+    )
+    proposed = events["proposeCorrection"][0][1]
+    assert (proposed["correctionId"], proposed["counterparty"], proposed["receivedDelta"]) == (
+        "correction",
+        shipper.address,
+        20,
+    )
+
+
 @pytest.mark.parametrize("operation", OPERATIONS)
 def test_custody(ledger_flows, gas_snapshot, operation):
-    flows, _, _ = ledger_flows
+    flows, _ = ledger_flows
     gas_snapshot(f"SymbiosisLedger.{operation}", flows[operation][0])
-
-
-@pytest.mark.parametrize("operation", OWN_ONLY)
-def test_certificate_revocation(ledger_flows, gas_snapshot, operation):
-    _, _, own = ledger_flows
-    gas_snapshot(f"SymbiosisLedger.{operation}", own[operation])
 
 
 @pytest.mark.parametrize("operation", GAS_BUDGETS)
 def test_within_the_issues_budget(ledger_flows, operation):
-    flows, _, _ = ledger_flows
+    flows, _ = ledger_flows
     used = flows[operation][0].gas_used
     assert used <= GAS_BUDGETS[operation], (
         f"{operation} used {used} gas, over its budget {GAS_BUDGETS[operation]}"
@@ -569,7 +679,7 @@ def test_within_the_issues_budget(ledger_flows, operation):
 def test_first_dispatch_of_the_year_costs_no_new_slot(ledger_flows):
     # The permit's capacity slot is written when the permit is registered: a new year rewrites it. Opening
     # a new slot would cost 17,100 gas more (SSTORE of a zero slot, 20,000, against a non-zero one, 2,900).
-    flows, _, _ = ledger_flows
+    flows, _ = ledger_flows
     first, steady = (flows[op][0].gas_used for op in ("dispatch.firstOfYear", "dispatch"))
     assert abs(first - steady) < 1_000, f"first of the year {first}, steady {steady}"
 
@@ -577,7 +687,7 @@ def test_first_dispatch_of_the_year_costs_no_new_slot(ledger_flows):
 def test_a_cited_certificate_costs_about_one_storage_read(ledger_flows):
     # One cold SLOAD (2,100) of the slot keyed by certificate and lot, its key's hash, the id's 32 bytes of
     # calldata and of event data: a few thousand gas, not a new slot or an external call.
-    flows, _, _ = ledger_flows
+    flows, _ = ledger_flows
     cited, uncited = (flows[op][0].gas_used for op in ("dispatch", "dispatch.noCertificate"))
     assert 2_100 < cited - uncited < 5_000, f"citing one certificate {cited}, citing none {uncited}"
 
@@ -585,7 +695,7 @@ def test_a_cited_certificate_costs_about_one_storage_read(ledger_flows):
 def test_a_transporter_costs_about_one_new_slot(ledger_flows):
     # The carriage (transporters' hash and progress) is one new slot (22,100), the transporter's participant
     # record one cold SLOAD (2,100); the rest is the list's calldata, its hashes and the TransferCarried event.
-    flows, _, _ = ledger_flows
+    flows, _ = ledger_flows
     carried, uncarried = (
         flows[op][0].gas_used for op in ("dispatch.oneTransporter", "dispatch.noCertificate")
     )
@@ -595,9 +705,10 @@ def test_a_transporter_costs_about_one_new_slot(ledger_flows):
 def test_a_leg_costs_no_new_slot(ledger_flows):
     # A pick-up or a delivery rewrites the carriage slot (and a pick-up the transfer's), opening none: well
     # under the 22,100 of a new slot on top of the 21,000 of a transaction and its signature check.
-    _, _, own = ledger_flows
+    flows, _ = ledger_flows
     for operation in ("pickUp", "deliver"):
-        assert own[operation].gas_used < 50_000, f"{operation} used {own[operation].gas_used}"
+        used = flows[operation][0].gas_used
+        assert used < 50_000, f"{operation} used {used}"
 
 
 @pytest.mark.parametrize(
@@ -616,7 +727,7 @@ def test_a_leg_costs_no_new_slot(ledger_flows):
     ],
 )
 def test_against_naive_baseline(ledger_flows, operation):
-    flows, _, _ = ledger_flows
+    flows, _ = ledger_flows
     ours, baseline = (tx.gas_used for tx in flows[operation])
     assert baseline / ours >= TARGET_RATIO, f"{operation}: ours {ours}, baseline {baseline}"
 
@@ -628,7 +739,7 @@ def test_snapshot_holds_only_measured_operations():
         "SymbiosisLedger.registerWasteCode",
         "SymbiosisLedger.registerPermit.twoCodes",
         "SymbiosisLedger.revokePermit",
-        *(f"SymbiosisLedger.{op}" for op in (*OPERATIONS, *OWN_ONLY)),
+        *(f"SymbiosisLedger.{op}" for op in OPERATIONS),
     }
     # Other gas modules own the entries of the contracts they measure.
     recorded = {op for op in json.loads(SNAPSHOT.read_text()) if op.startswith("SymbiosisLedger.")}
