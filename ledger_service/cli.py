@@ -1407,7 +1407,7 @@ def _sign_typed(account: Any, typed: dict[str, Any]) -> str:
 def _sign_and_submit(api: str, account: Any, prepared: dict[str, Any]) -> None:
     _check_digest(prepared)
     body = _sign(account, prepared["typed_data"])
-    typer.echo(json.dumps(_submit(api, body.pop("statement"), body), indent=2))
+    typer.echo(json.dumps(_submit(api, body.pop("statement"), body, account), indent=2))
 
 
 def _write(text: str, output: Path | None) -> None:

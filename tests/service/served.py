@@ -27,6 +27,10 @@ def api_url(client: TestClient) -> Iterator[str]:
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("the test HTTP server did not start")
         time.sleep(0.05)
+    # Parties sign in to the URL they reach the service at (the CLI checks the sign-in message names it).
+    settings = client.app.state.runtime.settings
+    public_url, settings.public_url = settings.public_url, f"http://127.0.0.1:{port}"
     yield f"http://127.0.0.1:{port}"
+    settings.public_url = public_url
     server.should_exit = True
     thread.join(timeout=10)

@@ -251,14 +251,15 @@ def _cli_flow(api_url, tmp_path, supplier, offtaker) -> str:
     meter.write_text("meter FT-2041 serial 7731-A, calibrated 2025-01-10")
     start = datetime.fromtimestamp((int(time.time()) // HOUR - ENDED) * HOUR, UTC)
     prepared = tmp_path / "flow.json"
+    keystore, password = _keystore(tmp_path, offtaker)
     result = runner.invoke(
         cli_app,
         ["flow", "prepare", "--api", api_url, "--supplier", supplier.address, "--offtaker", offtaker.address,
          "--medium", "CO2", "--unit", "TNE", "--meter", str(meter), "--period-seconds", str(HOUR),
-         "--first-period-start", start.strftime("%Y-%m-%dT%H:%M:%S"), "-o", str(prepared)],
+         "--first-period-start", start.strftime("%Y-%m-%dT%H:%M:%S"), "-o", str(prepared),
+         "-k", keystore, "--password-file", password],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    keystore, password = _keystore(tmp_path, offtaker)
     signature = tmp_path / "offtaker-signature.json"
     result = runner.invoke(
         cli_app,
