@@ -7,6 +7,7 @@ from fastapi import FastAPI
 
 from ledger_service.api.errors import install_error_handlers
 from ledger_service.api.routes import auth, catalogue, certificates, lots, participants, system, transfers
+from ledger_service.api.routes import webhooks as webhook_routes  # webhook notifications
 from ledger_service.runtime import Runtime
 from ledger_service.settings import Settings
 
@@ -38,4 +39,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(lots.router)
     app.include_router(certificates.router)
     app.include_router(transfers.router)
+    app.include_router(webhook_routes.router)  # webhook notifications
     return app
