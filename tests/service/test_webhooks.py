@@ -37,7 +37,7 @@ from ledger_service.settings import Settings
 
 # What a receiver is told to tolerate between the signed timestamp and its own clock (docs/webhooks.md).
 TOLERANCE_SECONDS = 300
-BACKOFF_BASE, BACKOFF_JITTER, MAX_ATTEMPTS = 0.4, 0.25, 3
+BACKOFF_BASE, BACKOFF_JITTER, MAX_ATTEMPTS = 0.5, 0.2, 3
 
 
 # --- a real receiver ----------------------------------------------------------------------------------
@@ -310,7 +310,7 @@ def test_a_receiver_failing_twice_gets_three_attempts_with_growing_waits(api, re
     assert {r.headers["X-Symledger-Delivery"] for r in arrivals} == {delivery["id"]}
     assert all(r.signature_ok for r in arrivals)
     first_wait, second_wait = (b.at - a.at for a, b in zip(arrivals, arrivals[1:], strict=False))
-    # Waits of base x 2^(n-1), shortened by up to the jitter: [0.3, 0.4] s, then [0.6, 0.8] s.
+    # Waits of base x 2^(n-1), shortened by up to the jitter: [0.4, 0.5] s, then [0.8, 1.0] s.
     assert first_wait >= BACKOFF_BASE * (1 - BACKOFF_JITTER)
     assert second_wait >= 2 * BACKOFF_BASE * (1 - BACKOFF_JITTER)
     assert second_wait > first_wait
