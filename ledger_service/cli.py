@@ -1419,6 +1419,211 @@ def _write(text: str, output: Path | None) -> None:
 
 # --- end processing and metered flows --------------------------------------------------------------
 
+# --- sign-in and webhook notifications ---------------------------------------------------------------
+#
+# `symledger login` signs the service's EIP-4361 challenge with the party's keystore and caches the bearer
+# token it gets, per service URL, in <config dir>/tokens.json (readable by its owner only; the directory is
+# SYMLEDGER_CONFIG_DIR, else the platform's, e.g. ~/.config/symledger). Commands that need a signed-in party
+# use that token; given -k they sign in again by themselves when it is missing or has expired.
+
+webhook_app = typer.Typer(
+    help="Webhooks: each change of status of your transfers, posted to your URL.", no_args_is_help=True
+)
+app.add_typer(webhook_app, name="webhook")
+SignInKeystore = Annotated[
+    Path | None,
+    typer.Option(
+        "--keystore", "-k", help="Sign in with this keystore if the cached sign-in is missing or expired"
+    ),
+]
+TOKEN_MARGIN_SECONDS = 30  # a token this close to expiry would die in flight
+
+
+def _token_file() -> Path:
+    return Path(os.environ.get("SYMLEDGER_CONFIG_DIR") or typer.get_app_dir("symledger")) / "tokens.json"
+
+
+def _tokens() -> dict[str, Any]:
+    try:
+        return json.loads(_token_file().read_text())  # type: ignore[no-any-return]
+    except (OSError, ValueError):
+        return {}
+
+
+def _save_tokens(tokens: dict[str, Any]) -> None:
+    path = _token_file()
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    partial = path.with_suffix(".partial")
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        json.dump(tokens, file, indent=2)
+    partial.replace(path)
+
+
+def _sign_in(api: str, account: Any) -> dict[str, Any]:
+    from urllib.parse import urlsplit
+
+    from eth_account.messages import encode_defunct
+    from siwe import SiweMessage
+
+    message = _request(api, "POST", "/auth/challenge", {"address": account.address})["message"]
+    try:
+        parsed = SiweMessage.from_message(message)
+    except ValueError:
+        fail("the service's challenge is not an EIP-4361 sign-in message; not signing")
+    # Sign only a sign-in to this service with this key: a challenge naming another site is phishing.
+    if parsed.address.lower() != account.address.lower():
+        fail(f"the challenge is for {parsed.address}, not {account.address}; not signing")
+    if parsed.domain != urlsplit(api).netloc:
+        fail(f"the challenge is for {parsed.domain}, not {urlsplit(api).netloc}; not signing")
+    signature = Account.sign_message(encode_defunct(text=message), account.key).signature
+    token = _request(
+        api, "POST", "/auth/token", {"message": message, "signature": "0x" + bytes(signature).hex()}
+    )
+    entry = {
+        "address": token["address"],
+        "access_token": token["access_token"],
+        "expires_at": token["expires_at"],
+    }
+    tokens = _tokens()
+    tokens[api.rstrip("/")] = entry
+    _save_tokens(tokens)
+    return entry
+
+
+def _access_token(api: str, keystore: Path | None, password_file: Path | None) -> str:
+    entry = _tokens().get(api.rstrip("/"))
+    live = entry is not None and datetime.fromisoformat(entry["expires_at"]).timestamp() > (
+        datetime.now(UTC).timestamp() + TOKEN_MARGIN_SECONDS
+    )
+    if keystore is None:
+        if not live:
+            fail(f"not signed in to {api}, or the sign-in has expired: run `symledger login -k KEYSTORE`")
+        return str(entry["access_token"])  # type: ignore[index]
+    try:
+        address = keystore_address(keystore)
+    except (OSError, KeyError, ValueError) as exc:
+        fail(f"--keystore: cannot read {keystore}: {exc}")
+    if live and entry["address"].lower() == address.lower():  # type: ignore[index]
+        return str(entry["access_token"])  # type: ignore[index]
+    return str(_sign_in(api, _account(keystore, password_file))["access_token"])
+
+
+def _as_party(api: str, token: str, method: str, path: str, body: Any = None, params: Any = None) -> Any:
+    try:
+        response = httpx.request(
+            method,
+            api.rstrip("/") + path,
+            json=body,
+            params=params,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=60,
+        )
+    except httpx.HTTPError as exc:
+        fail(f"cannot reach the service at {api}: {exc}")
+    if response.status_code >= 400:
+        try:
+            first = response.json()["detail"][0]
+            where = ".".join(str(p) for p in first.get("loc", []) if p not in ("body", "path"))
+            fail(f"{where + ': ' if where else ''}{first['msg']} (HTTP {response.status_code})")
+        except (ValueError, KeyError, IndexError, TypeError):
+            fail(f"HTTP {response.status_code}: {response.text[:200]}")
+    return None if response.status_code == 204 else response.json()
+
+
+@app.command("login")
+def login(api: ApiUrl, keystore: Keystore, password_file: PasswordFile = None) -> None:
+    """Sign in to the service with KEYSTORE's key (EIP-4361); cache the short-lived token it gives."""
+    entry = _sign_in(api, _account(keystore, password_file))
+    typer.echo(f"signed in to {api.rstrip('/')} as {entry['address']} until {entry['expires_at']}")
+
+
+@app.command("logout")
+def logout(api: ApiUrl) -> None:
+    """Revoke the cached sign-in for the service and forget it."""
+    tokens = _tokens()
+    entry = tokens.pop(api.rstrip("/"), None)
+    if entry is None:
+        typer.echo(f"not signed in to {api.rstrip('/')}")
+        return
+    from contextlib import suppress
+
+    # An unreachable service: the token is forgotten here all the same, and expires there by itself.
+    with suppress(httpx.HTTPError):
+        httpx.post(
+            api.rstrip("/") + "/auth/logout",
+            headers={"Authorization": f"Bearer {entry['access_token']}"},
+            timeout=60,
+        )
+    _save_tokens(tokens)
+    typer.echo(f"signed out of {api.rstrip('/')}")
+
+
+@webhook_app.command("add")
+def webhook_add(
+    url: Annotated[str, typer.Argument(help="http(s) URL that receives a signed POST per status change")],
+    api: ApiUrl,
+    description: Annotated[str | None, typer.Option(help="What the URL is, for your own list")] = None,
+    keystore: SignInKeystore = None,
+    password_file: PasswordFile = None,
+) -> None:
+    """Subscribe URL to the status changes of your transfers; print the webhook with its secret."""
+    token = _access_token(api, keystore, password_file)
+    created = _as_party(api, token, "POST", "/webhooks", {"url": url, "description": description})
+    typer.echo(json.dumps(created, indent=2))
+    typer.echo("keep the secret: it signs every message, and the service shows it only this once", err=True)
+
+
+@webhook_app.command("list")
+def webhook_list(api: ApiUrl, keystore: SignInKeystore = None, password_file: PasswordFile = None) -> None:
+    """Your webhooks."""
+    token = _access_token(api, keystore, password_file)
+    typer.echo(json.dumps(_as_party(api, token, "GET", "/webhooks"), indent=2))
+
+
+@webhook_app.command("remove")
+def webhook_remove(
+    webhook_id: Annotated[str, typer.Argument(metavar="ID")],
+    api: ApiUrl,
+    keystore: SignInKeystore = None,
+    password_file: PasswordFile = None,
+) -> None:
+    """Stop a webhook (and what it still had to send)."""
+    token = _access_token(api, keystore, password_file)
+    _as_party(api, token, "DELETE", f"/webhooks/{webhook_id}")
+    typer.echo(f"webhook {webhook_id} removed")
+
+
+@webhook_app.command("deliveries")
+def webhook_deliveries(
+    webhook_id: Annotated[str, typer.Argument(metavar="ID")],
+    api: ApiUrl,
+    status: Annotated[str | None, typer.Option(help="queued, delivered, failed or cancelled")] = None,
+    offset: int = 0,
+    limit: int = 50,
+    keystore: SignInKeystore = None,
+    password_file: PasswordFile = None,
+) -> None:
+    """The webhook's delivery log: each message, where it stands, every attempt."""
+    token = _access_token(api, keystore, password_file)
+    params = {"offset": offset, "limit": limit, **({"status": status} if status else {})}
+    page = _as_party(api, token, "GET", f"/webhooks/{webhook_id}/deliveries", params=params)
+    typer.echo(json.dumps(page, indent=2))
+
+
+@webhook_app.command("redeliver")
+def webhook_redeliver(
+    webhook_id: Annotated[str, typer.Argument(metavar="ID")],
+    delivery_id: Annotated[str, typer.Argument(metavar="DELIVERY_ID")],
+    api: ApiUrl,
+    keystore: SignInKeystore = None,
+    password_file: PasswordFile = None,
+) -> None:
+    """Send a failed message again (same id and body), with a full set of attempts."""
+    token = _access_token(api, keystore, password_file)
+    redelivery = _as_party(api, token, "POST", f"/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver")
+    typer.echo(json.dumps(redelivery, indent=2))
+
 
 if __name__ == "__main__":
     app()

@@ -21,6 +21,7 @@ from ledger_service.api.routes import (
     returns,
     system,
     transfers,
+    webhooks,
 )
 from ledger_service.runtime import Runtime
 from ledger_service.settings import Settings
@@ -60,4 +61,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(documents.router)
     app.include_router(processing.router)
     app.include_router(flows.router)
+    app.include_router(webhooks.router)
     return app

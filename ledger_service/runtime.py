@@ -9,6 +9,7 @@ from ledger_service.db.session import make_engine, make_sessionmaker, upgrade_sc
 from ledger_service.deployment import Deployment
 from ledger_service.indexer import Indexer
 from ledger_service.keystore import load_account, read_password_file
+from ledger_service.notifications import Notifier
 from ledger_service.relayer import Relayer
 from ledger_service.settings import Settings
 
@@ -53,6 +54,9 @@ class Runtime:
             receipt_timeout=settings.receipt_timeout_seconds,
             receipt_poll=settings.receipt_poll_seconds,
         )
+        # --- webhook notifications ---
+        self.notifier = Notifier(self.sessions, settings)
+        # ---
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -70,6 +74,7 @@ class Runtime:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=30)
+        self.notifier.close()  # webhook notifications
         self.engine.dispose()
 
     def _loop(self) -> None:
@@ -89,3 +94,11 @@ class Runtime:
             log.warning("chain node unavailable: %s", exc)
         except Exception:  # the loop must survive a bad block or a database hiccup; it retries next tick
             log.exception("indexer/relayer tick failed")
+        # --- webhook notifications: after indexing, so that this tick's events go out in this tick. Only in
+        # the background loop: a slow subscriber must not hold up the service's start.
+        if self._thread is not None:
+            try:
+                self.notifier.run()
+            except Exception:  # a database hiccup: the next tick retries
+                log.exception("webhook notifier round failed")
+        # ---

@@ -81,3 +81,19 @@ class Settings(BaseSettings):
     @cached_property
     def resolved_documents_dir(self) -> Path:
         return self.documents_dir or self.data_dir / "documents"
+
+    # --- webhook notifications (ledger_service.notifications) --------------------------------------
+    webhook_timeout_seconds: float = Field(5.0, description="How long one delivery attempt may take")
+    webhook_max_attempts: int = Field(10, ge=1, description="Attempts before a delivery is marked failed")
+    webhook_backoff_base_seconds: float = Field(
+        10.0, gt=0, description="Wait before the second attempt; it doubles after each failed attempt"
+    )
+    webhook_backoff_cap_seconds: float = Field(3600.0, gt=0, description="Longest wait between attempts")
+    webhook_backoff_jitter: float = Field(
+        0.25, ge=0, lt=1, description="Each wait is shortened by a random fraction up to this much"
+    )
+    webhook_batch_size: int = Field(16, ge=1, description="Deliveries attempted per notifier round")
+    webhook_concurrency: int = Field(8, ge=1, description="Deliveries sent in parallel")
+    webhook_subscriptions_per_party: int = Field(
+        20, ge=1, description="Active subscriptions a party may hold"
+    )

@@ -416,3 +416,77 @@ class MeteredPeriod(Base):
 
 
 # --- end processing and metered flows --------------------------------------------------------------
+
+
+# --- webhook notifications (not derived from the chain: ledger_service.notifications) -------------
+
+from sqlalchemy import ForeignKey  # noqa: E402  (kept in this block so that merges stay simple)
+
+
+class WebhookSubscription(Base):
+    """A party's URL to which each change of its transfers' status is posted, signed with `secret`."""
+
+    __tablename__ = "webhook_subscriptions"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    party: Mapped[str] = mapped_column(ADDRESS, index=True)
+    url: Mapped[str] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(String(200))
+    # Kept in clear: the service signs every message with it (HMAC), so it cannot keep only a hash.
+    secret: Mapped[str] = mapped_column(String(64))
+    # Events of blocks indexed before the subscription are history, not news: only later blocks are sent.
+    after_block: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class WebhookDelivery(Base):
+    """One chain event to one subscription: the exact body sent, and where its delivery stands."""
+
+    __tablename__ = "webhook_deliveries"
+    # A chain event is named by its place on the chain, which survives a rebuild of the read model.
+    __table_args__ = (
+        UniqueConstraint("subscription_id", "block_number", "log_index"),
+        Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    subscription_id: Mapped[str] = mapped_column(ForeignKey("webhook_subscriptions.id"), index=True)
+    block_number: Mapped[int] = mapped_column(BigInteger)
+    log_index: Mapped[int] = mapped_column(Integer)
+    event: Mapped[str] = mapped_column(String(64))
+    transfer_id: Mapped[str] = mapped_column(HASH)
+    status: Mapped[str] = mapped_column(String(16))  # queued / delivered / failed / cancelled
+    body: Mapped[str] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer)
+    # Attempts made before the last manual redelivery: each redelivery gets the full retry budget again.
+    attempts_before_redelivery: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Set while one notifier sends it, so that two service instances never send it at the same time.
+    leased_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class WebhookAttempt(Base):
+    """The delivery log: one row per HTTP attempt."""
+
+    __tablename__ = "webhook_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    delivery_id: Mapped[str] = mapped_column(ForeignKey("webhook_deliveries.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    duration_ms: Mapped[int] = mapped_column(Integer)
+    http_status: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class NotifierCheckpoint(Base):
+    """The last chain event the notifier has turned into deliveries (by its place on the chain)."""
+
+    __tablename__ = "notifier_checkpoints"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    block_number: Mapped[int] = mapped_column(BigInteger)
+    log_index: Mapped[int] = mapped_column(Integer)

@@ -1,14 +1,14 @@
 """idempotency keys
 
 Revision ID: 0008_idempotency
-Revises: 0005_sign_in
+Revises: 0006_webhooks
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0008_idempotency"
-down_revision = "0005_sign_in"
+down_revision = "0006_webhooks"
 branch_labels = None
 depends_on = None
 
