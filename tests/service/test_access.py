@@ -97,6 +97,12 @@ POLICY: dict[tuple[str, str], tuple[str, set[str] | None]] = {
     ("POST", "/flows/{flow_id}/periods"): (SIGNED_IN, None),
     ("GET", "/flows/{flow_id}"): (SIGNED_IN, None),  # scoped to its two parties: test_flows.py
     ("GET", "/flows/{flow_id}/totals"): (SIGNED_IN, None),
+    # A party's own subscriptions only: another's answers 404 (test_webhooks.py).
+    ("POST", "/webhooks"): (SIGNED_IN, None),
+    ("GET", "/webhooks"): (SIGNED_IN, None),
+    ("DELETE", "/webhooks/{webhook_id}"): (SIGNED_IN, None),
+    ("GET", "/webhooks/{webhook_id}/deliveries"): (SIGNED_IN, None),
+    ("POST", "/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver"): (SIGNED_IN, None),
     ("POST", "/documents"): (OWN_AUTH, None),
     ("GET", "/documents/audit"): (OWN_AUTH, None),
     ("GET", "/documents/{sha256}"): (OWN_AUTH, None),
@@ -170,6 +176,8 @@ def world(client: TestClient, regulator: Party) -> dict:
         "sha256": "0x" + "d0" * 32,
         "processing_id": "0x" + "9c" * 32,
         "flow_id": "0x" + "f1" * 32,
+        "webhook_id": "00000000-0000-0000-0000-000000000000",
+        "delivery_id": "1",
     }
     return {"headers": headers, "paths": path_values, "transfer": transfer, "parties": parties}
 

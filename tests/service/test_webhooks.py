@@ -189,8 +189,11 @@ def service(tmp_path_factory: pytest.TempPathFactory, regulator: Party) -> Itera
 
 
 @pytest.fixture(scope="module")
-def api(service: Service) -> Iterator[httpx.Client]:
+def api(service: Service, regulator: Party) -> Iterator[httpx.Client]:
+    """The service over HTTP, signed in as the founding regulator (parties act through their signatures;
+    their own sign-ins are passed per request where the caller matters)."""
     with httpx.Client(base_url=service.url, timeout=60) as client:
+        client.headers.update(sign_in(client, regulator))
         yield client
 
 
@@ -381,7 +384,7 @@ def test_a_party_sees_and_deletes_only_its_own_webhooks(api, regulator, receiver
             "msg": f"you have no webhook {hook['id']}",
             "type": "unknown_webhook",
         }
-    assert api.get("/webhooks").status_code == 401
+    assert api.get("/webhooks", headers={"Authorization": ""}).status_code == 401
     assert api.post("/webhooks", json={"url": receiver_server.url("/x")}).status_code == 401
 
     assert api.delete(f"/webhooks/{hook['id']}", headers=my_auth).status_code == 204
