@@ -1,6 +1,7 @@
 """The node or the service dying: a refused request leaves nothing; an accepted statement is never lost;
 the indexer resumes from its checkpoint. Each test runs its own anvil, so it can stop and restart it."""
 
+import time
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -148,15 +149,21 @@ def test_a_statement_another_relayer_recorded_is_settled_not_failed(stack, regul
         monkeypatch.setattr(runtime.gateway, "send", signed_but_never_arrives)
         body = shipper.signed_body(prepared)
         assert client.post("/transfers", json=body).status_code == 202
-        monkeypatch.setattr(runtime.gateway, "send", send)
 
-        # Meanwhile the shipper handed the same signed statement to another relayer, which recorded it.
+        # Meanwhile the shipper handed the same signed statement to another relayer, which recorded it
+        # (the service's own resends, from its background loop, still never arrive until then).
         other = ChainGateway(settings.rpc_url, settings.artifacts_dir, relayer=runtime.gateway.relayer)
         other.bind(runtime.deployment)
         call = other.statement_call(DISPATCH, body["message"], bytes.fromhex(body["signature"][2:]))
         tx_hash = other.send(call, other.simulate(call) * 2)
         assert other.wait_for_receipt(tx_hash, timeout=10, poll=0.05)["status"] == 1
+        monkeypatch.setattr(runtime.gateway, "send", send)
 
+        # The background loop may be settling it at this very moment (resume() skips what it holds).
+        deadline = time.monotonic() + 10
+        while (prepared["digest"], "recorded") not in outbox(settings) and time.monotonic() < deadline:
+            runtime.relayer.resume()
+            time.sleep(0.1)
         assert runtime.relayer.resume() == 0
         assert (prepared["digest"], "recorded") in outbox(settings)
         assert client.get(f"/transfers/{prepared['digest']}").json()["status"] == "dispatched"
