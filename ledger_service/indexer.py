@@ -46,8 +46,8 @@ BLOCKS_PER_QUERY = 2_000
 REORG_WINDOW = 128
 # How often one sync starts over when the chain changes under it before leaving it to the next tick.
 SYNC_ATTEMPTS = 3
-# The indexer's own record of the chain, kept (not replayed) when the read model is rebuilt from events.
-_EVIDENCE_TABLES = {ChainEvent.__tablename__, IndexerCheckpoint.__tablename__, IndexedBlock.__tablename__}
+# The indexer's own record of the chain: trimmed to the ancestor on a rollback, not emptied and replayed.
+_CHAIN_RECORDS = {ChainEvent.__tablename__, IndexerCheckpoint.__tablename__, IndexedBlock.__tablename__}
 
 # A hook run inside a rollback's transaction with the common ancestor's block number.
 RollbackHook = Callable[[Session, int], None]
@@ -170,7 +170,7 @@ class Indexer:
             session.execute(delete(ChainEvent).where(ChainEvent.block_number > ancestor))
             session.execute(delete(IndexedBlock).where(IndexedBlock.block_number > ancestor))
             for table in reversed(self._derived):
-                if table.name not in _EVIDENCE_TABLES:
+                if table.name not in _CHAIN_RECORDS:
                     session.execute(delete(table))
             replayed = self._replay(session)
             checkpoint = session.get_one(IndexerCheckpoint, CHECKPOINT)
@@ -212,16 +212,18 @@ class Indexer:
 
     def _apply_range(self, start: int, end: int, keep_from: int) -> None:
         kept_numbers = range(max(start, keep_from), end + 1)
+        headers = {number: self._header(number) for number in sorted({start, end, *kept_numbers})}
         events = self._gateway.events(start, end)
-        wanted = {start, end, *kept_numbers, *(event.block_number for event in events)}
-        headers = {number: self._header(number) for number in sorted(wanted)}
+        for number in sorted({event.block_number for event in events} - headers.keys()):
+            headers[number] = self._header(number)
         for event in events:
             if event.block_hash != headers[event.block_number].hash:
                 raise ChainMoved(f"event {event.tx_hash}/{event.log_index} is from another block")
         for number in kept_numbers[1:]:
             if headers[number].parent_hash != headers[number - 1].hash:
                 raise ChainMoved(f"block {number} does not follow block {number - 1} as read")
-        if self._node_hash(end) != headers[end].hash:  # the logs were read from the same chain as the headers
+        # Unchanged since the headers were read, so the logs read in between are of the same chain.
+        if self._node_hash(end) != headers[end].hash:
             raise ChainMoved(f"block {end} changed while its range was read")
         with self._sessions.begin() as session:
             previous = session.get(IndexedBlock, start - 1)
