@@ -1625,5 +1625,55 @@ def webhook_redeliver(
     typer.echo(json.dumps(redelivery, indent=2))
 
 
+# --- the read model, rebuilt from the chain alone ------------------------------------------------------
+
+
+@app.command("reindex")
+def reindex() -> None:
+    """Rebuild the read model from the chain alone, then follow the chain to its head (settings: SYMLEDGER_*).
+
+    Every derived table is emptied and indexed again; the outbox of signed statements, sign-in tokens and
+    the other kept tables are left as they are. Run it with the service stopped: it refuses to start while
+    a service (or another reindex) indexes the same database, and the service refuses to start meanwhile.
+    """
+    from ledger_service.chain.gateway import ChainGateway, NodeUnavailable
+    from ledger_service.db.lock import IndexerBusy, IndexerLock
+    from ledger_service.db.session import make_engine, make_sessionmaker, upgrade_schema
+    from ledger_service.deployment import Deployment
+    from ledger_service.indexer import Indexer
+    from ledger_service.settings import Settings
+
+    settings = Settings()
+    _log_to_console()
+    deployment_file = settings.resolved_deployment_file
+    if not deployment_file.exists():
+        fail(f"no deployment record at {deployment_file}: it names the contracts to index")
+    deployment = Deployment.load(deployment_file)
+    engine = make_engine(settings.resolved_database_url)
+    lock = IndexerLock(engine)
+    try:
+        lock.acquire()
+        upgrade_schema(engine)
+        # Reads only: no relayer key is needed to read the chain.
+        gateway = ChainGateway(
+            settings.rpc_url,
+            settings.artifacts_dir,
+            relayer=None,
+            poa_chain=settings.poa_chain,
+            timeout=settings.rpc_timeout_seconds,
+        )
+        gateway.bind(deployment)
+        indexer = Indexer(
+            gateway, make_sessionmaker(engine), deployment.start_block, confirmations=settings.confirmations
+        )
+        block = indexer.rebuild()
+    except (IndexerBusy, NodeUnavailable, RuntimeError) as exc:
+        fail(str(exc))
+    finally:
+        lock.release()
+        engine.dispose()
+    typer.echo(f"read model rebuilt from chain {deployment.chain_id} up to block {block}")
+
+
 if __name__ == "__main__":
     app()

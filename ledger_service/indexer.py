@@ -2,6 +2,14 @@
 
 Each range of blocks is applied in one database transaction together with the checkpoint, so a crash
 leaves either all of a range or none of it, and a restart continues where the last commit stopped.
+
+Only blocks at least `confirmations` deep are applied (0 on chains with immediate finality such as QBFT).
+The hashes of the last REORG_WINDOW indexed blocks are kept; before each sync the checkpoint's hash is
+compared with the node's, and on a mismatch the read model is rolled back to the newest kept block the node
+still has (the common ancestor) and the sync continues from there on the node's chain. The rollback
+deletes the chain events after the ancestor and rebuilds every derived table by replaying the events kept
+(db.models.DERIVED_TABLES): no handler needs undo code. Hooks registered with `on_rollback` run in the
+same transaction (the relayer reopens the statements whose transactions the reorganisation dropped).
 """
 
 import logging
@@ -10,19 +18,22 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from compliance.operations import OPERATIONS, operation_names
-from ledger_service.chain.gateway import ChainGateway, DecodedEvent
+from ledger_service.chain.gateway import BlockHeader, ChainGateway, DecodedEvent
 from ledger_service.db.models import (
     Certificate,
     ChainEvent,
+    IndexedBlock,
     IndexerCheckpoint,
     Lot,
     Participant,
     Permit,
     Transfer,
     WasteCode,
+    derived_tables,
 )
 from ledger_service.roles import PermitKind
 
@@ -31,48 +42,213 @@ log = logging.getLogger(__name__)
 CHECKPOINT = "ledger"
 ZERO_ADDRESS = "0x" + "0" * 40
 BLOCKS_PER_QUERY = 2_000
+# How many recent blocks' hashes are kept: the deepest reorganisation the indexer rolls back by itself.
+REORG_WINDOW = 128
+# How often one sync starts over when the chain changes under it before leaving it to the next tick.
+SYNC_ATTEMPTS = 3
+# The indexer's own record of the chain: trimmed to the ancestor on a rollback, not emptied and replayed.
+_CHAIN_RECORDS = {ChainEvent.__tablename__, IndexerCheckpoint.__tablename__, IndexedBlock.__tablename__}
+
+# A hook run inside a rollback's transaction with the common ancestor's block number.
+RollbackHook = Callable[[Session, int], None]
+
+
+class ChainMoved(Exception):
+    """The node's chain changed while a range was read (a reorganisation in progress)."""
+
+
+class ReorganisationTooDeep(RuntimeError):
+    """None of the kept block hashes is on the node's chain any more."""
 
 
 class Indexer:
-    def __init__(self, gateway: ChainGateway, sessions: sessionmaker[Session], start_block: int) -> None:
+    def __init__(
+        self,
+        gateway: ChainGateway,
+        sessions: sessionmaker[Session],
+        start_block: int,
+        confirmations: int = 0,
+    ) -> None:
         self._gateway = gateway
         self._sessions = sessions
         self._start_block = start_block
-        self._lock = threading.Lock()
+        self._confirmations = confirmations
+        self._derived = derived_tables()  # fails fast on a table nobody classified
+        self._rollback_hooks: list[RollbackHook] = []
+        self._lock = threading.RLock()
+
+    def on_rollback(self, hook: RollbackHook) -> None:
+        self._rollback_hooks.append(hook)
 
     def indexed_block(self) -> int | None:
         with self._sessions() as session:
             checkpoint = session.get(IndexerCheckpoint, CHECKPOINT)
             return checkpoint.block_number if checkpoint else None
 
-    def sync(self, to_block: int | None = None) -> int:
-        """Applies every event up to `to_block` (default: the chain head); returns the indexed block."""
-        with self._lock:
-            head = self._gateway.block_number() if to_block is None else to_block
-            indexed = self.indexed_block()
-            start = self._start_block if indexed is None else indexed + 1
-            while start <= head:
-                end = min(head, start + BLOCKS_PER_QUERY - 1)
-                self._apply_range(start, end)
-                start = end + 1
-            return max(head, indexed or 0)
+    def includes(self, block_number: int, block_hash: str) -> bool:
+        """Whether the read model has applied this very block (by number and hash)."""
+        with self._sessions() as session:
+            checkpoint = session.get(IndexerCheckpoint, CHECKPOINT)
+            if checkpoint is None or checkpoint.block_number < block_number:
+                return False
+            kept = session.get(IndexedBlock, block_number)
+            # Deeper than the window: final as far as the indexer is concerned.
+            return kept is None or kept.block_hash == block_hash
 
-    def _apply_range(self, start: int, end: int) -> None:
-        events = self._gateway.events(start, end)
-        end_hash, _ = self._gateway.block(end)
-        times: dict[int, datetime] = {}
-        with self._sessions.begin() as session:
-            for event in events:
-                if event.block_number not in times:
-                    times[event.block_number] = self._gateway.block(event.block_number)[1]
-                self._apply(session, event, times[event.block_number])
+    def sync(self, to_block: int | None = None) -> int:
+        """Applies every event up to `to_block` (default: the chain head), skipping blocks less than
+        `confirmations` deep, after rolling back a reorganisation; returns the indexed block."""
+        with self._lock:
+            for attempt in range(1, SYNC_ATTEMPTS + 1):
+                try:
+                    return self._sync(to_block)
+                except ChainMoved as moved:
+                    if attempt == SYNC_ATTEMPTS:
+                        raise
+                    log.warning("the chain changed during indexing (%s); starting over", moved)
+            raise AssertionError("unreachable")
+
+    def rebuild(self) -> int:
+        """Empties every derived table and indexes the whole chain again; returns the indexed block."""
+        with self._lock, self._sessions.begin() as session:
+            for table in reversed(self._derived):
+                session.execute(delete(table))
+        return self.sync()
+
+    def rollback_to(self, ancestor: int) -> None:
+        """Forgets every block after `ancestor` and rebuilds the read model from the events kept."""
+        with self._lock:
+            self._rollback(ancestor)
+
+    def _sync(self, to_block: int | None) -> int:
+        head = self._gateway.block_number()
+        target = head - self._confirmations
+        if to_block is not None:
+            target = min(target, to_block)
+        indexed = self._checked_checkpoint()
+        start = self._start_block if indexed is None else indexed + 1
+        # Only the newest blocks' hashes are worth keeping: older ones are too deep to be reorganised.
+        keep_from = target - REORG_WINDOW + 1
+        while start <= target:
+            end = min(target, start + BLOCKS_PER_QUERY - 1)
+            self._apply_range(start, end, keep_from)
+            indexed, start = end, end + 1
+        return self._start_block - 1 if indexed is None else indexed
+
+    def _checked_checkpoint(self) -> int | None:
+        """The indexed block, after rolling back to the common ancestor if the node's chain forked."""
+        with self._sessions() as session:
             checkpoint = session.get(IndexerCheckpoint, CHECKPOINT)
             if checkpoint is None:
-                session.add(IndexerCheckpoint(name=CHECKPOINT, block_number=end, block_hash=end_hash))
+                return None
+            number, stored_hash = checkpoint.block_number, checkpoint.block_hash
+            kept = session.execute(
+                select(IndexedBlock.block_number, IndexedBlock.block_hash)
+                .where(IndexedBlock.block_number < number)
+                .order_by(IndexedBlock.block_number.desc())
+            ).all()
+        if self._node_hash(number) == stored_hash:
+            return number  # kept blocks chain up to the checkpoint by parent hash, so they match too
+        log.warning("block %d is no longer %s on the node: the chain was reorganised", number, stored_hash)
+        for kept_number, kept_hash in kept:
+            if self._node_hash(kept_number) == kept_hash:
+                self._rollback(kept_number)
+                return kept_number
+        raise ReorganisationTooDeep(
+            f"none of the last {len(kept) + 1} indexed blocks is on the node's chain any more: a "
+            f"reorganisation deeper than {REORG_WINDOW} blocks, or another chain; run `symledger reindex`"
+        )
+
+    def _node_hash(self, number: int) -> str | None:
+        header = self._gateway.block_header(number)
+        return header.hash if header else None
+
+    def _rollback(self, ancestor: int) -> None:
+        with self._sessions.begin() as session:
+            kept = session.get(IndexedBlock, ancestor)
+            ancestor_hash = kept.block_hash if kept else self._header(ancestor).hash
+            session.execute(delete(ChainEvent).where(ChainEvent.block_number > ancestor))
+            session.execute(delete(IndexedBlock).where(IndexedBlock.block_number > ancestor))
+            for table in reversed(self._derived):
+                if table.name not in _CHAIN_RECORDS:
+                    session.execute(delete(table))
+            replayed = self._replay(session)
+            checkpoint = session.get_one(IndexerCheckpoint, CHECKPOINT)
+            checkpoint.block_number, checkpoint.block_hash = ancestor, ancestor_hash
+            for hook in self._rollback_hooks:
+                hook(session, ancestor)
+        log.warning("read model rolled back to block %d (%d events replayed)", ancestor, replayed)
+
+    def _replay(self, session: Session) -> int:
+        """Applies the chain events kept in the database to the emptied read model, in chain order."""
+        rows = session.execute(
+            select(
+                ChainEvent.contract,
+                ChainEvent.event,
+                ChainEvent.args,
+                ChainEvent.block_number,
+                ChainEvent.block_hash,
+                ChainEvent.block_time,
+                ChainEvent.tx_hash,
+                ChainEvent.log_index,
+            ).order_by(ChainEvent.block_number, ChainEvent.log_index)
+        ).all()
+        for row in rows:
+            handler = _HANDLERS.get(row.event)
+            if handler is not None:
+                event = DecodedEvent(
+                    address=row.contract,
+                    event=row.event,
+                    args=self._gateway.restore_event_args(row.event, row.args),
+                    block_number=row.block_number,
+                    block_hash=row.block_hash,
+                    tx_hash=row.tx_hash,
+                    log_index=row.log_index,
+                )
+                # As the node gives it: SQLite hands stored times back without their UTC offset.
+                time = row.block_time if row.block_time.tzinfo else row.block_time.replace(tzinfo=UTC)
+                handler(session, event, time)
+        return len(rows)
+
+    def _apply_range(self, start: int, end: int, keep_from: int) -> None:
+        kept_numbers = range(max(start, keep_from), end + 1)
+        headers = {number: self._header(number) for number in sorted({start, end, *kept_numbers})}
+        events = self._gateway.events(start, end)
+        for number in sorted({event.block_number for event in events} - headers.keys()):
+            headers[number] = self._header(number)
+        for event in events:
+            if event.block_hash != headers[event.block_number].hash:
+                raise ChainMoved(f"event {event.tx_hash}/{event.log_index} is from another block")
+        for number in kept_numbers[1:]:
+            if headers[number].parent_hash != headers[number - 1].hash:
+                raise ChainMoved(f"block {number} does not follow block {number - 1} as read")
+        # Unchanged since the headers were read, so the logs read in between are of the same chain.
+        if self._node_hash(end) != headers[end].hash:
+            raise ChainMoved(f"block {end} changed while its range was read")
+        with self._sessions.begin() as session:
+            previous = session.get(IndexedBlock, start - 1)
+            if previous is not None and headers[start].parent_hash != previous.block_hash:
+                raise ChainMoved(f"block {start} does not follow the indexed block {start - 1}")
+            for event in events:
+                self._apply(session, event, headers[event.block_number].time)
+            for number in kept_numbers:
+                session.add(IndexedBlock(block_number=number, block_hash=headers[number].hash))
+            session.execute(delete(IndexedBlock).where(IndexedBlock.block_number <= end - REORG_WINDOW))
+            checkpoint = session.get(IndexerCheckpoint, CHECKPOINT)
+            if checkpoint is None:
+                session.add(
+                    IndexerCheckpoint(name=CHECKPOINT, block_number=end, block_hash=headers[end].hash)
+                )
             else:
-                checkpoint.block_number, checkpoint.block_hash = end, end_hash
+                checkpoint.block_number, checkpoint.block_hash = end, headers[end].hash
         if events:
             log.info("indexed %d events in blocks %d-%d", len(events), start, end)
+
+    def _header(self, number: int) -> BlockHeader:
+        header = self._gateway.block_header(number)
+        if header is None:
+            raise ChainMoved(f"block {number} is gone from the node's chain")
+        return header
 
     @staticmethod
     def _apply(session: Session, event: DecodedEvent, block_time: datetime) -> None:

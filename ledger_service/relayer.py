@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from web3.exceptions import Web3RPCError
@@ -29,7 +29,8 @@ from ledger_service.statements import STATEMENTS, Statement
 log = logging.getLogger(__name__)
 
 # pending: accepted, no transaction yet; sent: a transaction with this hash was signed and handed to
-# the node (which may have lost it); recorded: mined and indexed; failed: refused by the contract.
+# the node (which may have lost it, or mined it in a block not yet `confirmations` deep); recorded: mined
+# and indexed (back to sent if a reorganisation drops its block); failed: refused by the contract.
 PENDING, SENT, RECORDED, FAILED = "pending", "sent", "recorded", "failed"
 
 
@@ -56,6 +57,7 @@ class Relayer:
         # that a request is sending at the same moment.
         self._in_flight: set[str] = set()
         self._in_flight_lock = threading.Lock()
+        indexer.on_rollback(self._reopen_dropped)
 
     def submit(
         self,
@@ -176,12 +178,17 @@ class Relayer:
 
     def _settle(self, payload: SignedPayload, receipt: dict[str, Any]) -> SignedPayload:
         if receipt["status"] == 1:
+            block, block_hash = int(receipt["blockNumber"]), "0x" + bytes(receipt["blockHash"]).hex()
             refusal = self._batch_refusal(payload, receipt)  # svc-workflows: an item of a batch
             if refusal is not None:
-                self._indexer.sync(int(receipt["blockNumber"]))
+                self._indexer.sync(block)
                 return self._fail(payload, refusal)
-            self._indexer.sync(int(receipt["blockNumber"]))
-            return self._update(payload, status=RECORDED, block_number=int(receipt["blockNumber"]))
+            self._indexer.sync(block)
+            if not self._indexer.includes(block, block_hash):
+                # Mined but not `confirmations` deep yet (or its block was just replaced): it stays sent,
+                # and resume() settles it once the indexer has applied its block.
+                return payload
+            return self._update(payload, status=RECORDED, block_number=block)
         return self._fail(payload, self._gateway.replay_failure(payload.tx_hash or ""))
 
     def _fail(self, payload: SignedPayload, rejection: ContractRejection) -> SignedPayload:
@@ -325,3 +332,17 @@ class BatchItem:
     message: dict[str, Any]
     signature: bytes
     digest_hex: str
+
+    # --- reorganisations (ledger_service.indexer) ------------------------------------------------------
+
+    def _reopen_dropped(self, session: Session, ancestor: int) -> None:
+        """Runs inside the indexer's rollback: a statement recorded after the common ancestor is sent
+        again (its old transaction is looked for first, in case the node kept it in its pool)."""
+        reopened = session.execute(
+            update(SignedPayload)
+            .where(SignedPayload.status == RECORDED, SignedPayload.block_number > ancestor)
+            .values(status=SENT, block_number=None, updated_at=datetime.now(UTC))
+        ).rowcount
+        self._gateway.forget_tx_nonce()
+        if reopened:
+            log.warning("%d recorded statements were in blocks a reorganisation dropped; resending", reopened)

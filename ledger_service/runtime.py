@@ -5,6 +5,7 @@ import threading
 import time
 
 from ledger_service.chain.gateway import ChainGateway, NodeUnavailable
+from ledger_service.db.lock import IndexerLock
 from ledger_service.db.session import make_engine, make_sessionmaker, upgrade_schema
 from ledger_service.deployment import Deployment
 from ledger_service.indexer import Indexer
@@ -27,6 +28,8 @@ class Runtime:
             )
         self.deployment = Deployment.load(deployment_file)
         self.engine = make_engine(settings.resolved_database_url)
+        # One indexer per read model: start() refuses while another service or a reindex writes it.
+        self._indexer_lock = IndexerLock(self.engine)
         upgrade_schema(self.engine)
         self.sessions = make_sessionmaker(self.engine)
         relayer = load_account(
@@ -46,7 +49,9 @@ class Runtime:
                 f"{self.deployment.chain_id}"
             )
         self.gateway.bind(self.deployment)
-        self.indexer = Indexer(self.gateway, self.sessions, self.deployment.start_block)
+        self.indexer = Indexer(
+            self.gateway, self.sessions, self.deployment.start_block, confirmations=settings.confirmations
+        )
         self.relayer = Relayer(
             self.gateway,
             self.sessions,
@@ -66,6 +71,7 @@ class Runtime:
 
     def start(self) -> None:
         """Catches up with the chain, resends what the outbox holds, then keeps doing so in the background."""
+        self._indexer_lock.acquire()
         self._tick(resume=True)
         self._thread = threading.Thread(target=self._loop, name="indexer-relayer", daemon=True)
         self._thread.start()
@@ -75,6 +81,7 @@ class Runtime:
         if self._thread is not None:
             self._thread.join(timeout=30)
         self.notifier.close()  # webhook notifications
+        self._indexer_lock.release()
         self.engine.dispose()
 
     def _loop(self) -> None:

@@ -30,6 +30,12 @@ class Settings(BaseSettings):
     receipt_timeout_seconds: float = Field(15.0, description="How long a submission waits for mining")
     receipt_poll_seconds: float = 0.05
     indexer_poll_seconds: float = 1.0
+    # QBFT (production) has immediate finality: a block once added is never replaced, so 0 is right there
+    # too. A chain with probabilistic finality would need its reorganisation depth here (e.g. 12 on
+    # proof-of-work-like chains); reorganisations shallower than this never reach the read model.
+    confirmations: int = Field(
+        0, ge=0, description="Depth a block must have before the indexer applies it (0: the head)"
+    )
     relayer_retry_seconds: float = 5.0
     rpc_timeout_seconds: float = 10.0
     host: str = "127.0.0.1"

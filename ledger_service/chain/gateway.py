@@ -23,7 +23,7 @@ from eth_utils import event_abi_to_log_topic, function_abi_to_4byte_selector, to
 from web3 import Web3
 from web3._utils.events import get_event_data
 from web3.contract.contract import Contract, ContractFunction
-from web3.exceptions import ContractCustomError, ContractLogicError, TransactionNotFound
+from web3.exceptions import BlockNotFound, ContractCustomError, ContractLogicError, TransactionNotFound
 from web3.middleware import ExtraDataToPOAMiddleware
 
 from ledger_service.deployment import DeployedContract, Deployment
@@ -127,7 +127,7 @@ class ChainGateway:
         rpc_url: str,
         artifacts_dir: Path,
         *,
-        relayer: LocalAccount,
+        relayer: LocalAccount | None,
         gas_price_wei: int | None = 0,
         poa_chain: bool = False,
         timeout: float = 10.0,
@@ -634,3 +634,54 @@ def _cached_artifact(artifacts_dir: Path, name: str, _mtime_ns: int) -> Artifact
 
 
 # --- end processing and metered flows --------------------------------------------------------------------
+
+    # --- blocks, stored events and the relayer's nonce across reorganisations (ledger_service.indexer) ---
+
+    def block_header(self, number: int) -> "BlockHeader | None":
+        """The block at `number` on the node's current chain, or None if the chain is not that long."""
+        try:
+            block = self._call(lambda: self.w3.eth.get_block(number))
+        except BlockNotFound:
+            return None
+        return BlockHeader(
+            number=number,
+            hash="0x" + bytes(block["hash"]).hex(),
+            parent_hash="0x" + bytes(block["parentHash"]).hex(),
+            time=datetime.fromtimestamp(block["timestamp"], UTC),
+        )
+
+    def restore_event_args(self, event: str, stored: dict[str, Any]) -> dict[str, Any]:
+        """An event's arguments as events() decoded them, from the JSON they were stored as (where integers
+        are decimal text): the event's ABI says which values were integers."""
+        abi = next((item for item in self._events.values() if item["name"] == event), None)
+        if abi is None:
+            raise RuntimeError(f"no ABI for the stored event {event}: it cannot be replayed")
+        return {item["name"]: _from_stored(item, stored[item["name"]]) for item in abi["inputs"]}
+
+    def forget_tx_nonce(self) -> None:
+        """Asks the node for the relayer's next nonce before the next send: a reorganisation may have
+        dropped transactions of ours, so the nonces they used are free again."""
+        with self._send_lock:
+            self._next_tx_nonce = None
+
+
+@dataclass(frozen=True)
+class BlockHeader:
+    number: int
+    hash: str
+    parent_hash: str
+    time: datetime
+
+
+def _from_stored(abi: dict[str, Any], value: Any) -> Any:
+    typ: str = abi["type"]
+    if typ.endswith("]"):
+        element = {**abi, "type": typ[: typ.rindex("[")]}
+        return [_from_stored(element, item) for item in value]
+    if typ == "tuple":
+        if isinstance(value, Mapping):
+            return {c["name"]: _from_stored(c, value[c["name"]]) for c in abi["components"]}
+        return [_from_stored(c, item) for c, item in zip(abi["components"], value, strict=True)]
+    if typ.startswith(("uint", "int")):
+        return int(value)
+    return value

@@ -1,13 +1,25 @@
 """Tables of the read model and the outbox.
 
-Everything here except `signed_payloads` is derived from chain events and can be rebuilt from the
-chain alone; `signed_payloads` holds parties' signed statements until the chain has them.
+Which tables are derived from chain events (and rebuilt from the chain alone) and which are kept is
+declared in DERIVED_TABLES and KEPT_TABLES at the end; `signed_payloads` holds parties' signed statements
+until the chain has them.
 """
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 ADDRESS = String(42)
@@ -490,3 +502,72 @@ class NotifierCheckpoint(Base):
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     block_number: Mapped[int] = mapped_column(BigInteger)
     log_index: Mapped[int] = mapped_column(Integer)
+
+
+# --- the indexer's view of the chain, and which tables the chain alone rebuilds -----------------------
+
+
+class IndexedBlock(Base):
+    """The hash of each recently indexed block: what a reorganisation of the chain is detected against."""
+
+    __tablename__ = "indexed_blocks"
+
+    block_number: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    block_hash: Mapped[str] = mapped_column(HASH)
+
+
+# Every table is in exactly one of these two sets; the indexer refuses to start otherwise, so a table added
+# later must be classified. A derived table holds only what chain events say: `symledger reindex` and the
+# rollback of a reorganisation empty it and rebuild it by replaying events, so no handler ever needs undo
+# code. A kept table holds what the chain does not have and survives both; it must not reference a derived
+# table by foreign key (the derived rows are deleted and inserted again).
+DERIVED_TABLES = frozenset(
+    {
+        "participants",
+        "waste_codes",
+        "permits",
+        "lots",
+        "certificates",
+        "transfers",
+        "chain_events",
+        "indexer_checkpoints",
+        "indexed_blocks",
+        "rejections",
+        "corrections",
+        "processings",
+        "lot_lineage",
+        "lot_uses",
+        "metered_flows",
+        "metered_periods",
+    }
+)
+KEPT_TABLES = frozenset(
+    {
+        "signed_payloads",
+        "sign_in_challenges",
+        "access_tokens",
+        "idempotent_requests",
+        "documents",
+        "document_uploaders",
+        "document_audit",
+        "document_request_nonces",
+        # Webhooks name chain events by block and log index, not by a derived row's id.
+        "webhook_subscriptions",
+        "webhook_deliveries",
+        "webhook_attempts",
+        "notifier_checkpoints",
+    }
+)
+
+
+def derived_tables() -> list[Table]:
+    """The derived tables, parents before children; raises if a table is in neither set or in both."""
+    names = set(Base.metadata.tables)
+    unclassified = sorted(names - DERIVED_TABLES - KEPT_TABLES)
+    both = sorted(DERIVED_TABLES & KEPT_TABLES)
+    if unclassified or both:
+        raise RuntimeError(
+            "every table must be in exactly one of DERIVED_TABLES and KEPT_TABLES "
+            f"(ledger_service/db/models.py): unclassified {unclassified}, in both {both}"
+        )
+    return [table for table in Base.metadata.sorted_tables if table.name in DERIVED_TABLES]

@@ -1,6 +1,7 @@
 """The node or the service dying: a refused request leaves nothing; an accepted statement is never lost;
 the indexer resumes from its checkpoint. Each test runs its own anvil, so it can stop and restart it."""
 
+import time
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -167,6 +168,11 @@ def test_a_statement_another_relayer_recorded_is_settled_not_failed(stack, regul
         assert other.wait_for_receipt(tx_hash, timeout=10, poll=0.05)["status"] == 1
         monkeypatch.setattr(runtime.gateway, "send", send)
 
+        # The background loop may be settling it at this very moment (resume() skips what it holds).
+        deadline = time.monotonic() + 10
+        while (prepared["digest"], "recorded") not in outbox(settings) and time.monotonic() < deadline:
+            runtime.relayer.resume()
+            time.sleep(0.1)
         assert runtime.relayer.resume() == 0
         assert (prepared["digest"], "recorded") in outbox(settings)
         assert client.get(f"/transfers/{prepared['digest']}").json()["status"] == "dispatched"

@@ -1,14 +1,14 @@
 """idempotency keys
 
 Revision ID: 0008_idempotency
-Revises: 0006_webhooks
+Revises: 0007_indexer
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0008_idempotency"
-down_revision = "0006_webhooks"
+down_revision = "0007_indexer"
 branch_labels = None
 depends_on = None
 
