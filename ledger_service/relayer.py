@@ -321,18 +321,6 @@ class Relayer:
         # A batch item resent alone after its batch was lost has a receipt with no BatchItemRefused at all.
         return self._gateway.batch_refusals(receipt).get(int(index))
 
-
-# The position of a statement in the dispatchBatch call that carries it (kept in its outbox context).
-BATCH_INDEX = "batchIndex"
-
-
-@dataclass(frozen=True)
-class BatchItem:
-    statement: Statement
-    message: dict[str, Any]
-    signature: bytes
-    digest_hex: str
-
     # --- reorganisations (ledger_service.indexer) ------------------------------------------------------
 
     def _reopen_dropped(self, session: Session, ancestor: int) -> None:
@@ -346,3 +334,15 @@ class BatchItem:
         self._gateway.forget_tx_nonce()
         if reopened:
             log.warning("%d recorded statements were in blocks a reorganisation dropped; resending", reopened)
+
+
+# The position of a statement in the dispatchBatch call that carries it (kept in its outbox context).
+BATCH_INDEX = "batchIndex"
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    statement: Statement
+    message: dict[str, Any]
+    signature: bytes
+    digest_hex: str

@@ -626,6 +626,141 @@ class CorrectionMessage(Strict):
     receivedDelta: Delta
     documentHash: Bytes32
     reason: SignedText
+    nonce: Uint256
+    deadline: Uint256
+
+
+class SignedRejection(Strict):
+    model_config = _examples(
+        {
+            "message": {
+                "transferId": _EXAMPLE_TRANSFER,
+                "receiver": "0x" + "4d" * 20,
+                "acceptedQuantity": "9000",
+                "rejectedQuantity": "3400",
+                "reason": "moisture above the 8 % limit",
+                "returnTo": "0x" + "1f" * 20,
+                "returnPermitId": "0x" + "00" * 32,
+                "returnOperation": "",
+                "deadline": "1893456000",
+            },
+            "signature": _EXAMPLE_SIGNATURE,
+        }
+    )
+
+    message: RejectionMessage
+    signature: Signature
+
+
+class SignedCorrection(Strict):
+    model_config = _examples(
+        {
+            "message": {
+                "transferId": _EXAMPLE_TRANSFER,
+                "proposer": "0x" + "4d" * 20,
+                "shippedDelta": "0",
+                "receivedDelta": "150",
+                "documentHash": "0x" + "c0" * 32,
+                "reason": "weighbridge calibration error, see the corrected ticket",
+                "nonce": "3",
+                "deadline": "1893456000",
+            },
+            "signature": _EXAMPLE_SIGNATURE,
+        }
+    )
+
+    message: CorrectionMessage
+    signature: Signature
+
+
+class SignedDispatchBatch(Strict):
+    """Independently signed dispatches, each the body `POST /transfers` takes, recorded in one transaction."""
+
+    model_config = _examples(
+        {
+            "items": [
+                {
+                    "message": {
+                        "shipper": "0x" + "1f" * 20,
+                        "receiver": "0x" + "4d" * 20,
+                        "lotId": "0x" + "1a" * 32,
+                        "quantity": "12300",
+                        "operation": "R5",
+                        "permitId": "0x" + "2b" * 32,
+                        "certificates": [],
+                        "transporters": [],
+                        "licences": [],
+                        "documentHash": "0x" + "d0" * 32,
+                        "nonce": "8034523561873345111",
+                        "deadline": "1893456000",
+                    },
+                    "signature": _EXAMPLE_SIGNATURE,
+                }
+            ]
+        }
+    )
+
+    items: list[SignedDispatch] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class RejectionOut(BaseModel):
+    receiver: str
+    accepted_quantity: int
+    rejected_quantity: int
+    reason: str
+    discrepancy: int = Field(description="accepted + rejected - shipped, in the unit")
+    return_id: str | None
+    return_to: str | None
+    return_permit_id: str | None
+    return_operation: str | None = Field(description="None for a return to the shipper")
+    tx_hash: str
+    block_number: int
+    rejected_at: datetime
+
+
+TransferOut.model_rebuild()  # it refers to RejectionOut, defined just above
+
+
+class CorrectionOut(BaseModel):
+    id: str = Field(description="The Correction statement's EIP-712 digest, which both parties sign")
+    transfer_id: str
+    status: str = Field(description="pending (awaiting the counterparty's countersignature) or applied")
+    proposer: str
+    counterparty: str
+    shipped_delta: int
+    received_delta: int
+    document_hash: str | None = Field(description="The corrected document's SHA-256; None: unchanged")
+    reason: str
+    proposed_tx: str
+    proposed_block: int
+    proposed_at: datetime
+    countersigned_tx: str | None
+    countersigned_block: int | None
+    countersigned_at: datetime | None
+    evidence: list[Evidence]
+
+
+class ItemError(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+    status: int = Field(description="The HTTP status the same dispatch alone would have been refused with")
+
+
+class BatchItemOut(BaseModel):
+    index: int
+    outcome: str = Field(description="recorded, accepted (not yet recorded on chain) or refused")
+    transfer_id: str = Field(description="The dispatch's digest: the transfer's id once recorded")
+    transfer: TransferOut | None = None
+    submission: Submission | None = None
+    error: ItemError | None = None
+
+
+class BatchReport(BaseModel):
+    recorded: int
+    accepted: int
+    refused: int
+    items: list[BatchItemOut] = Field(description="In request order; each recorded item's evidence names its tx")
 
 
 # --- processing and metered flows --------------------------------------------------------------------
@@ -799,138 +934,6 @@ class RecordProcessingMessage(Strict):
     nonce: Uint256
     deadline: Uint256
 
-
-class SignedRejection(Strict):
-    model_config = _examples(
-        {
-            "message": {
-                "transferId": _EXAMPLE_TRANSFER,
-                "receiver": "0x" + "4d" * 20,
-                "acceptedQuantity": "9000",
-                "rejectedQuantity": "3400",
-                "reason": "moisture above the 8 % limit",
-                "returnTo": "0x" + "1f" * 20,
-                "returnPermitId": "0x" + "00" * 32,
-                "returnOperation": "",
-                "deadline": "1893456000",
-            },
-            "signature": _EXAMPLE_SIGNATURE,
-        }
-    )
-
-    message: RejectionMessage
-    signature: Signature
-
-
-class SignedCorrection(Strict):
-    model_config = _examples(
-        {
-            "message": {
-                "transferId": _EXAMPLE_TRANSFER,
-                "proposer": "0x" + "4d" * 20,
-                "shippedDelta": "0",
-                "receivedDelta": "150",
-                "documentHash": "0x" + "c0" * 32,
-                "reason": "weighbridge calibration error, see the corrected ticket",
-                "nonce": "3",
-                "deadline": "1893456000",
-            },
-            "signature": _EXAMPLE_SIGNATURE,
-        }
-    )
-
-    message: CorrectionMessage
-    signature: Signature
-
-
-class SignedDispatchBatch(Strict):
-    """Independently signed dispatches, each the body `POST /transfers` takes, recorded in one transaction."""
-
-    model_config = _examples(
-        {
-            "items": [
-                {
-                    "message": {
-                        "shipper": "0x" + "1f" * 20,
-                        "receiver": "0x" + "4d" * 20,
-                        "lotId": "0x" + "1a" * 32,
-                        "quantity": "12300",
-                        "operation": "R5",
-                        "permitId": "0x" + "2b" * 32,
-                        "certificates": [],
-                        "transporters": [],
-                        "licences": [],
-                        "documentHash": "0x" + "d0" * 32,
-                        "nonce": "8034523561873345111",
-                        "deadline": "1893456000",
-                    },
-                    "signature": _EXAMPLE_SIGNATURE,
-                }
-            ]
-        }
-    )
-
-    items: list[SignedDispatch] = Field(min_length=1, max_length=MAX_BATCH)
-
-
-class RejectionOut(BaseModel):
-    receiver: str
-    accepted_quantity: int
-    rejected_quantity: int
-    reason: str
-    discrepancy: int = Field(description="accepted + rejected - shipped, in the unit")
-    return_id: str | None
-    return_to: str | None
-    return_permit_id: str | None
-    return_operation: str | None = Field(description="None for a return to the shipper")
-    tx_hash: str
-    block_number: int
-    rejected_at: datetime
-
-
-TransferOut.model_rebuild()  # it refers to RejectionOut, defined just above
-
-
-class CorrectionOut(BaseModel):
-    id: str = Field(description="The Correction statement's EIP-712 digest, which both parties sign")
-    transfer_id: str
-    status: str = Field(description="pending (awaiting the counterparty's countersignature) or applied")
-    proposer: str
-    counterparty: str
-    shipped_delta: int
-    received_delta: int
-    document_hash: str | None = Field(description="The corrected document's SHA-256; None: unchanged")
-    reason: str
-    proposed_tx: str
-    proposed_block: int
-    proposed_at: datetime
-    countersigned_tx: str | None
-    countersigned_block: int | None
-    countersigned_at: datetime | None
-    evidence: list[Evidence]
-
-
-class ItemError(BaseModel):
-    loc: list[str | int]
-    msg: str
-    type: str
-    status: int = Field(description="The HTTP status the same dispatch alone would have been refused with")
-
-
-class BatchItemOut(BaseModel):
-    index: int
-    outcome: str = Field(description="recorded, accepted (not yet recorded on chain) or refused")
-    transfer_id: str = Field(description="The dispatch's digest: the transfer's id once recorded")
-    transfer: TransferOut | None = None
-    submission: Submission | None = None
-    error: ItemError | None = None
-
-
-class BatchReport(BaseModel):
-    recorded: int
-    accepted: int
-    refused: int
-    items: list[BatchItemOut] = Field(description="In request order; each recorded item's evidence names its tx")
 
 class DeclareUseMessage(Strict):
     holder: Address

@@ -451,7 +451,9 @@ class ChainGateway:
             refused[int(args["index"])] = self._decode_error("0x" + bytes(args["reason"]).hex())
         return refused
 
-    def recorded_statement(self, tx_hash: str, statement: Statement, digest_hex: str) -> dict[str, Any] | None:
+    def recorded_statement(
+        self, tx_hash: str, statement: Statement, digest_hex: str
+    ) -> dict[str, Any] | None:
         """The message of `statement` whose digest is `digest_hex`, read back from the calldata of the
         transaction that recorded it (a dispatch alone or in a batch), or None if it is not there."""
         tx = self._call(lambda: self.w3.eth.get_transaction(tx_hash))
@@ -480,6 +482,7 @@ class ChainGateway:
             if "0x" + statement_digest(payload).hex() == digest_hex:
                 return message
         return None
+
     # --- processing and metered flows ---------------------------------------------------------------------
     # The modules beside the ledger: Processing (created by the ledger's constructor, at `ledger.processing()`)
     # and MeteredFlows (deployed after the ledger, with the ledger as its participant registry). Each verifies
@@ -609,32 +612,6 @@ class ChainGateway:
 
     # --- end processing and metered flows -----------------------------------------------------------------
 
-
-# --- processing and metered flows ------------------------------------------------------------------------
-PROCESSING_CONTRACT, METERED_FLOWS_CONTRACT = "Processing", "MeteredFlows"
-# Which module verifies each statement (and records it: MeterPeriod is only recorded in AnchorPeriods).
-MODULE_CALLS: dict[str, str] = {
-    "RecordProcessing": "processing",
-    "DeclareUse": "processing",
-    "RegisterFlow": "metered_flows",
-    "MeterPeriod": "metered_flows",
-    "AnchorPeriods": "metered_flows",
-}
-
-
-def _module_artifact(artifacts_dir: Path, name: str) -> Artifact:
-    path = artifacts_dir / f"{name}.json"
-    # Parsing and hashing an artifact takes a tenth of a second: once per build, not once per gateway.
-    return _cached_artifact(artifacts_dir, name, path.stat().st_mtime_ns if path.exists() else 0)
-
-
-@functools.lru_cache(maxsize=16)
-def _cached_artifact(artifacts_dir: Path, name: str, _mtime_ns: int) -> Artifact:
-    return Artifact.load(artifacts_dir, name)
-
-
-# --- end processing and metered flows --------------------------------------------------------------------
-
     # --- blocks, stored events and the relayer's nonce across reorganisations (ledger_service.indexer) ---
 
     def block_header(self, number: int) -> "BlockHeader | None":
@@ -663,6 +640,32 @@ def _cached_artifact(artifacts_dir: Path, name: str, _mtime_ns: int) -> Artifact
         dropped transactions of ours, so the nonces they used are free again."""
         with self._send_lock:
             self._next_tx_nonce = None
+
+
+# --- processing and metered flows ------------------------------------------------------------------------
+PROCESSING_CONTRACT, METERED_FLOWS_CONTRACT = "Processing", "MeteredFlows"
+# Which module verifies each statement (and records it: MeterPeriod is only recorded in AnchorPeriods).
+MODULE_CALLS: dict[str, str] = {
+    "RecordProcessing": "processing",
+    "DeclareUse": "processing",
+    "RegisterFlow": "metered_flows",
+    "MeterPeriod": "metered_flows",
+    "AnchorPeriods": "metered_flows",
+}
+
+
+def _module_artifact(artifacts_dir: Path, name: str) -> Artifact:
+    path = artifacts_dir / f"{name}.json"
+    # Parsing and hashing an artifact takes a tenth of a second: once per build, not once per gateway.
+    return _cached_artifact(artifacts_dir, name, path.stat().st_mtime_ns if path.exists() else 0)
+
+
+@functools.lru_cache(maxsize=16)
+def _cached_artifact(artifacts_dir: Path, name: str, _mtime_ns: int) -> Artifact:
+    return Artifact.load(artifacts_dir, name)
+
+
+# --- end processing and metered flows --------------------------------------------------------------------
 
 
 @dataclass(frozen=True)

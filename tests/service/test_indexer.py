@@ -19,6 +19,7 @@ from parties import (
     register,
     register_lot,
     register_permit,
+    sign_in,
     signed_submit,
     trading_pair,
 )
@@ -65,7 +66,9 @@ def fresh_database(base_url: str, tmp_path: Path, name: str) -> str:
 
 
 @contextmanager
-def own_service(settings: Settings, tmp_path: Path, name: str, **overrides: Any) -> Iterator[TestClient]:
+def own_service(
+    settings: Settings, tmp_path: Path, name: str, regulator: Party, **overrides: Any
+) -> Iterator[TestClient]:
     """A second service on the session's chain and deployment, with its own database and relayer key,
     whose background loop stays idle so the test drives the indexer and the relayer step by step."""
     data_dir = tmp_path / name
@@ -81,6 +84,9 @@ def own_service(settings: Settings, tmp_path: Path, name: str, **overrides: Any)
     )
     ensure_keystore(own.resolved_relayer_keystore, own.resolved_relayer_password_file)
     with TestClient(create_app(own)) as client:
+        client.headers.update(
+            sign_in(client, regulator)
+        )  # reads need a signed-in party; the regulator sees all
         yield client
 
 
@@ -128,7 +134,7 @@ def test_reorganisation_is_rolled_back_and_the_dropped_statement_relayed_again(
     client, settings, regulator, tmp_path
 ):
     shipper, receiver = trading_pair(client, regulator)
-    with own_service(settings, tmp_path, "reorg") as own:
+    with own_service(settings, tmp_path, "reorg", regulator) as own:
         runtime = own.app.state.runtime
         lot_before = own.get(f"/lots/{shipper.lot_id}").json()["balance"]
         transfer = dispatch(own, shipper, receiver)
@@ -182,7 +188,7 @@ def test_an_event_is_applied_once_its_block_is_deep_enough(client, settings, reg
     shipper, receiver = trading_pair(client, regulator)
     rpc(settings.rpc_url, "evm_mine")
     rpc(settings.rpc_url, "evm_mine")  # the registrations are now two blocks deep
-    with own_service(settings, tmp_path, "confirmations", confirmations=2) as own:
+    with own_service(settings, tmp_path, "confirmations", regulator, confirmations=2) as own:
         runtime = own.app.state.runtime
         prepared = own.post("/transfers/dispatches/prepare", json=dispatch_terms(shipper, receiver))
         assert prepared.status_code == 200, prepared.text

@@ -385,7 +385,12 @@ def test_a_party_sees_and_deletes_only_its_own_webhooks(api, regulator, receiver
             "type": "unknown_webhook",
         }
     assert api.get("/webhooks", headers={"Authorization": ""}).status_code == 401
-    assert api.post("/webhooks", json={"url": receiver_server.url("/x")}).status_code == 401
+    assert (
+        api.post(
+            "/webhooks", json={"url": receiver_server.url("/x")}, headers={"Authorization": ""}
+        ).status_code
+        == 401
+    )
 
     assert api.delete(f"/webhooks/{hook['id']}", headers=my_auth).status_code == 204
     assert api.get("/webhooks", headers=my_auth).json() == []
