@@ -436,36 +436,9 @@ def dispatch(
 ) -> None:
     """As a shipper: dispatch part of a lot to a receiver whose permit covers it."""
     account = _account(keystore, password_file)
-    document_hash = "0x" + hashlib.sha256(_read_bytes(document)).hexdigest()
-    permit_id = statements.permit_id(permit)
-    certificates = [c.lower() for c in certificate or []]
-    carriers = [t.partition("=") for t in transporter or []]
-    transporters = [address for address, _, _ in carriers]
-    licences = [statements.permit_id(number) if number else "0x" + "00" * 32 for _, _, number in carriers]
-    terms = {
-        "shipper": account.address,
-        "receiver": receiver,
-        "lot_id": lot,
-        "quantity": quantity,
-        "operation": operation,
-        "permit_id": permit_id,
-        "certificates": certificates,
-        "transporters": transporters,
-        "licences": licences,
-        "document_hash": document_hash,
-    }
-    expected = {
-        "shipper": account.address,
-        "receiver": receiver,
-        "lotId": lot.lower(),
-        "quantity": str(quantity),
-        "operation": operation,
-        "permitId": permit_id,
-        "certificates": certificates,
-        "transporters": transporters,
-        "licences": licences,
-        "documentHash": document_hash,
-    }
+    terms, expected = _dispatch_terms(
+        account, receiver, lot, quantity, operation, permit, document, certificate or [], transporter or []
+    )
     _workflow(api, account, "/transfers/dispatches/prepare", terms, expected)
 
 
@@ -557,25 +530,31 @@ def deploy(
     regulator_name: Annotated[str, typer.Option(help="Founding regulator's legal name")],
 ) -> None:
     """Deploy the contracts with the relayer key and write the deployment record (settings: SYMLEDGER_*)."""
-    from ledger_service.chain.gateway import ChainGateway
     from ledger_service.settings import Settings
 
     settings = Settings()
     if settings.resolved_deployment_file.exists():
         fail(f"{settings.resolved_deployment_file} exists: the contracts are deployed already")
+    gateway = _relayer_gateway(settings)
+    deployment = gateway.deploy(regulator, regulator_name)
+    deployment.save(settings.resolved_deployment_file)
+    typer.echo(f"ledger {deployment.ledger.address} on chain {deployment.chain_id}")
+
+
+def _relayer_gateway(settings: Any) -> Any:
+    """The chain gateway signing with the relayer key the settings name (for deployments)."""
+    from ledger_service.chain.gateway import ChainGateway
+
     relayer = load_account(
         settings.resolved_relayer_keystore, settings.resolved_relayer_password_file.read_text().rstrip("\n")
     )
-    gateway = ChainGateway(
+    return ChainGateway(
         settings.rpc_url,
         settings.artifacts_dir,
         relayer=relayer,
         gas_price_wei=settings.gas_price_wei,
         poa_chain=settings.poa_chain,
     )
-    deployment = gateway.deploy(regulator, regulator_name)
-    deployment.save(settings.resolved_deployment_file)
-    typer.echo(f"ledger {deployment.ledger.address} on chain {deployment.chain_id}")
 
 
 @app.command("serve")
@@ -1015,11 +994,37 @@ def _batch_dispatch_terms(account: Any, path: Path) -> tuple[dict[str, Any], dic
         fail(f"{path}: not JSON ({exc.msg} at line {exc.lineno})")
     except (KeyError, TypeError, ValueError) as exc:
         fail(f"{path}: a dispatch needs receiver, lot, quantity, operation, permit and document ({exc})")
+    return _dispatch_terms(
+        account,
+        receiver,
+        lot,
+        quantity,
+        operation,
+        permit,
+        document,
+        spec.get("certificates", []),
+        spec.get("transporters", []),
+    )
+
+
+def _dispatch_terms(
+    account: Any,
+    receiver: str,
+    lot: str,
+    quantity: int,
+    operation: str,
+    permit: str,
+    document: Path,
+    certificates: list[str],
+    transporters: list[str],
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A dispatch's terms for the prepare endpoint, and the message fields the prepared statement must carry
+    (checked before signing). A transporter is ADDRESS or ADDRESS=LICENCE-NUMBER."""
     document_hash = "0x" + hashlib.sha256(_read_bytes(document)).hexdigest()
     permit_id = statements.permit_id(permit)
-    certificates = [c.lower() for c in spec.get("certificates", [])]
-    carriers = [t.partition("=") for t in spec.get("transporters", [])]
-    transporters = [address for address, _, _ in carriers]
+    cited = [c.lower() for c in certificates]
+    carriers = [t.partition("=") for t in transporters]
+    addresses = [address for address, _, _ in carriers]
     licences = [statements.permit_id(number) if number else ZERO_HASH for _, _, number in carriers]
     terms = {
         "shipper": account.address,
@@ -1028,8 +1033,8 @@ def _batch_dispatch_terms(account: Any, path: Path) -> tuple[dict[str, Any], dic
         "quantity": quantity,
         "operation": operation,
         "permit_id": permit_id,
-        "certificates": certificates,
-        "transporters": transporters,
+        "certificates": cited,
+        "transporters": addresses,
         "licences": licences,
         "document_hash": document_hash,
     }
@@ -1040,8 +1045,8 @@ def _batch_dispatch_terms(account: Any, path: Path) -> tuple[dict[str, Any], dic
         "quantity": str(quantity),
         "operation": operation,
         "permitId": permit_id,
-        "certificates": certificates,
-        "transporters": transporters,
+        "certificates": cited,
+        "transporters": addresses,
         "licences": licences,
         "documentHash": document_hash,
     }
@@ -1056,6 +1061,7 @@ def _check_prepared(prepared: dict[str, Any], expected: dict[str, Any]) -> None:
             fail(f"the service prepared {field}={message.get(field)!r}, not {value!r}; not signing")
     if "0x" + statements.digest(prepared["typed_data"]).hex() != prepared["digest"]:
         fail("the service's digest does not match the typed data; not signing")
+
 
 # --- processing and metered flows ------------------------------------------------------------------
 
@@ -1320,7 +1326,6 @@ def flow_anchor(
 def deploy_modules() -> None:
     """Complete a deployment record written before the processing and metered-flow modules were recorded:
     record the processing module and deploy MeteredFlows (settings: SYMLEDGER_*)."""
-    from ledger_service.chain.gateway import ChainGateway
     from ledger_service.deployment import Deployment
     from ledger_service.settings import Settings
 
@@ -1331,16 +1336,7 @@ def deploy_modules() -> None:
     deployment = Deployment.load(record)
     if not deployment.missing_modules:
         fail(f"{record} names both modules already")
-    relayer = load_account(
-        settings.resolved_relayer_keystore, settings.resolved_relayer_password_file.read_text().rstrip("\n")
-    )
-    gateway = ChainGateway(
-        settings.rpc_url,
-        settings.artifacts_dir,
-        relayer=relayer,
-        gas_price_wei=settings.gas_price_wei,
-        poa_chain=settings.poa_chain,
-    )
+    gateway = _relayer_gateway(settings)
     try:
         deployment = gateway.complete_deployment(deployment)
     except RuntimeError as exc:

@@ -356,20 +356,10 @@ def _permit_revoked(session: Session, event: DecodedEvent, _time: datetime) -> s
 
 def _lot_generated(session: Session, event: DecodedEvent, block_time: datetime) -> str:
     a = event.args
-    session.add(
-        Lot(
-            id=a["lotId"],
-            holder=a["generator"],
-            code_key=a["codeKey"],
-            origin="generated",
-            quantity=a["quantity"],
-            balance=a["quantity"],
-            document_hash=a["documentHash"],
-            created_tx=event.tx_hash,
-            created_block=event.block_number,
-            created_at=block_time,
-        )
-    )
+    _open_lot(
+        session, event, block_time, a["lotId"], a["generator"], a["codeKey"], "generated", a["quantity"],
+        document_hash=a["documentHash"],
+    )  # fmt: skip
     return a["lotId"]
 
 
@@ -457,21 +447,7 @@ def _transfer_received(session: Session, event: DecodedEvent, block_time: dateti
     transfer.receipt_tx = event.tx_hash
     transfer.receipt_block = event.block_number
     transfer.received_at = block_time
-    # The receiver's lot has the transfer's id (TransferLedger.confirmReceipt).
-    session.add(
-        Lot(
-            id=transfer.id,
-            holder=transfer.receiver,
-            code_key=transfer.code_key,
-            origin="received",
-            quantity=a["receivedQuantity"],
-            balance=a["receivedQuantity"],
-            source_transfer=transfer.id,
-            created_tx=event.tx_hash,
-            created_block=event.block_number,
-            created_at=block_time,
-        )
-    )
+    _open_received_lot(session, event, block_time, transfer, a["receivedQuantity"])
     return transfer.id
 
 
@@ -491,6 +467,44 @@ _HANDLERS: dict[str, Handler] = {
     "LegDelivered": _leg,
     "TransferReceived": _transfer_received,
 }
+
+
+def _open_lot(
+    session: Session,
+    event: DecodedEvent,
+    block_time: datetime,
+    lot_id: str,
+    holder: str,
+    code_key: str,
+    origin: str,
+    quantity: int,
+    **details: Any,
+) -> None:
+    """Adds the lot an event opened, holding all of `quantity`, with the event as its evidence."""
+    session.add(
+        Lot(
+            id=lot_id,
+            holder=holder,
+            code_key=code_key,
+            origin=origin,
+            quantity=quantity,
+            balance=quantity,
+            created_tx=event.tx_hash,
+            created_block=event.block_number,
+            created_at=block_time,
+            **details,
+        )
+    )
+
+
+def _open_received_lot(
+    session: Session, event: DecodedEvent, block_time: datetime, transfer: Transfer, quantity: int
+) -> None:
+    # The receiver's lot has the transfer's id (Transfers.confirmReceipt, Returns.reject).
+    _open_lot(
+        session, event, block_time, transfer.id, transfer.receiver, transfer.code_key, "received", quantity,
+        source_transfer=transfer.id,
+    )  # fmt: skip
 
 
 def _existing(session: Session, model: type[_Row], key: str, event: DecodedEvent) -> _Row:
@@ -553,20 +567,7 @@ def _transfer_rejected(session: Session, event: DecodedEvent, block_time: dateti
             event.block_number,
             block_time,
         )
-        session.add(
-            Lot(
-                id=transfer.id,
-                holder=transfer.receiver,
-                code_key=transfer.code_key,
-                origin="received",
-                quantity=accepted,
-                balance=accepted,
-                source_transfer=transfer.id,
-                created_tx=event.tx_hash,
-                created_block=event.block_number,
-                created_at=block_time,
-            )
-        )
+        _open_received_lot(session, event, block_time, transfer, accepted)
     return transfer.id
 
 
@@ -674,19 +675,7 @@ from ledger_service.statements import OUTPUT_KINDS, output_lot_id  # noqa: E402
 
 def _output_lot_opened(session: Session, event: DecodedEvent, block_time: datetime) -> str:
     a = event.args
-    session.add(
-        Lot(
-            id=a["lotId"],
-            holder=a["holder"],
-            code_key=a["codeKey"],
-            origin="produced",
-            quantity=a["quantity"],
-            balance=a["quantity"],
-            created_tx=event.tx_hash,
-            created_block=event.block_number,
-            created_at=block_time,
-        )
-    )
+    _open_lot(session, event, block_time, a["lotId"], a["holder"], a["codeKey"], "produced", a["quantity"])
     return a["lotId"]
 
 

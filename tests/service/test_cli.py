@@ -92,3 +92,26 @@ def test_unreadable_input_is_a_one_line_error(tmp_path):
         str(tmp_path / "pw"),
     )
     assert unreachable.exit_code == 1 and "cannot reach the service" in unreachable.output
+
+
+def test_deploy_writes_the_record_once(tmp_path, regulator):
+    # The production route (docs/deploy.md): a relayer key, `symledger deploy`, a deployment record.
+    from conftest import free_port
+
+    from ledger_service import devstack
+    from ledger_service.deployment import Deployment
+    from ledger_service.keystore import ensure_keystore
+
+    data_dir = tmp_path / "data"
+    keys = data_dir / "keys"
+    ensure_keystore(keys / "relayer.json", keys / "relayer.password")
+    with devstack.running_anvil(tmp_path / "node", free_port(), say=lambda _line: None) as rpc_url:
+        env = {"SYMLEDGER_DATA_DIR": str(data_dir), "SYMLEDGER_RPC_URL": rpc_url}
+        args = ["deploy", "--regulator", regulator.address, "--regulator-name", "Provincial DONRE"]
+        first = runner.invoke(app, args, env=env)
+        assert first.exit_code == 0, first.output
+        record = Deployment.load(data_dir / "deployment.json")
+        assert first.output.strip() == f"ledger {record.ledger.address} on chain {record.chain_id}"
+        again = runner.invoke(app, args, env=env)
+    assert again.exit_code == 1
+    assert "exists: the contracts are deployed already" in again.output
