@@ -240,7 +240,7 @@ class Relayer:
     def submit_batch(
         self, items: list["BatchItem"]
     ) -> list[SignedPayload | ContractRejection | SubmissionInProgress]:
-        """Records many signed statements with one dispatchBatch transaction; answers each item's outcome in
+        """Records many signed statements with one recordBatch transaction; answers each item's outcome in
         order: its outbox record (recorded, sent, pending or failed) or the refusal its simulation met, which
         leaves no trace. Items are independent: one refused never holds the others back.
 
@@ -336,7 +336,7 @@ class Relayer:
             log.warning("%d recorded statements were in blocks a reorganisation dropped; resending", reopened)
 
 
-# The position of a statement in the dispatchBatch call that carries it (kept in its outbox context).
+# The position of a statement in the recordBatch call that carries it (kept in its outbox context).
 BATCH_INDEX = "batchIndex"
 
 

@@ -52,8 +52,7 @@ contract NaiveTransferLedger is EIP712, Nonces {
         Received,
         PartiallyRejected,
         Rejected,
-        Returning,
-        Corrected
+        Returning
     }
 
     enum CorrectionStatus {
@@ -691,7 +690,6 @@ contract NaiveTransferLedger is EIP712, Nonces {
             t.receivedQuantity = uint256(int256(t.receivedQuantity) + c.receivedDelta);
         }
         if (c.documentHash != bytes32(0)) t.documentHash = c.documentHash;
-        if (_received(t.status)) t.status = Status.Corrected;
         emit TransferCorrected(correctionId, c.transferId, counterparty);
     }
 
@@ -735,7 +733,7 @@ contract NaiveTransferLedger is EIP712, Nonces {
     }
 
     function _received(Status status) private pure returns (bool) {
-        return status == Status.Received || status == Status.PartiallyRejected || status == Status.Corrected;
+        return status == Status.Received || status == Status.PartiallyRejected;
     }
 
     /// @dev Opens the receiver's lot of a transfer, with the source lot's code and unit.

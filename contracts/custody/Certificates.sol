@@ -112,8 +112,8 @@ abstract contract Certificates is Lots {
 
     /**
      * @notice Revokes a certificate on the signed word of the lab that issued it.
-     * @param r The RevokeCertificate statement: lab, certificate id, the lot it is bound to, the reason, the
-     * lab's nonce and the deadline.
+     * @param r The RevokeCertificate statement: lab, certificate id, the lot it is bound to, the reason, a
+     * nonce making the statement unique (not consumed: a certificate is revoked once) and the deadline.
      * @param signature The lab's EIP-712 signature of `r`.
      */
     function revokeCertificate(CertificateRevocation calldata r, bytes calldata signature) external {
@@ -132,7 +132,8 @@ abstract contract Certificates is Lots {
                 r.deadline
             )
         );
-        _useSignedMessage(r.lab, structHash, r.nonce, r.deadline, signature);
+        // A revocation is final: the revoked flag stops a replay, and no nonce slot need be spent on it.
+        _verifySigned(r.lab, structHash, r.deadline, signature);
 
         certificate.revoked = true;
         emit CertificateRevoked(r.certificateId, r.lotId, r.lab, r.reason);

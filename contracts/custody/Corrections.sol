@@ -30,7 +30,22 @@ abstract contract Corrections is Returns {
         "string reason,uint256 nonce,uint256 deadline)"
     );
 
-    mapping(bytes32 correctionId => address counterparty) private _awaitingCountersignature;
+    /// @dev What a correction puts into effect, fixed when its proposal was checked: the transfer, its
+    /// parties and the shipper's lot (proven from the dispatch), the party that must countersign, the deltas
+    /// and the deadline. The countersignature names it again, checked against its hash.
+    struct CorrectionEffect {
+        bytes32 transferId;
+        address shipper;
+        address receiver;
+        bytes32 lotId;
+        address counterparty;
+        int64 shippedDelta;
+        int64 receivedDelta;
+        uint256 deadline;
+    }
+
+    /// @dev A proposal awaiting its countersignature: the hash of its CorrectionEffect (zero: none awaits).
+    mapping(bytes32 correctionId => bytes32 effectHash) private _pendingCorrections;
 
     /// @notice `proposer` proposed correction `correctionId` of `transferId`: `shippedDelta` to the quantity
     /// shipped, `receivedDelta` to the quantity received, `documentHash` the corrected transfer document (zero:
@@ -58,6 +73,8 @@ abstract contract Corrections is Returns {
     error NotReceived(bytes32 transferId, TransferStatus status);
     /// @dev No correction with this id awaits a countersignature (never proposed, or already in effect).
     error NoPendingCorrection(bytes32 correctionId);
+    /// @dev The effect given is not the one the correction's proposal fixed.
+    error WrongCorrectionEffect(bytes32 correctionId);
 
     /**
      * @notice Records a party's signed proposal to correct a transfer; it takes effect once countersigned.
@@ -75,75 +92,71 @@ abstract contract Corrections is Returns {
         external
         returns (bytes32 correctionId)
     {
-        (address counterparty,,) = _checkCorrection(dispatchEncoding, c);
+        CorrectionEffect memory e = _checkCorrection(dispatchEncoding, c);
         correctionId = _useSignedMessage(c.proposer, _hashCorrection(c), c.nonce, c.deadline, signature);
 
-        _awaitingCountersignature[correctionId] = counterparty;
+        _pendingCorrections[correctionId] = keccak256(abi.encode(e));
         emit CorrectionProposed(
-            correctionId, c.transferId, c.proposer, counterparty, c.shippedDelta, c.receivedDelta, c.documentHash, c.reason
+            correctionId, c.transferId, c.proposer, e.counterparty, c.shippedDelta, c.receivedDelta, c.documentHash, c.reason
         );
     }
 
     /**
      * @notice Records the counterparty's signature of a proposed correction and puts it into effect.
-     * @param dispatchEncoding The transfer's Dispatch as EIP-712 encodes it (see `proposeCorrection`).
-     * @param c The proposed Correction statement, unchanged.
-     * @param signature The counterparty's EIP-712 signature of `c` (the same statement the proposer signed).
+     * @dev The counterparty signs the very statement the proposer signed, whose digest is the correction id;
+     * what it changes was checked and fixed at the proposal, and nothing checked there can have changed
+     * since (a received transfer stays received; a lot refuses a delta it no longer holds). Only the
+     * countersigning party must be active now.
+     * @param correctionId The proposed correction's id (the EIP-712 digest of its Correction statement).
+     * @param e The correction's effect as the proposal fixed it (see `CorrectionProposed` and the dispatch).
+     * @param signature The counterparty's EIP-712 signature of the proposed Correction statement.
      */
-    function countersignCorrection(bytes32[13] calldata dispatchEncoding, Correction calldata c, bytes calldata signature)
+    function countersignCorrection(bytes32 correctionId, CorrectionEffect calldata e, bytes calldata signature)
         external
     {
-        bytes32 structHash = _hashCorrection(c);
-        bytes32 correctionId = _hashTypedDataV4(structHash);
-        address counterparty = _awaitingCountersignature[correctionId];
-        if (counterparty == address(0)) revert NoPendingCorrection(correctionId);
-        // The transfer may have moved on since the proposal (received, or its lots shipped on): check again.
-        (, address shipper, bytes32 lotId) = _checkCorrection(dispatchEncoding, c);
-        _verifySigned(counterparty, structHash, c.deadline, signature);
+        bytes32 effectHash = _pendingCorrections[correctionId];
+        if (effectHash == bytes32(0)) revert NoPendingCorrection(correctionId);
+        if (_hashEffect(e) != effectHash) revert WrongCorrectionEffect(correctionId);
+        _requireActive(e.counterparty, 0);
+        _verifySignedDigest(e.counterparty, correctionId, e.deadline, signature);
 
-        delete _awaitingCountersignature[correctionId];
-        _applyDeltas(c, shipper, lotId);
-        emit TransferCorrected(correctionId, c.transferId, counterparty);
+        delete _pendingCorrections[correctionId];
+        // Shipping more takes more from the shipper's lot: the opposite sign of the lot's change.
+        if (e.shippedDelta != 0) _moveLot(e.lotId, e.shipper, -int256(e.shippedDelta));
+        if (e.receivedDelta != 0) _moveLot(e.transferId, e.receiver, e.receivedDelta);
+        emit TransferCorrected(correctionId, e.transferId, e.counterparty);
     }
 
     /**
-     * @notice The party whose countersignature a proposed correction awaits (zero if none does).
+     * @notice Whether a proposed correction awaits its countersignature.
      * @param correctionId The correction's id.
      */
-    function awaitingCountersignature(bytes32 correctionId) external view returns (address) {
-        return _awaitingCountersignature[correctionId];
+    function correctionPending(bytes32 correctionId) external view returns (bool) {
+        return _pendingCorrections[correctionId] != bytes32(0);
     }
 
-    /// @dev Checks the correction against the transfer; returns the party that must countersign it, the
-    /// shipper and the shipper's lot.
+    /// @dev Checks the correction against the transfer; returns what it will put into effect.
     function _checkCorrection(bytes32[13] calldata dispatchEncoding, Correction calldata c)
         private
         view
-        returns (address counterparty, address shipper, bytes32 lotId)
+        returns (CorrectionEffect memory e)
     {
         TransferStatus status = _transfers[c.transferId].status;
         if (status == TransferStatus.None) revert UnknownTransfer(c.transferId);
-        address receiver;
-        (shipper, receiver, lotId) = _dispatchParties(c.transferId, dispatchEncoding);
+        (e.shipper, e.receiver, e.lotId) = _dispatchParties(c.transferId, dispatchEncoding);
         address proposer = c.proposer;
-        if (proposer == shipper) counterparty = receiver;
-        else if (proposer == receiver) counterparty = shipper;
+        if (proposer == e.shipper) e.counterparty = e.receiver;
+        else if (proposer == e.receiver) e.counterparty = e.shipper;
         else revert NotTransferParty(c.transferId, proposer);
         if (c.shippedDelta == 0 && c.receivedDelta == 0 && c.documentHash == bytes32(0)) {
             revert EmptyCorrection(c.transferId);
         }
-        if (c.receivedDelta != 0 && !_received(status)) revert NotReceived(c.transferId, status);
+        if (c.receivedDelta != 0 && status != TransferStatus.Received && status != TransferStatus.PartiallyRejected) {
+            revert NotReceived(c.transferId, status);
+        }
         _requireActive(proposer, 0);
-        _requireActive(counterparty, 0);
-    }
-
-    /// @dev Moves the agreed quantities; a lot that no longer holds what a delta takes back refuses it.
-    function _applyDeltas(Correction calldata c, address shipper, bytes32 lotId) private {
-        Transfer storage t = _transfers[c.transferId];
-        // Shipping more takes more from the shipper's lot: the opposite sign of the lot's change.
-        if (c.shippedDelta != 0) _moveLot(lotId, shipper, -int256(c.shippedDelta));
-        if (c.receivedDelta != 0) _moveLot(c.transferId, t.receiver, c.receivedDelta);
-        if (_received(t.status)) t.status = TransferStatus.Corrected;
+        _requireActive(e.counterparty, 0);
+        (e.transferId, e.shippedDelta, e.receivedDelta, e.deadline) = (c.transferId, c.shippedDelta, c.receivedDelta, c.deadline);
     }
 
     function _moveLot(bytes32 lotId, address holder, int256 change) private {
@@ -152,9 +165,14 @@ abstract contract Corrections is Returns {
         else _takeFromLot(lotId, holder, uint64(uint256(-change)));
     }
 
-    function _received(TransferStatus status) private pure returns (bool) {
-        return status == TransferStatus.Received || status == TransferStatus.PartiallyRejected
-            || status == TransferStatus.Corrected;
+    /// @dev keccak256(abi.encode(e)) of a calldata effect, hashed where it lies: its eight words are its ABI
+    /// encoding (a word with dirty high bits hashes differently from the proposal's and is refused).
+    function _hashEffect(CorrectionEffect calldata e) private pure returns (bytes32 effectHash) {
+        assembly ("memory-safe") {
+            let words := mload(0x40)
+            calldatacopy(words, e, 256)
+            effectHash := keccak256(words, 256)
+        }
     }
 
     function _hashCorrection(Correction calldata c) private pure returns (bytes32) {

@@ -12,12 +12,13 @@ import {SignedMessages} from "../utils/SignedMessages.sol";
  * act without the regulator's signature.
  */
 abstract contract Participants is IParticipantRegistry, SignedMessages {
-    uint16 public constant REGULATOR = 1 << 0;
-    uint16 public constant PARK_OPERATOR = 1 << 1;
-    uint16 public constant SHIPPER = 1 << 2;
-    uint16 public constant RECEIVER = 1 << 3;
-    uint16 public constant TRANSPORTER = 1 << 4;
-    uint16 public constant LAB = 1 << 5;
+    // Role bits, as the roles mask of a participant holds them (and roles.py in the service).
+    uint16 internal constant REGULATOR = 1 << 0;
+    uint16 internal constant PARK_OPERATOR = 1 << 1;
+    uint16 internal constant SHIPPER = 1 << 2;
+    uint16 internal constant RECEIVER = 1 << 3;
+    uint16 internal constant TRANSPORTER = 1 << 4;
+    uint16 internal constant LAB = 1 << 5;
     uint16 private constant _ALL_ROLES = (1 << 6) - 1;
 
     enum ParticipantStatus {

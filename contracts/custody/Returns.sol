@@ -85,6 +85,7 @@ abstract contract Returns is Transfers {
         Transfer storage t = _transfers[r.transferId];
         (address receiver, TransferStatus status, uint56 shipped, uint32 codeId) =
             (t.receiver, t.status, t.quantity, t.codeId);
+        status = _currentStatus(r.transferId, status);
         _requireAwaitingReceipt(r.transferId, status);
         // A return is received, not rejected again: its receiver's receipt records what came back.
         if (status == TransferStatus.Returning) revert NotAwaitingReceipt(r.transferId, status);

@@ -18,9 +18,12 @@ import {Certificates} from "./Certificates.sol";
 abstract contract Transfers is Certificates {
     /// @dev Without transport legs (a pipe, or the receiver collects): Dispatched -> Received. With legs:
     /// AwaitingPickUp -> InTransit (first pick-up, and between legs) -> Delivered (last delivery) -> Received.
+    /// A carried transfer's slot keeps AwaitingPickUp until its receipt or rejection: InTransit and Delivered
+    /// are read from its carriage (`_currentStatus`), so a pick-up or a delivery rewrites one slot, not two.
     /// Instead of Received, the receiver may refuse all (Rejected) or part (PartiallyRejected) of it; the
     /// refused quantity travels back as a return transfer, Returning until its receipt (Received). An agreed
-    /// correction of a received or partially rejected transfer makes it Corrected (see Returns, Corrections).
+    /// correction changes quantities, not where a transfer stands: its record is the CorrectionProposed and
+    /// TransferCorrected events (see Returns, Corrections).
     enum TransferStatus {
         None,
         Dispatched,
@@ -30,8 +33,7 @@ abstract contract Transfers is Certificates {
         Received,
         PartiallyRejected,
         Rejected,
-        Returning,
-        Corrected
+        Returning
     }
 
     /// @dev One slot: what the receipt needs to check the receiver and open the receiver's lot.
@@ -149,8 +151,8 @@ abstract contract Transfers is Certificates {
     error NotNamedReceiver(bytes32 transferId, address receiver);
     /// @dev The dispatch encoding given is not the one of transfer `transferId`'s dispatch.
     error WrongDispatch(bytes32 transferId);
-    /// @dev Item `index` of a batch is not a call of `dispatch`.
-    error NotADispatch(uint256 index);
+    /// @dev Item `index` of a batch is neither a call of `dispatch` nor of `confirmReceipt`.
+    error NotBatchable(uint256 index);
 
     /// @notice Item `index` of a batch was refused with `reason` (a custom error's data); the batch's other
     /// dispatches were recorded or refused on their own.
@@ -204,23 +206,25 @@ abstract contract Transfers is Certificates {
     }
 
     /**
-     * @notice Records many independently signed dispatches in one transaction. Each is checked exactly as by
-     * `dispatch`; one that is refused is reported (BatchItemRefused) and leaves no trace, and the others are
-     * recorded all the same.
-     * @param dispatchCalls Each item a complete call of `dispatch` (selector and ABI-encoded statement and
-     * signature), as a relayer would send it alone: passed on as is, without decoding and re-encoding.
-     * @return transferIds The id of each recorded transfer, zero where the dispatch was refused.
+     * @notice Records many independently signed dispatches and receipts in one transaction. Each is checked
+     * exactly as by `dispatch` or `confirmReceipt`; one that is refused is reported (BatchItemRefused) and
+     * leaves no trace, and the others are recorded all the same, in order (a receipt may follow its dispatch).
+     * @param calls Each item a complete call of `dispatch` or `confirmReceipt` (selector and ABI-encoded
+     * statement and signature), as a relayer would send it alone: passed on as is, without decoding.
+     * @return transferIds The transfer each recorded item dispatched or received, zero where it was refused.
      */
-    function dispatchBatch(bytes[] calldata dispatchCalls) external returns (bytes32[] memory transferIds) {
-        uint256 n = dispatchCalls.length;
+    function recordBatch(bytes[] calldata calls) external returns (bytes32[] memory transferIds) {
+        uint256 n = calls.length;
         transferIds = new bytes32[](n);
         for (uint256 i; i < n; ++i) {
-            bytes calldata item = dispatchCalls[i];
-            if (item.length < 4 || bytes4(item[:4]) != this.dispatch.selector) revert NotADispatch(i);
+            bytes calldata item = calls[i];
+            bytes4 selector = item.length < 36 ? bytes4(0) : bytes4(item[:4]);
+            if (selector != this.dispatch.selector && selector != this.confirmReceipt.selector) revert NotBatchable(i);
             // A call to itself, so that a refused item's state changes revert alone.
             (bool recorded, bytes memory result) = address(this).call(item);
-            if (recorded) transferIds[i] = abi.decode(result, (bytes32));
-            else emit BatchItemRefused(i, result);
+            if (!recorded) emit BatchItemRefused(i, result);
+            // A receipt's statement is static: its first word, the transfer id, comes right after the selector.
+            else transferIds[i] = selector == this.dispatch.selector ? abi.decode(result, (bytes32)) : bytes32(item[4:36]);
         }
     }
 
@@ -235,6 +239,7 @@ abstract contract Transfers is Certificates {
     function confirmReceipt(Receipt calldata r, bytes calldata signature) external {
         Transfer storage t = _transfers[r.transferId];
         (address receiver, TransferStatus status, uint56 shipped, uint32 codeId) = (t.receiver, t.status, t.quantity, t.codeId);
+        status = _currentStatus(r.transferId, status);
         _requireAwaitingReceipt(r.transferId, status);
         if (r.receiver != receiver) revert NotNamedReceiver(r.transferId, r.receiver);
         _checkQuantity(r.receivedQuantity);
@@ -263,13 +268,14 @@ abstract contract Transfers is Certificates {
         if (c.pickedUp != l.leg || c.delivered != l.leg) revert LegOutOfOrder(l.transferId, l.leg, c.pickedUp, c.delivered);
 
         c.pickedUp = l.leg + 1;
-        _transfers[l.transferId].status = TransferStatus.InTransit;
         emit LegPickedUp(l.transferId, l.transporter, l.leg);
     }
 
     /**
      * @notice Records that the transporter of a leg handed the transfer on; after the last leg the transfer
-     * is delivered and awaits the receiver's receipt.
+     * is delivered and awaits the receiver's receipt. A suspended transporter may still hand on what it
+     * carries (custody only passes to active parties): refusing the record would strand the waste, which
+     * could then never be received.
      * @param l The Delivery statement: transfer id, transporter, leg (from 0) and deadline.
      * @param transporters The dispatch's transporters, in order (checked against the dispatch).
      * @param signature The transporter's EIP-712 signature of `l`.
@@ -281,7 +287,6 @@ abstract contract Transfers is Certificates {
         }
 
         c.delivered = l.leg + 1;
-        if (l.leg + 1 == c.legs) _transfers[l.transferId].status = TransferStatus.Delivered;
         emit LegDelivered(l.transferId, l.transporter, l.leg);
     }
 
@@ -297,8 +302,19 @@ abstract contract Transfers is Certificates {
      * @notice The stored state of a transfer (all zero if no such transfer was dispatched).
      * @param transferId The transfer's id.
      */
-    function transfer(bytes32 transferId) external view returns (Transfer memory) {
-        return _transfers[transferId];
+    function transfer(bytes32 transferId) external view returns (Transfer memory t) {
+        t = _transfers[transferId];
+        t.status = _currentStatus(transferId, t.status);
+    }
+
+    /// @dev Where a transfer stands: its stored status, or for a carried transfer awaiting its receipt how far
+    /// its carriage has come.
+    function _currentStatus(bytes32 transferId, TransferStatus stored) internal view returns (TransferStatus) {
+        if (stored != TransferStatus.AwaitingPickUp) return stored;
+        Carriage storage c = _carriages[transferId];
+        (uint8 legs, uint8 pickedUp, uint8 delivered) = (c.legs, c.pickedUp, c.delivered);
+        if (delivered == legs) return TransferStatus.Delivered;
+        return pickedUp == 0 ? TransferStatus.AwaitingPickUp : TransferStatus.InTransit;
     }
 
     /// @dev A transfer awaits receipt once dispatched without legs, delivered by its last leg, or returning.
@@ -323,24 +339,26 @@ abstract contract Transfers is Certificates {
         }
     }
 
-    /// @dev Checks a PickUp or Delivery statement's transfer, leg, transporter and signature.
+    /// @dev Checks a PickUp or Delivery statement's transfer, leg, transporter and signature; custody passes
+    /// only to an active transporter (a pick-up). The carriage alone says whether legs remain: the transfer's
+    /// slot is read only to name its status in a refusal.
     function _checkLeg(Leg calldata l, address[] calldata transporters, bytes32 typehash, bytes calldata signature)
         private
         view
         returns (Carriage storage c)
     {
-        TransferStatus status = _transfers[l.transferId].status;
-        if (status != TransferStatus.AwaitingPickUp && status != TransferStatus.InTransit) {
-            revert NotInCarriage(l.transferId, status);
-        }
         c = _carriages[l.transferId];
+        if (c.delivered == c.legs) {
+            // No legs (not carried, or no such transfer), or all delivered (then received or rejected, maybe).
+            revert NotInCarriage(l.transferId, _currentStatus(l.transferId, _transfers[l.transferId].status));
+        }
         if (bytes28(keccak256(abi.encodePacked(transporters))) != c.transportersHash) {
             revert WrongTransporterList(l.transferId);
         }
         if (l.leg >= transporters.length || transporters[l.leg] != l.transporter) {
             revert NotLegTransporter(l.transferId, l.leg, l.transporter);
         }
-        _requireActive(l.transporter, 0);
+        if (typehash == _PICK_UP_TYPEHASH) _requireActive(l.transporter, 0);
         bytes32 structHash = keccak256(abi.encode(typehash, l.transferId, l.transporter, l.leg, l.deadline));
         _verifySigned(l.transporter, structHash, l.deadline, signature);
     }

@@ -13,8 +13,9 @@ import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/Signa
  *
  * Two ways to stop a replay. A statement that creates a record keyed by its own digest (a lot, a
  * transfer) needs nothing more: recording it twice fails on the existing record, and its nonce only
- * makes otherwise identical statements distinct (`_verifySigned`). A statement that changes existing
- * state (a suspension, a revocation) consumes its nonce (`_useSignedMessage`). Nonces are unordered (a
+ * makes otherwise identical statements distinct (`_verifySigned`); so does a final one-way change (a
+ * revocation), which cannot be made twice. A statement that changes existing state both ways (a suspension,
+ * then a reinstatement) consumes its nonce (`_useSignedMessage`). Nonces are unordered (a
  * bitmap per signer, as in Uniswap's Permit2): a party can sign several statements at once, they can be
  * recorded in any order, and one that fails does not invalidate the ones signed after it.
  *
@@ -78,10 +79,21 @@ abstract contract SignedMessages is EIP712 {
         view
         returns (bytes32 digest)
     {
-        if (block.timestamp > deadline) revert SignatureExpired(deadline);
         digest = _hashTypedDataV4(structHash);
+        _verifySignedDigest(signer, digest, deadline, signature);
+    }
+
+    /**
+     * @dev As `_verifySigned`, for a statement whose digest was computed (and kept) when it was first
+     * recorded: a second party's signature of the same statement.
+     */
+    function _verifySignedDigest(address signer, bytes32 digest, uint256 deadline, bytes calldata signature)
+        internal
+        view
+    {
+        if (block.timestamp > deadline) revert SignatureExpired(deadline);
         (address recovered, ECDSA.RecoverError error,) = ECDSA.tryRecoverCalldata(digest, signature);
-        if (error == ECDSA.RecoverError.NoError && recovered == signer) return digest;
+        if (error == ECDSA.RecoverError.NoError && recovered == signer) return;
         if (signer.code.length == 0 || !SignatureChecker.isValidERC1271SignatureNowCalldata(signer, digest, signature)) {
             revert InvalidSignature(signer);
         }

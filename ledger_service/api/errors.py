@@ -463,9 +463,12 @@ def _workflow_rejection(
                 "(a return transfer has no dispatch of its own)",
                 [*loc, "transferId"],
             )
-        case "NotADispatch":
+        case "NotBatchable":
             return ApiError(
-                422, "not_a_dispatch", f"item {a['index']} of the batch is not a dispatch", ["body", "items"]
+                422,
+                "not_batchable",
+                f"item {a['index']} of the batch is neither a dispatch nor a receipt",
+                ["body", "items"],
             )
         case "UnknownTransfer":
             return ApiError(
@@ -541,12 +544,13 @@ def _workflow_rejection(
     return None
 
 
-def item_error(error: ApiError, index: int) -> dict[str, Any]:
-    """An error of item `index` of a batch request, located in the request body like a field error."""
+def item_error(error: ApiError, index: int, field: str = "items") -> dict[str, Any]:
+    """An error of item `index` of a batch request's list `field`, located in the request body like a field
+    error."""
     where = error.loc[1:] if error.loc[:1] == ["body"] else error.loc
     return {
-        "loc": ["body", "items", index, *where],
-        "msg": f"item {index}: {error.msg}",
+        "loc": ["body", field, index, *where],
+        "msg": f"{field[:-1].replace('_', ' ')} {index}: {error.msg}",
         "type": error.type,
         "status": error.status,
     }

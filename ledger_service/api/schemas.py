@@ -544,7 +544,7 @@ class TransferPage(BaseModel):
 
 # --- rejections, returns, corrections and batches (svc-workflows) --------------------------------------
 
-MAX_BATCH = 64  # dispatches in one dispatchBatch transaction: ~150k gas each stays well below a block
+MAX_BATCH = 64  # items in one recordBatch transaction: ~150k gas a dispatch stays well below a block
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 Delta = Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX, description="Signed change, in the transfer's unit")]
 _EXAMPLE_TRANSFER = "0x" + "7a" * 32
@@ -578,7 +578,9 @@ class RejectionTerms(DeadlineTerms):
     return_permit_id: Bytes32 | None = Field(
         None, description="The environmental permit of `return_to`, when it is not the shipper"
     )
-    return_operation: Operation | None = Field(None, description="The operation at `return_to` (not the shipper)")
+    return_operation: Operation | None = Field(
+        None, description="The operation at `return_to` (not the shipper)"
+    )
 
 
 class CorrectionTerms(StatementTerms):
@@ -597,7 +599,9 @@ class CorrectionTerms(StatementTerms):
     proposer: Address
     shipped_delta: Delta = 0
     received_delta: Delta = 0
-    document_hash: Bytes32 | None = Field(None, description="SHA-256 of the corrected document; default: unchanged")
+    document_hash: Bytes32 | None = Field(
+        None, description="SHA-256 of the corrected document; default: unchanged"
+    )
     reason: Text
 
 
@@ -674,7 +678,9 @@ class SignedCorrection(Strict):
 
 
 class SignedDispatchBatch(Strict):
-    """Independently signed dispatches, each the body `POST /transfers` takes, recorded in one transaction."""
+    """Independently signed dispatches (each the body `POST /transfers` takes) and receipts (each the body of
+    `POST /transfers/{id}/receipt`), recorded in one transaction: the dispatches first, then the receipts,
+    each of a transfer already dispatched."""
 
     model_config = _examples(
         {
@@ -700,7 +706,14 @@ class SignedDispatchBatch(Strict):
         }
     )
 
-    items: list[SignedDispatch] = Field(min_length=1, max_length=MAX_BATCH)
+    items: list[SignedDispatch] = Field(default_factory=list, max_length=MAX_BATCH)
+    receipts: list[SignedReceipt] = Field(default_factory=list, max_length=MAX_BATCH)
+
+    @model_validator(mode="after")
+    def _sized(self) -> "SignedDispatchBatch":
+        if not 1 <= len(self.items) + len(self.receipts) <= MAX_BATCH:
+            raise ValueError(f"a batch holds 1 to {MAX_BATCH} statements, dispatches and receipts together")
+        return self
 
 
 class RejectionOut(BaseModel):
@@ -750,7 +763,9 @@ class ItemError(BaseModel):
 class BatchItemOut(BaseModel):
     index: int
     outcome: str = Field(description="recorded, accepted (not yet recorded on chain) or refused")
-    transfer_id: str = Field(description="The dispatch's digest: the transfer's id once recorded")
+    transfer_id: str = Field(
+        description="The transfer's id: a dispatch's digest, or the transfer a receipt names"
+    )
     transfer: TransferOut | None = None
     submission: Submission | None = None
     error: ItemError | None = None
@@ -760,7 +775,10 @@ class BatchReport(BaseModel):
     recorded: int
     accepted: int
     refused: int
-    items: list[BatchItemOut] = Field(description="In request order; each recorded item's evidence names its tx")
+    items: list[BatchItemOut] = Field(
+        description="In request order; each recorded item's evidence names its tx"
+    )
+    receipts: list[BatchItemOut] = Field(default_factory=list, description="The receipts, in request order")
 
 
 # --- processing and metered flows --------------------------------------------------------------------

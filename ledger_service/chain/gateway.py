@@ -53,7 +53,7 @@ FUNCTIONS = {
 # (the ledger stores no shipper per transfer); a Correction's countersignature calls another function.
 DISPATCH_PROVEN = {"Rejection": "reject", "Correction": "proposeCorrection"}
 COUNTERSIGN_FUNCTION = "countersignCorrection"
-BATCH_FUNCTION = "dispatchBatch"
+BATCH_FUNCTION = "recordBatch"
 
 
 class NodeUnavailable(Exception):
@@ -428,18 +428,35 @@ class ChainGateway:
     def _dispatch_proven_call(
         self, statement: Statement, message: dict[str, Any], signature: bytes, context: dict[str, Any]
     ) -> ContractFunction:
+        if (countersign := context.get("countersign")) is not None:
+            # The correction's id and the effect its proposal fixed (see Corrections.CorrectionEffect).
+            e = countersign["effect"]
+            effect = (
+                bytes.fromhex(e["transferId"][2:]),
+                e["shipper"],
+                e["receiver"],
+                bytes.fromhex(e["lotId"][2:]),
+                e["counterparty"],
+                int(e["shippedDelta"]),
+                int(e["receivedDelta"]),
+                int(e["deadline"]),
+            )
+            correction_id = bytes.fromhex(countersign["correctionId"][2:])
+            return getattr(self._bound().functions, COUNTERSIGN_FUNCTION)(correction_id, effect, signature)
         encoding = [bytes.fromhex(word[2:]) for word in context["dispatchEncoding"]]
         args = tuple(self._abi_struct(statement, statement.fields, message))
-        name = COUNTERSIGN_FUNCTION if context.get("countersign") else DISPATCH_PROVEN[statement.primary_type]
-        return getattr(self._bound().functions, name)(encoding, args, signature)
+        return getattr(self._bound().functions, DISPATCH_PROVEN[statement.primary_type])(
+            encoding, args, signature
+        )
 
     def batch_call(self, calls: list[ContractFunction]) -> ContractFunction:
-        """One dispatchBatch call carrying each `dispatch` call's calldata as it would be sent alone."""
+        """One recordBatch call carrying each `dispatch` or `confirmReceipt` call's calldata as it would be
+        sent alone."""
         items = [bytes.fromhex(call._encode_transaction_data()[2:]) for call in calls]
         return getattr(self._bound().functions, BATCH_FUNCTION)(items)
 
     def batch_refusals(self, receipt: dict[str, Any]) -> dict[int, ContractRejection]:
-        """The items of a mined dispatchBatch that the ledger refused, by their index in the call."""
+        """The items of a mined recordBatch that the ledger refused, by their index in the call."""
         refused: dict[int, ContractRejection] = {}
         for log in receipt.get("logs", []):
             if to_checksum_address(log["address"]) != self._bound().address or not log["topics"]:
@@ -467,7 +484,7 @@ class ChainGateway:
         except ValueError:
             return None
         if function.fn_name == BATCH_FUNCTION:
-            for item in params["dispatchCalls"]:
+            for item in params["calls"]:
                 if (found := self._find_statement(item, statement, digest_hex)) is not None:
                     return found
             return None

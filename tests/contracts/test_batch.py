@@ -1,5 +1,6 @@
-"""Batch recording (custody/Transfers.sol, dispatchBatch): many independently signed dispatches in one
-transaction, each checked as if sent alone; a refused one is reported and leaves no trace, the others stand."""
+"""Batch recording (custody/Transfers.sol, recordBatch): many independently signed dispatches and receipts in
+one transaction, each checked as if sent alone; a refused one is reported and leaves no trace, the others
+stand."""
 
 from typed_statements import (
     LOT_QUANTITY,
@@ -20,7 +21,7 @@ def dispatch_call(ledger, statement, signature=None):
 def test_every_item_recorded(ledger, relayer, shipper, receiver, lot, permit, signed_dispatch):
     statements = [signed_dispatch(shipper, receiver, lot, permit) for _ in range(3)]
 
-    tx = ledger.dispatchBatch([dispatch_call(ledger, s) for s in statements], {"from": relayer})
+    tx = ledger.recordBatch([dispatch_call(ledger, s) for s in statements], {"from": relayer})
 
     assert [plain(i) for i in tx.return_value] == [s.digest for s in statements]
     assert [plain(e["transferId"]) for e in tx.events["TransferDispatched"]] == [s.digest for s in statements]
@@ -38,7 +39,7 @@ def test_refused_item_reported_and_the_others_recorded(
     forged = signed_dispatch(shipper, receiver, lot, permit, signer=receiver)
     last = signed_dispatch(shipper, receiver, lot, permit, quantity=50_000)
 
-    tx = ledger.dispatchBatch(
+    tx = ledger.recordBatch(
         [dispatch_call(ledger, s) for s in (first, too_much, forged, last)], {"from": relayer}
     )
 
@@ -59,7 +60,7 @@ def test_replayed_item_is_refused_alone(ledger, relayer, shipper, receiver, lot,
     ledger.dispatch(*statement.args, {"from": relayer})
     fresh = signed_dispatch(shipper, receiver, lot, permit)
 
-    tx = ledger.dispatchBatch(
+    tx = ledger.recordBatch(
         [dispatch_call(ledger, statement), dispatch_call(ledger, fresh)], {"from": relayer}
     )
 
@@ -69,18 +70,50 @@ def test_replayed_item_is_refused_alone(ledger, relayer, shipper, receiver, lot,
     assert plain(ledger.lot(lot))[1] == LOT_QUANTITY - 2 * SHIPPED
 
 
-def test_items_must_be_dispatches(
+def receipt_call(ledger, statement):
+    return ledger.confirmReceipt.encode_input(*statement.args)
+
+
+def test_dispatches_and_their_receipts_in_one_batch(
     ledger, relayer, shipper, receiver, lot, permit, signed_dispatch, signed_receipt
 ):
+    # Items run in order: a receipt after its dispatch is recorded, one before it is refused alone.
+    first, second = (signed_dispatch(shipper, receiver, lot, permit) for _ in range(2))
+    early = signed_receipt(second.digest, receiver, SHIPPED)
+    items = [
+        receipt_call(ledger, early),
+        dispatch_call(ledger, first),
+        receipt_call(ledger, signed_receipt(first.digest, receiver, SHIPPED - 40)),
+        dispatch_call(ledger, second),
+    ]
+
+    tx = ledger.recordBatch(items, {"from": relayer})
+
+    assert [plain(i) for i in tx.return_value] == [ZERO_BYTES32, first.digest, first.digest, second.digest]
+    assert [(e["index"], plain(e["reason"])) for e in tx.events["BatchItemRefused"]] == [
+        (0, error_data("NotAwaitingReceipt", second.digest, TransferStatus.NONE))
+    ]
+    assert plain(dict(tx.events["TransferReceived"])) == {
+        "transferId": first.digest,
+        "receiver": receiver.address,
+        "receivedQuantity": SHIPPED - 40,
+        "shippedQuantity": SHIPPED,
+    }
+    assert plain(ledger.lot(first.digest))[:2] == (receiver.address, SHIPPED - 40)
+    assert plain(ledger.transfer(second.digest))[1] == TransferStatus.DISPATCHED
+
+
+def test_items_must_be_dispatches_or_receipts(
+    ledger, relayer, shipper, receiver, lot, permit, signed_dispatch, signed_lot
+):
     statement = signed_dispatch(shipper, receiver, lot, permit)
-    receipt = signed_receipt(statement.digest, receiver)
-    not_a_dispatch = ledger.confirmReceipt.encode_input(*receipt.args)
-    with reverts("NotADispatch", 1):
-        ledger.dispatchBatch([dispatch_call(ledger, statement), not_a_dispatch], {"from": relayer})
-    with reverts("NotADispatch", 0):
-        ledger.dispatchBatch(["0x1234"], {"from": relayer})
+    registration = ledger.registerLot.encode_input(*signed_lot(shipper).args)
+    with reverts("NotBatchable", 1):
+        ledger.recordBatch([dispatch_call(ledger, statement), registration], {"from": relayer})
+    with reverts("NotBatchable", 0):
+        ledger.recordBatch(["0x1234"], {"from": relayer})
 
 
 def test_empty_batch(ledger, relayer):
-    tx = ledger.dispatchBatch([], {"from": relayer})
+    tx = ledger.recordBatch([], {"from": relayer})
     assert list(tx.return_value) == []

@@ -413,8 +413,10 @@ def test_issuing_lab_revokes(ledger, relayer, lab, lot, certificate, signed_cert
         "reason": "sample mislabelled",
     }
     assert plain(ledger.certificate(certificate, lot)) == (lab.address, valid_until, True)
-    # A revocation changes existing state: its nonce is consumed.
-    assert ledger.nonceUsed(lab.address, statement.message["nonce"])
+    # A revocation is final: its record, not a consumed nonce, stops a replay of the very statement.
+    assert not ledger.nonceUsed(lab.address, statement.message["nonce"])
+    with reverts("RevokedCertificate", certificate):
+        ledger.revokeCertificate(*statement.args, {"from": relayer})
 
 
 def test_revocation_by_another_lab(
@@ -460,19 +462,22 @@ def test_revocation_of_unknown_certificate(ledger, relayer, lab, lot, signed_cer
         ledger.revokeCertificate(*signed_certificate_revocation(lab, unknown, lot).args, {"from": relayer})
 
 
-def test_revocation_nonce_replay(
+def test_revocation_nonce_is_not_consumed(
     ledger, relayer, lab, lot, accreditation, issue_certificate, signed_certificate_revocation
 ):
     first = issue_certificate(lab, lot, accreditation)
     second = issue_certificate(lab, lot, accreditation)
     used = signed_certificate_revocation(lab, first, lot)
     ledger.revokeCertificate(*used.args, {"from": relayer})
-    nonce = used.message["nonce"]
-    # A fresh statement, properly signed, for another certificate: its nonce is what is refused.
-    statement = signed_certificate_revocation(lab, second, lot, nonce=nonce)
-    with reverts("NonceAlreadyUsed", lab.address, nonce):
-        ledger.revokeCertificate(*statement.args, {"from": relayer})
-    assert plain(ledger.certificate(second, lot))[2] is False
+    # The same nonce in a revocation of another certificate is another statement: both certificates end
+    # revoked, each once.
+    statement = signed_certificate_revocation(lab, second, lot, nonce=used.message["nonce"])
+    ledger.revokeCertificate(*statement.args, {"from": relayer})
+    assert plain(ledger.certificate(first, lot))[2] is True
+    assert plain(ledger.certificate(second, lot))[2] is True
+    for replay, revoked in [(used, first), (statement, second)]:
+        with reverts("RevokedCertificate", revoked):
+            ledger.revokeCertificate(*replay.args, {"from": relayer})
 
 
 def test_revocation_signed_by_another_key(

@@ -10,9 +10,9 @@ from typed_statements import (
     SHIPPED,
     SHIPPER,
     SLAG_OPERATIONS,
-    ZERO_ADDRESS,
     ZERO_BYTES32,
     TransferStatus,
+    correction_effect,
     deadline_in,
     new_party,
     next_nonce,
@@ -72,7 +72,8 @@ def propose(ledger, relayer):
 def countersign(ledger, relayer):
     def run(dispatched, message, signer):
         statement = sign(signer, ledger, "Correction", message)
-        return ledger.countersignCorrection(encoding(dispatched), *statement.args, {"from": relayer})
+        effect = correction_effect(dispatched.message, message)
+        return ledger.countersignCorrection(statement.digest, effect, statement.signature, {"from": relayer})
 
     return run
 
@@ -103,7 +104,7 @@ def test_received_quantity_corrected_once_both_sign(
         "reason": message["reason"],
     }
     # Proposed only: nothing moved yet.
-    assert ledger.awaitingCountersignature(correction_id) == shipper.address
+    assert ledger.correctionPending(correction_id)
     assert plain(ledger.lot(received.digest)) == (receiver.address, SHIPPED - 200, slag.id)
     assert plain(ledger.transfer(received.digest))[1] == TransferStatus.RECEIVED
 
@@ -115,8 +116,9 @@ def test_received_quantity_corrected_once_both_sign(
         "counterparty": shipper.address,
     }
     assert plain(ledger.lot(received.digest)) == (receiver.address, SHIPPED - 50, slag.id)
-    assert plain(ledger.transfer(received.digest))[1] == TransferStatus.CORRECTED
-    assert ledger.awaitingCountersignature(correction_id) == ZERO_ADDRESS
+    # Quantities changed, not where the transfer stands: the correction's record is its two events.
+    assert plain(ledger.transfer(received.digest))[1] == TransferStatus.RECEIVED
+    assert not ledger.correctionPending(correction_id)
 
 
 def test_shipped_quantity_corrected_moves_the_shippers_lot(
@@ -229,6 +231,22 @@ def test_wrong_dispatch_encoding(ledger, relayer, receiver, received, correction
     forged[3] = b"\x42" * 32  # another lot of the shipper's
     with reverts("WrongDispatch", received.digest):
         ledger.proposeCorrection(forged, *statement.args, {"from": relayer})
+
+
+def test_countersignature_names_the_proposed_effect(
+    ledger, relayer, shipper, receiver, received, correction, propose
+):
+    # The proposal fixed what the correction changes, with the parties and the shipper's lot proven from the
+    # dispatch; a countersignature naming another lot, swapped parties or another delta is refused.
+    message = correction(received.digest, shipper, shipped=-100)
+    _, statement = propose(received, message, shipper)
+    signature = sign(receiver, ledger, "Correction", message).signature
+    effect = correction_effect(received.message, message)
+    for i, value in [(3, b"\x42" * 32), (1, receiver.address), (5, -10_000)]:
+        altered = effect[:i] + (value,) + effect[i + 1 :]
+        with reverts("WrongCorrectionEffect", statement.digest):
+            ledger.countersignCorrection(statement.digest, altered, signature, {"from": relayer})
+    assert ledger.correctionPending(statement.digest)
 
 
 def test_a_lot_shipped_on_cannot_give_back_what_it_no_longer_holds(

@@ -506,6 +506,18 @@ def test_suspended_transporter_cannot_pick_up(
         )
 
 
+def test_suspended_transporter_may_still_deliver(
+    ledger, relayer, transporter, carry, pick_up, set_status, signed_delivery
+):
+    # Custody only passes to active parties, but what a suspended transporter carries must reach the
+    # receiver: refusing its delivery would strand the waste, which could then never be received.
+    transfer_id, _ = carry([transporter])
+    pick_up(transfer_id, [transporter], 0)
+    set_status(transporter, True)
+    ledger.deliver(*leg_args(signed_delivery(transfer_id, transporter, 0), [transporter]), {"from": relayer})
+    assert status(ledger, transfer_id) == TransferStatus.DELIVERED
+
+
 # --- dispatch: who may carry -------------------------------------------------------------------------
 
 

@@ -107,8 +107,7 @@ class ParticipantStatus(IntEnum):
 class TransferStatus(IntEnum):
     """Without transport legs: DISPATCHED -> RECEIVED. With legs: AWAITING_PICK_UP -> IN_TRANSIT (first pick-up,
     and between legs) -> DELIVERED (last delivery) -> RECEIVED. Instead of RECEIVED: PARTIALLY_REJECTED or
-    REJECTED, the refused part leaving as a RETURNING transfer (-> RECEIVED); an agreed correction after
-    receipt: CORRECTED."""
+    REJECTED, the refused part leaving as a RETURNING transfer (-> RECEIVED). A correction changes no status."""
 
     NONE = 0
     DISPATCHED = 1
@@ -119,7 +118,6 @@ class TransferStatus(IntEnum):
     PARTIALLY_REJECTED = 6
     REJECTED = 7
     RETURNING = 8
-    CORRECTED = 9
 
 
 class Unit(IntEnum):
@@ -512,3 +510,20 @@ def plain(value):
 def reverts(name, *args):
     """Context manager: the block must revert with custom error `name` and exactly these arguments."""
     return brownie.reverts(custom_error(name, *args))
+
+
+def correction_effect(dispatch, correction):
+    """What a countersignature names: the correction's effect as its proposal fixed it, from the dispatch's
+    and the correction's messages (the ledger's CorrectionEffect)."""
+    shipper, receiver = dispatch["shipper"], dispatch["receiver"]
+    counterparty = receiver if correction["proposer"] == shipper else shipper
+    return (
+        correction["transferId"],
+        shipper,
+        receiver,
+        dispatch["lotId"],
+        counterparty,
+        correction["shippedDelta"],
+        correction["receivedDelta"],
+        correction["deadline"],
+    )

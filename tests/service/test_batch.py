@@ -1,5 +1,6 @@
-"""Batch dispatch through the API: independently signed dispatches recorded in one dispatchBatch transaction,
-each item answered on its own; a refused item never loses the others, and the outbox loses none of them."""
+"""Batches through the API: independently signed dispatches and receipts recorded in one recordBatch
+transaction, each item answered on its own; a refused item never loses the others, and the outbox loses none
+of them."""
 
 import json
 import time
@@ -122,10 +123,51 @@ def test_a_batch_accepted_before_the_node_lost_it_is_sent_again(client, shipper,
     assert statuses == [200] * 3
 
 
+def signed_receipt(client, receiver, transfer_id, quantity) -> dict:
+    prepared = client.post(f"/transfers/{transfer_id}/receipt/prepare", json={"received_quantity": quantity})
+    assert prepared.status_code == 200, prepared.text
+    return receiver.signed_body(prepared.json())
+
+
+def test_receipts_in_a_batch(client, shipper, receiver):
+    dispatched = [signed_dispatch(client, shipper, receiver, quantity=1_000) for _ in range(3)]
+    assert client.post("/transfers/batches", json=body_of(dispatched)).json()["recorded"] == 3
+    ids = [d["digest"] for d in dispatched]
+    receipts = [signed_receipt(client, receiver, t, 1_000 - 10 * i) for i, t in enumerate(ids)]
+    # Item 1 signed by the shipper, not the named receiver: refused alone, with the receipt's own error.
+    receipts[1]["signature"] = (
+        "0x"
+        + bytes(
+            Account.sign_typed_data(
+                shipper.account.key,
+                full_message=client.post(
+                    f"/transfers/{ids[1]}/receipt/prepare", json={"received_quantity": 990}
+                ).json()["typed_data"],
+            ).signature
+        ).hex()
+    )
+
+    report = client.post("/transfers/batches", json={"receipts": receipts}).json()
+
+    assert (report["recorded"], report["accepted"], report["refused"], report["items"]) == (2, 0, 1, [])
+    outcomes = [(r["index"], r["outcome"], r["transfer_id"]) for r in report["receipts"]]
+    assert outcomes == [(0, "recorded", ids[0]), (1, "refused", ids[1]), (2, "recorded", ids[2])]
+    error = report["receipts"][1]["error"]
+    assert (error["type"], error["loc"][:3]) == ("invalid_signature", ["body", "receipts", 1])
+    assert error["msg"].startswith("receipt 1: ")
+    for i in (0, 2):
+        transfer = report["receipts"][i]["transfer"]
+        assert (transfer["status"], transfer["received_quantity"]) == ("received", 1_000 - 10 * i)
+    assert client.get(f"/transfers/{ids[1]}").json()["status"] == "dispatched"
+    assert client.get(f"/lots/{ids[2]}").json()["balance"] == 980
+
+
 def test_an_empty_batch_is_bad_input(client):
-    response = client.post("/transfers/batches", json={"items": []})
+    response = client.post("/transfers/batches", json={"items": [], "receipts": []})
     assert response.status_code == 422
-    assert response.json()["detail"][0]["loc"] == ["body", "items"]
+    detail = response.json()["detail"][0]
+    assert detail["loc"] == ["body"]
+    assert "1 to 64 statements, dispatches and receipts together" in detail["msg"]
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
-"""Batch dispatch: many independently signed dispatches recorded in one transaction by the relayer. Each
-item is answered on its own: recorded, accepted (not mined yet) or refused with the error the same
-dispatch alone would get; a refused item never holds the others back."""
+"""Batches: many independently signed dispatches and receipts recorded in one transaction by the relayer.
+Each item is answered on its own: recorded, accepted (not mined yet) or refused with the error the same
+statement alone would get; a refused item never holds the others back."""
 
 from fastapi import APIRouter
 
@@ -11,7 +11,9 @@ from ledger_service.api.schemas import (
     BatchItemOut,
     BatchReport,
     ItemError,
+    SignedDispatch,
     SignedDispatchBatch,
+    SignedReceipt,
     Submission,
 )
 from ledger_service.api.signing import explain_refusal, stored_refusal
@@ -19,34 +21,45 @@ from ledger_service.api.views import transfer_out
 from ledger_service.chain.gateway import ContractRejection
 from ledger_service.db.models import SignedPayload, Transfer
 from ledger_service.relayer import FAILED, RECORDED, BatchItem, SubmissionInProgress
-from ledger_service.statements import DISPATCH, digest, normalise_message, typed_data
+from ledger_service.statements import DISPATCH, RECEIPT, Statement, digest, normalise_message, typed_data
 
 router = APIRouter(prefix="/transfers", tags=["transfers"], dependencies=SIGNED_IN)
 
 
 @router.post("/batches", operation_id="dispatch_batch")
 def dispatch_batch(body: SignedDispatchBatch, runtime: RuntimeDep, session: SessionDep) -> BatchReport:
-    """Records signed dispatches (each the body of `POST /transfers`) with one dispatchBatch transaction;
-    reports every item. A retried request answers items already submitted as their single submit would."""
-    items = []
-    for signed in body.items:
-        message = normalise_message(DISPATCH, signed.message.model_dump())
-        payload = typed_data(DISPATCH, runtime.chain_id, runtime.gateway.ledger_address, message)
-        items.append(
-            BatchItem(DISPATCH, message, bytes.fromhex(signed.signature[2:]), "0x" + digest(payload).hex())
-        )
+    """Records signed dispatches and receipts (each the body its single submit takes) with one recordBatch
+    transaction; reports every item. A retried request answers items already submitted as their single
+    submit would."""
+    dispatches = [_batch_item(runtime, DISPATCH, signed) for signed in body.items]
+    receipts = [_batch_item(runtime, RECEIPT, signed) for signed in body.receipts]
+    items = dispatches + receipts
     outcomes = runtime.relayer.submit_batch(items)
     session.expire_all()  # the indexer updated the read model in its own session
     report = [
         _item(runtime, session, i, item, outcome)
-        for i, (item, outcome) in enumerate(zip(items, outcomes, strict=True))
+        for i, (item, outcome) in enumerate(zip(dispatches, outcomes[: len(dispatches)], strict=True))
     ]
+    receipt_report = [
+        _item(runtime, session, i, item, outcome)
+        for i, (item, outcome) in enumerate(zip(receipts, outcomes[len(dispatches) :], strict=True))
+    ]
+    every = report + receipt_report
     return BatchReport(
-        recorded=sum(r.outcome == "recorded" for r in report),
-        accepted=sum(r.outcome == "accepted" for r in report),
-        refused=sum(r.outcome == "refused" for r in report),
+        recorded=sum(r.outcome == "recorded" for r in every),
+        accepted=sum(r.outcome == "accepted" for r in every),
+        refused=sum(r.outcome == "refused" for r in every),
         items=report,
+        receipts=receipt_report,
     )
+
+
+def _batch_item(
+    runtime: RuntimeDep, statement: Statement, signed: SignedDispatch | SignedReceipt
+) -> BatchItem:
+    message = normalise_message(statement, signed.message.model_dump())
+    payload = typed_data(statement, runtime.chain_id, runtime.gateway.ledger_address, message)
+    return BatchItem(statement, message, bytes.fromhex(signed.signature[2:]), "0x" + digest(payload).hex())
 
 
 def _item(
@@ -67,26 +80,36 @@ def _item(
     if isinstance(outcome, SignedPayload) and outcome.status == FAILED:
         outcome = stored_refusal(outcome)  # refused on chain, inside the batch
     if isinstance(outcome, ContractRejection):
-        labels = dispatch_labels(session, item.message["lotId"], item.message["permitId"])
-        error = explain_refusal(runtime, DISPATCH, item.message, item.signature, outcome, labels)
+        labels = (
+            dispatch_labels(session, item.message["lotId"], item.message["permitId"])
+            if item.statement is DISPATCH
+            else {}
+        )
+        error = explain_refusal(runtime, item.statement, item.message, item.signature, outcome, labels)
         return _refused(index, item, error)
-    if outcome.status == RECORDED and (transfer := session.get(Transfer, item.digest_hex)) is not None:
+    transfer_id = _transfer_id(item)
+    if outcome.status == RECORDED and (transfer := session.get(Transfer, transfer_id)) is not None:
         return BatchItemOut(
             index=index,
             outcome="recorded",
-            transfer_id=item.digest_hex,
+            transfer_id=transfer_id,
             transfer=transfer_out(session, transfer),
         )
     submission = Submission(
         digest=outcome.digest, statement=outcome.statement, status=outcome.status, tx_hash=outcome.tx_hash
     )
-    return BatchItemOut(index=index, outcome="accepted", transfer_id=item.digest_hex, submission=submission)
+    return BatchItemOut(index=index, outcome="accepted", transfer_id=transfer_id, submission=submission)
+
+
+def _transfer_id(item: BatchItem) -> str:
+    """A dispatch's digest is its transfer's id; a receipt names its transfer."""
+    return item.digest_hex if item.statement is DISPATCH else str(item.message["transferId"])
 
 
 def _refused(index: int, item: BatchItem, error: ApiError) -> BatchItemOut:
     return BatchItemOut(
         index=index,
         outcome="refused",
-        transfer_id=item.digest_hex,
-        error=ItemError(**item_error(error, index)),
+        transfer_id=_transfer_id(item),
+        error=ItemError(**item_error(error, index, "items" if item.statement is DISPATCH else "receipts")),
     )

@@ -22,7 +22,7 @@ from ledger_service.api.schemas import (
 )
 from ledger_service.api.signing import ACCEPTED, prepare, record, require_role
 from ledger_service.api.views import correction_out
-from ledger_service.db.models import Correction
+from ledger_service.db.models import Correction, Transfer
 from ledger_service.indexer import HOLDS_LOT
 from ledger_service.runtime import Runtime
 from ledger_service.statements import (
@@ -183,10 +183,26 @@ def countersign_correction(
         body,
         response,
         lambda _p: correction_out(session, _correction(session, transfer_id, correction_id)),
-        context={"dispatchEncoding": dispatch_encoding(runtime, session, transfer), "countersign": True},
+        context={
+            "countersign": {"correctionId": correction_id, "effect": _effect(transfer, correction, message)}
+        },
         signer=correction.counterparty,
         outbox_key=key,
     )
+
+
+def _effect(transfer: Transfer, correction: Correction, message: dict[str, Any]) -> dict[str, Any]:
+    """What the correction puts into effect, as the ledger fixed it at the proposal (CorrectionEffect)."""
+    return {
+        "transferId": transfer.id,
+        "shipper": transfer.shipper,
+        "receiver": transfer.receiver,
+        "lotId": transfer.lot_id,
+        "counterparty": correction.counterparty,
+        "shippedDelta": str(message["shippedDelta"]),
+        "receivedDelta": str(message["receivedDelta"]),
+        "deadline": str(message["deadline"]),
+    }
 
 
 def _require_path(body: SignedCorrection, transfer_id: str) -> None:
