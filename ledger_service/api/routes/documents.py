@@ -103,6 +103,7 @@ UPLOAD_BODY: dict[str, Any] = {
                             "description": "A PDF, PNG or JPEG file, or a JSON document",
                         }
                     },
+                    "examples": [{FILE_FIELD: "(the bytes of weighbridge-ticket.pdf)"}],
                 }
             }
         },
