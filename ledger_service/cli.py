@@ -689,8 +689,7 @@ def _request(api: str, method: str, path: str, body: Any = None, *, account: Any
 
 
 # --- documents ----------------------------------------------------------------------------------
-# Uploaded and read with a request signed by the party's key for the document's SHA-256 (see
-# ledger_service.documents.requests); the CLI checks every hash itself.
+# Uploaded and read signed in with the party's key, like every other call; the CLI checks every hash itself.
 
 document_app = typer.Typer(
     help="Documents cited by SHA-256: kept encrypted by the service, read by the parties.",
@@ -710,9 +709,7 @@ def document_upload(
     content = _read_bytes(file)
     sha256 = "0x" + hashlib.sha256(content).hexdigest()
     account = _account(keystore, password_file)
-    response = _document_call(
-        api, account, "upload", sha256, "POST", "/documents", files={"file": (file.name, content)}
-    )
+    response = _document_call(api, account, "POST", "/documents", files={"file": (file.name, content)})
     stored = response.json()
     if stored.get("sha256") != sha256:
         fail(f"the service stored the file as {stored.get('sha256')}, not as its SHA-256 {sha256}")
@@ -732,7 +729,7 @@ def document_download(
         fail(f"sha256: expected 0x followed by 64 hexadecimal digits, got {sha256!r}")
     sha256 = sha256.lower()
     account = _account(keystore, password_file)
-    response = _document_call(api, account, "download", sha256, "GET", f"/documents/{sha256}")
+    response = _document_call(api, account, "GET", f"/documents/{sha256}")
     actual = "0x" + hashlib.sha256(response.content).hexdigest()
     if actual != sha256:
         fail(f"the service sent content whose SHA-256 is {actual}, not {sha256}; nothing written")
@@ -758,9 +755,7 @@ def document_audit(
     account = _account(keystore, password_file)
     params: dict[str, Any] = {"offset": offset, "limit": limit}
     params.update({k: v for k, v in {"sha256": sha256, "party": party, "action": action}.items() if v})
-    response = _document_call(
-        api, account, "read_audit", "0x" + "00" * 32, "GET", "/documents/audit", params=params
-    )
+    response = _document_call(api, account, "GET", "/documents/audit", params=params)
     typer.echo(json.dumps(response.json(), indent=2))
 
 
@@ -795,13 +790,8 @@ def document_rotate_master_key(
     typer.echo(f"now set SYMLEDGER_MASTER_KEY_FILE={new_key_file} and destroy {current}")
 
 
-def _document_call(
-    api: str, account: Any, action: str, sha256: str, method: str, path: str, **kwargs: Any
-) -> httpx.Response:
-    from ledger_service.documents.requests import signed_headers
-
-    deployment = _request(api, "GET", "/deployment")
-    headers = signed_headers(account, deployment["chain_id"], deployment["ledger"]["address"], action, sha256)
+def _document_call(api: str, account: Any, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    headers = _signed_in(api, account)
     try:
         response = httpx.request(method, api.rstrip("/") + path, headers=headers, timeout=120, **kwargs)
     except httpx.HTTPError as exc:

@@ -73,12 +73,6 @@ class Settings(BaseSettings):
         None, description="Encrypted document blobs; default data_dir/documents"
     )
     document_max_bytes: int = Field(25 * 1024 * 1024, description="Largest document accepted for upload")
-    document_request_ttl_seconds: int = Field(
-        300, description="How long a party's signed document request stays valid after it was signed"
-    )
-    document_request_clock_skew_seconds: int = Field(
-        30, description="How far in the future a signed document request's time may be (clock skew)"
-    )
 
     @cached_property
     def resolved_master_key_file(self) -> Path:

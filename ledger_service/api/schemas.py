@@ -7,7 +7,7 @@ from eth_utils import is_checksum_address, is_hex_address, to_checksum_address
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from pydantic_core import PydanticCustomError
 
-from compliance.operations import OPERATIONS
+from compliance.operations import OPERATIONS, operations_mask
 from ledger_service.roles import PermitKind, Role
 
 MAX_QUANTITY = 2**56 - 1  # the ledger contract's bound: a transfer's quantity shares a storage slot
@@ -78,6 +78,30 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+# --- OpenAPI examples: each checked against its schema and its model (tests/service/test_openapi.py) ----
+
+_REGULATOR = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
+_PARTY = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
+_RECEIVER = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"
+_LAB = "0x90F79bf6EB2c4f870365E785982E1f101E93b906"
+_TRUCK = "0x15d34AAf54267DB7D7c367839AAf71A00a2C6A65"
+_SIGNATURE = "0x" + "5a" * 64 + "1b"
+_DEADLINE = 1_893_456_000  # 2030-01-01, in unix seconds as a prepared statement carries it
+_LOT, _PERMIT, _CERTIFICATE = "0x" + "1a" * 32, "0x" + "2b" * 32, "0x" + "ce" * 32
+_DOCUMENT, _TRANSFER = "0x" + "d0" * 32, "0x" + "7a" * 32
+_CODE_KEY = "0x" + "3c" * 32
+
+
+def _examples(*examples: dict[str, Any]) -> ConfigDict:
+    return ConfigDict(extra="forbid", json_schema_extra={"examples": list(examples)})
+
+
+def _signed_example(message: dict[str, Any], **signatures: str) -> ConfigDict:
+    """A submission body as the OpenAPI example: the prepared message and its signature(s). The message's
+    integers are numbers here; sent back as the typed data has them (decimal strings) they are accepted too."""
+    return _examples({"message": message, **(signatures or {"signature": _SIGNATURE})})
+
+
 # --- prepared statements ------------------------------------------------------------------------
 
 
@@ -100,6 +124,17 @@ class StatementTerms(DeadlineTerms):
 
 
 class RegistrationTerms(StatementTerms):
+    model_config = _examples(
+        {
+            "regulator": _REGULATOR,
+            "participant": _PARTY,
+            "roles": ["SHIPPER", "RECEIVER"],
+            "legal_name": "Phu My Steel JSC",
+            "enterprise_id": "3501234567",
+            "park": "Phu My 3",
+        }
+    )
+
     regulator: Address
     participant: Address
     roles: list[Role] = Field(min_length=1)
@@ -109,12 +144,27 @@ class RegistrationTerms(StatementTerms):
 
 
 class StatusTerms(StatementTerms):
+    model_config = _examples(
+        {"regulator": _REGULATOR, "suspended": True, "reason": "environmental permit under review"}
+    )
+
     regulator: Address
     suspended: bool
     reason: Text
 
 
 class WasteCodeTerms(StatementTerms):
+    model_config = _examples(
+        {
+            "regulator": _REGULATOR,
+            "scheme": "EU-LOW",
+            "code": "10 02 02",
+            "unit": "KGM",
+            "hazardous": False,
+            "description": "unprocessed slag",
+        }
+    )
+
     regulator: Address
     scheme: Scheme
     code: WasteCode
@@ -130,6 +180,27 @@ class CoverageTerms(Strict):
 
 
 class PermitTerms(StatementTerms):
+    model_config = _examples(
+        {
+            "regulator": _REGULATOR,
+            "permit_number": "GPMT-0042/BRVT",
+            "holder": _RECEIVER,
+            "kind": "ENVIRONMENTAL_PERMIT",
+            "coverage": [{"scheme": "EU-LOW", "code": "10 02 02", "operations": ["R5"]}],
+            "yearly_capacity": 120_000_000,
+            "valid_from": "2026-01-01T00:00:00Z",
+            "valid_until": "2030-12-31T00:00:00Z",
+        },
+        {
+            "regulator": _REGULATOR,
+            "permit_number": "VILAS-1234",
+            "holder": _LAB,
+            "kind": "LAB_ACCREDITATION",
+            "valid_from": "2026-01-01T00:00:00Z",
+            "valid_until": "2029-01-01T00:00:00Z",
+        },
+    )
+
     regulator: Address
     permit_number: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
     holder: Address
@@ -156,6 +227,17 @@ class PermitTerms(StatementTerms):
 
 
 class CertificateTerms(StatementTerms):
+    model_config = _examples(
+        {
+            "lab": _LAB,
+            "lot_id": _LOT,
+            "accreditation_id": "0x" + "ac" * 32,
+            "document_hash": "0x" + "c1" * 32,
+            "results_hash": "0x" + "c2" * 32,
+            "valid_until": "2026-12-31T00:00:00Z",
+        }
+    )
+
     lab: Address
     lot_id: Bytes32
     accreditation_id: Bytes32
@@ -165,16 +247,33 @@ class CertificateTerms(StatementTerms):
 
 
 class CertificateRevocationTerms(StatementTerms):
+    model_config = _examples({"lab": _LAB, "reason": "sample mislabelled at the weighbridge"})
+
     lab: Address
     reason: Text
 
 
 class RevocationTerms(StatementTerms):
+    model_config = _examples(
+        {"regulator": _REGULATOR, "reason": "permit withdrawn by the provincial authority"}
+    )
+
     regulator: Address
     reason: Text
 
 
 class LotTerms(StatementTerms):
+    model_config = _examples(
+        {
+            "generator": _PARTY,
+            "waste_scheme": "EU-LOW",
+            "waste_code": "10 02 02",
+            "quantity": 80_000,
+            "unit": "KGM",
+            "document_hash": "0x" + "9e" * 32,
+        }
+    )
+
     generator: Address
     waste_scheme: Scheme
     waste_code: WasteCode
@@ -184,6 +283,20 @@ class LotTerms(StatementTerms):
 
 
 class DispatchTerms(StatementTerms):
+    model_config = _examples(
+        {
+            "shipper": _PARTY,
+            "receiver": _RECEIVER,
+            "lot_id": _LOT,
+            "quantity": 12_300,
+            "operation": "R5",
+            "permit_id": _PERMIT,
+            "certificates": [_CERTIFICATE],
+            "transporters": [_TRUCK],
+            "document_hash": _DOCUMENT,
+        }
+    )
+
     shipper: Address
     receiver: Address
     lot_id: Bytes32
@@ -213,8 +326,12 @@ class DispatchTerms(StatementTerms):
 class LegTerms(DeadlineTerms):
     """A leg's pick-up or delivery; the transporter is the dispatch's for that leg."""
 
+    model_config = _examples({}, {"deadline": "2030-01-01T00:00:00Z"})
+
 
 class ReceiptTerms(DeadlineTerms):
+    model_config = _examples({"received_quantity": 12_250})
+
     received_quantity: Quantity
 
 
@@ -338,57 +455,182 @@ class ReceiptMessage(Strict):
     deadline: Uint256
 
 
+_DISPATCH_MESSAGE = {
+    "shipper": _PARTY,
+    "receiver": _RECEIVER,
+    "lotId": _LOT,
+    "quantity": 12_300,
+    "operation": "R5",
+    "permitId": _PERMIT,
+    "certificates": [_CERTIFICATE],
+    "transporters": [_TRUCK],
+    "licences": ["0x" + "00" * 32],
+    "documentHash": _DOCUMENT,
+    "nonce": 8_034_523_561_873_345_111,
+    "deadline": _DEADLINE,
+}
+
+
 class SignedRegistration(Strict):
+    model_config = _signed_example(
+        {
+            "regulator": _REGULATOR,
+            "participant": _PARTY,
+            "roles": Role.SHIPPER.bit | Role.RECEIVER.bit,
+            "legalName": "Phu My Steel JSC",
+            "enterpriseId": "3501234567",
+            "park": "Phu My 3",
+            "nonce": 0,
+            "deadline": _DEADLINE,
+        }
+    )
+
     message: RegisterParticipantMessage
     signature: Signature
 
 
 class SignedStatusChange(Strict):
+    model_config = _signed_example(
+        {
+            "regulator": _REGULATOR,
+            "participant": _PARTY,
+            "suspended": True,
+            "reason": "environmental permit under review",
+            "nonce": 1,
+            "deadline": _DEADLINE,
+        }
+    )
+
     message: SetParticipantStatusMessage
     signature: Signature
 
 
 class SignedWasteCode(Strict):
+    model_config = _signed_example(
+        {
+            "regulator": _REGULATOR,
+            "scheme": "EU-LOW",
+            "code": "10 02 02",
+            "unit": "KGM",
+            "hazardous": False,
+            "description": "unprocessed slag",
+            "nonce": 2,
+            "deadline": _DEADLINE,
+        }
+    )
+
     message: RegisterWasteCodeMessage
     signature: Signature
 
 
 class SignedPermit(Strict):
+    model_config = _signed_example(
+        {
+            "regulator": _REGULATOR,
+            "permitNumber": "GPMT-0042/BRVT",
+            "holder": _RECEIVER,
+            "kind": PermitKind.ENVIRONMENTAL_PERMIT.code,
+            "coverage": [{"codeKey": _CODE_KEY, "operations": operations_mask(["R5"])}],
+            "yearlyCapacity": 120_000_000,
+            "validFrom": 1_767_225_600,
+            "validUntil": 1_924_905_600,
+            "nonce": 3,
+            "deadline": _DEADLINE,
+        }
+    )
+
     message: RegisterPermitMessage
     signature: Signature
 
 
 class SignedRevocation(Strict):
+    model_config = _signed_example(
+        {
+            "regulator": _REGULATOR,
+            "permitId": _PERMIT,
+            "reason": "permit withdrawn by the provincial authority",
+            "nonce": 4,
+            "deadline": _DEADLINE,
+        }
+    )
+
     message: RevokePermitMessage
     signature: Signature
 
 
 class SignedLot(Strict):
+    model_config = _signed_example(
+        {
+            "generator": _PARTY,
+            "wasteScheme": "EU-LOW",
+            "wasteCode": "10 02 02",
+            "quantity": 80_000,
+            "unit": "KGM",
+            "documentHash": "0x" + "9e" * 32,
+            "nonce": 0,
+            "deadline": _DEADLINE,
+        }
+    )
+
     message: RegisterLotMessage
     signature: Signature
 
 
 class SignedCertificate(Strict):
+    model_config = _signed_example(
+        {
+            "lab": _LAB,
+            "lotId": _LOT,
+            "accreditationId": "0x" + "ac" * 32,
+            "documentHash": "0x" + "c1" * 32,
+            "resultsHash": "0x" + "c2" * 32,
+            "validUntil": 1_798_675_200,
+            "nonce": 0,
+            "deadline": _DEADLINE,
+        }
+    )
+
     message: IssueCertificateMessage
     signature: Signature
 
 
 class SignedCertificateRevocation(Strict):
+    model_config = _signed_example(
+        {
+            "lab": _LAB,
+            "certificateId": _CERTIFICATE,
+            "lotId": _LOT,
+            "reason": "sample mislabelled at the weighbridge",
+            "nonce": 1,
+            "deadline": _DEADLINE,
+        }
+    )
+
     message: RevokeCertificateMessage
     signature: Signature
 
 
 class SignedLeg(Strict):
+    model_config = _signed_example(
+        {"transferId": _TRANSFER, "transporter": _TRUCK, "leg": 0, "deadline": _DEADLINE}
+    )
+
     message: LegMessage
     signature: Signature
 
 
 class SignedDispatch(Strict):
+    model_config = _signed_example(_DISPATCH_MESSAGE)
+
     message: DispatchMessage
     signature: Signature
 
 
 class SignedReceipt(Strict):
+    model_config = _signed_example(
+        {"transferId": _TRANSFER, "receiver": _RECEIVER, "receivedQuantity": 12_250, "deadline": _DEADLINE}
+    )
+
     message: ReceiptMessage
     signature: Signature
 
@@ -547,12 +789,6 @@ class TransferPage(BaseModel):
 MAX_BATCH = 64  # items in one recordBatch transaction: ~150k gas a dispatch stays well below a block
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 Delta = Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX, description="Signed change, in the transfer's unit")]
-_EXAMPLE_TRANSFER = "0x" + "7a" * 32
-_EXAMPLE_SIGNATURE = "0x" + "5e" * 65
-
-
-def _examples(*examples: dict[str, Any]) -> ConfigDict:
-    return ConfigDict(extra="forbid", json_schema_extra={"examples": list(examples)})
 
 
 class RejectionTerms(DeadlineTerms):
@@ -638,17 +874,17 @@ class SignedRejection(Strict):
     model_config = _examples(
         {
             "message": {
-                "transferId": _EXAMPLE_TRANSFER,
+                "transferId": _TRANSFER,
                 "receiver": "0x" + "4d" * 20,
-                "acceptedQuantity": "9000",
-                "rejectedQuantity": "3400",
+                "acceptedQuantity": 9000,
+                "rejectedQuantity": 3400,
                 "reason": "moisture above the 8 % limit",
                 "returnTo": "0x" + "1f" * 20,
                 "returnPermitId": "0x" + "00" * 32,
                 "returnOperation": "",
-                "deadline": "1893456000",
+                "deadline": _DEADLINE,
             },
-            "signature": _EXAMPLE_SIGNATURE,
+            "signature": _SIGNATURE,
         }
     )
 
@@ -660,16 +896,16 @@ class SignedCorrection(Strict):
     model_config = _examples(
         {
             "message": {
-                "transferId": _EXAMPLE_TRANSFER,
+                "transferId": _TRANSFER,
                 "proposer": "0x" + "4d" * 20,
-                "shippedDelta": "0",
-                "receivedDelta": "150",
+                "shippedDelta": 0,
+                "receivedDelta": 150,
                 "documentHash": "0x" + "c0" * 32,
                 "reason": "weighbridge calibration error, see the corrected ticket",
-                "nonce": "3",
-                "deadline": "1893456000",
+                "nonce": 3,
+                "deadline": _DEADLINE,
             },
-            "signature": _EXAMPLE_SIGNATURE,
+            "signature": _SIGNATURE,
         }
     )
 
@@ -686,21 +922,8 @@ class SignedDispatchBatch(Strict):
         {
             "items": [
                 {
-                    "message": {
-                        "shipper": "0x" + "1f" * 20,
-                        "receiver": "0x" + "4d" * 20,
-                        "lotId": "0x" + "1a" * 32,
-                        "quantity": "12300",
-                        "operation": "R5",
-                        "permitId": "0x" + "2b" * 32,
-                        "certificates": [],
-                        "transporters": [],
-                        "licences": [],
-                        "documentHash": "0x" + "d0" * 32,
-                        "nonce": "8034523561873345111",
-                        "deadline": "1893456000",
-                    },
-                    "signature": _EXAMPLE_SIGNATURE,
+                    "message": _DISPATCH_MESSAGE,
+                    "signature": _SIGNATURE,
                 }
             ]
         }
@@ -975,18 +1198,6 @@ class RegisterFlowMessage(Strict):
     deadline: Uint256
 
 
-_PARTY = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
-_SIGNATURE = "0x" + "5a" * 64 + "1b"
-
-
-def _signed_example(message: dict[str, Any], **signatures: str) -> ConfigDict:
-    """A submission body as the OpenAPI example: the prepared message, unchanged, and its signature(s)."""
-    return ConfigDict(
-        extra="forbid",
-        json_schema_extra={"examples": [{"message": message, **(signatures or {"signature": _SIGNATURE})}]},
-    )
-
-
 class SignedProcessing(Strict):
     model_config = _signed_example(
         {
@@ -995,21 +1206,19 @@ class SignedProcessing(Strict):
                 {
                     "lotId": "0x" + "1a" * 32,
                     "codeKey": "0x" + "3c" * 32,
-                    "quantity": "1000",
-                    "gramsPerUnit": "1000",
+                    "quantity": 1000,
+                    "gramsPerUnit": 1000,
                 }
             ],
             "externalInputs": [
-                {"material": "Portland clinker", "grams": "50000", "documentHash": "0x" + "c1" * 32}
+                {"material": "Portland clinker", "grams": 50_000, "documentHash": "0x" + "c1" * 32}
             ],
-            "outputs": [
-                {"kind": "1", "codeKey": "0x" + "4d" * 32, "quantity": "800", "gramsPerUnit": "1000"}
-            ],
-            "lossGrams": "100000",
+            "outputs": [{"kind": 1, "codeKey": "0x" + "4d" * 32, "quantity": 800, "gramsPerUnit": 1000}],
+            "lossGrams": 100_000,
             "lossDescription": "moisture and dust",
             "documentHash": _HASH,
-            "nonce": "8112934871",
-            "deadline": "1767225600",
+            "nonce": 8_112_934_871,
+            "deadline": 1_767_225_600,
         }
     )
     message: RecordProcessingMessage
@@ -1021,11 +1230,11 @@ class SignedUse(Strict):
         {
             "holder": _PARTY,
             "lotId": "0x" + "2e" * 32,
-            "quantity": "500",
+            "quantity": 500,
             "use": "road base course, National Road 10",
             "documentHash": "0x" + "0e" * 32,
-            "nonce": "0",
-            "deadline": "1767225600",
+            "nonce": 0,
+            "deadline": 1_767_225_600,
         }
     )
     message: DeclareUseMessage
@@ -1042,10 +1251,10 @@ class SignedFlow(Strict):
             "medium": "steam",
             "unit": "TNE",
             "meterId": "0x" + "4e" * 32,
-            "periodSeconds": "3600",
-            "firstPeriodStart": "1767225600",
-            "nonce": "8112934871",
-            "deadline": "1767312000",
+            "periodSeconds": 3600,
+            "firstPeriodStart": 1_767_225_600,
+            "nonce": 8_112_934_871,
+            "deadline": 1_767_312_000,
         },
         supplier_signature=_SIGNATURE,
         offtaker_signature="0x" + "6b" * 64 + "1c",

@@ -257,16 +257,6 @@ class DocumentAuditEntry(Base):
     detail: Mapped[str | None] = mapped_column(Text)
 
 
-class DocumentRequestNonce(Base):
-    """Nonces of parties' signed document requests, kept while the request could still be replayed."""
-
-    __tablename__ = "document_request_nonces"
-
-    party: Mapped[str] = mapped_column(ADDRESS, primary_key=True)
-    nonce: Mapped[str] = mapped_column(HASH, primary_key=True)
-    expires_at: Mapped[int] = mapped_column(BigInteger, index=True)  # unix seconds
-
-
 # Who may read a document is looked up by the hash the chain records cites it under.
 Index("ix_transfers_document_hash", Transfer.document_hash)
 Index("ix_lots_document_hash", Lot.document_hash)
@@ -550,7 +540,6 @@ KEPT_TABLES = frozenset(
         "documents",
         "document_uploaders",
         "document_audit",
-        "document_request_nonces",
         # Webhooks name chain events by block and log index, not by a derived row's id.
         "webhook_subscriptions",
         "webhook_deliveries",

@@ -3,5 +3,5 @@ off-chain, encrypted at rest, readable only by the parties the chain records tie
 regulators, every access written to an audit log.
 
 The module works on explicit identities (`uploader`, `reader`): who the caller is, is established by
-the API layer (today a signed request per call, see `requests`; later the sign-in's bearer token).
+the API layer (the sign-in's bearer token).
 """

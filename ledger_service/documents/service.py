@@ -5,127 +5,31 @@ whose dispatch cites it, the generator of a lot whose generation record it is, t
 holder for a certificate's document or results, plus whoever uploaded it and any active regulator.
 """
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from ledger_service.db.models import (
     Certificate,
     Document,
     DocumentAuditEntry,
-    DocumentRequestNonce,
     DocumentUploader,
     Lot,
-    Participant,
     Transfer,
 )
-from ledger_service.documents import requests
-from ledger_service.roles import Role
 
 # The audit log's actions.
 UPLOAD, DOWNLOAD, DENIED, INTEGRITY_FAILURE = "upload", "download", "denied", "integrity_failure"
 AUDIT_ACTIONS = (UPLOAD, DOWNLOAD, DENIED, INTEGRITY_FAILURE)
-ACTIVE = "active"
 
 
-@dataclass(frozen=True)
-class SignedRequest:
-    """A request as the party claims it: checked by `authenticate`, not before."""
-
-    party: str
-    issued_at: int
-    nonce: str
-    signature: bytes
-
-
-class RequestRefused(Exception):
-    def __init__(self, kind: str, message: str, header: str) -> None:
-        super().__init__(message)
-        self.kind, self.header = kind, header
-
-
-@dataclass(frozen=True)
-class Deployment:
-    """What a signed request is bound to, so that it is good for one deployment only."""
-
-    chain_id: int
-    ledger: str
-
-
-def authenticate(
-    session: Session,
-    claim: SignedRequest,
-    action: str,
-    document: str,
-    deployment: Deployment,
-    ttl_seconds: int,
-    skew_seconds: int,
-    now: int,
-) -> str:
-    """The party that signed this request for `action` on `document`, once its nonce is spent.
-
-    Refused when the signature is not the claimed party's over exactly this request, when it was signed
-    more than `ttl_seconds` ago (or is dated in the future beyond clock skew), or when its nonce was
-    used before. The nonce is spent in `session`: it sticks only if the caller commits.
-    """
-    if claim.issued_at > now + skew_seconds:
-        raise RequestRefused(
-            "request_from_the_future",
-            f"the request is dated {claim.issued_at - now} s in the future; check the clock",
-            requests.ISSUED_AT_HEADER,
-        )
-    if claim.issued_at < now - ttl_seconds:
-        raise RequestRefused(
-            "request_expired",
-            f"the request was signed {now - claim.issued_at} s ago; requests are valid for {ttl_seconds} s, "
-            "sign a new one",
-            requests.ISSUED_AT_HEADER,
-        )
-    payload = requests.typed_data(
-        deployment.chain_id, deployment.ledger, action, document, claim.party, claim.issued_at, claim.nonce
-    )
-    signer = requests.recover(payload, claim.signature)
-    if signer is None or signer.lower() != claim.party.lower():
-        raise RequestRefused(
-            "invalid_request_signature",
-            f"the signature is not {claim.party}'s signature of a {action} request for {document}"
-            + (f" (it was signed by {signer})" if signer else " (it is not a valid signature)"),
-            requests.SIGNATURE_HEADER,
-        )
-    session.execute(delete(DocumentRequestNonce).where(DocumentRequestNonce.expires_at < now))
-    if session.get(DocumentRequestNonce, (claim.party, claim.nonce)) is not None:
-        raise RequestRefused(
-            "request_replayed",
-            "this signed request was used already (a replay?); sign a new one with a fresh nonce",
-            requests.NONCE_HEADER,
-        )
-    session.add(
-        DocumentRequestNonce(
-            party=claim.party, nonce=claim.nonce, expires_at=claim.issued_at + ttl_seconds + skew_seconds
-        )
-    )
-    session.flush()  # a concurrent replay of the same nonce fails here, on the primary key
-    return claim.party
-
-
-def active_participant(session: Session, address: str) -> Participant | None:
-    participant = session.get(Participant, address)
-    return participant if participant is not None and participant.status == ACTIVE else None
-
-
-def is_active_regulator(session: Session, address: str) -> bool:
-    participant = active_participant(session, address)
-    return participant is not None and bool(participant.roles & Role.REGULATOR.bit)
-
-
-def standing(session: Session, reader: str, sha256: str) -> str | None:
-    """Why `reader` may read the document of hash `sha256` ("uploader", "receiver of transfer 0x..."),
-    or None if nothing entitles it to."""
+def standing(session: Session, reader: str, sha256: str, *, regulator: bool) -> str | None:
+    """Why `reader` (a `regulator` or not, as the chain holds its roles now) may read the document of hash
+    `sha256` ("uploader", "receiver of transfer 0x..."), or None if nothing entitles it to."""
     if session.get(DocumentUploader, (sha256, reader)) is not None:
         return "uploader"
-    if is_active_regulator(session, reader):
+    if regulator:
         return "regulator"
     for transfer in session.scalars(select(Transfer).where(Transfer.document_hash == sha256)):
         roles = {"shipper": [transfer.shipper], "receiver": [transfer.receiver]}

@@ -1,31 +1,26 @@
 """Documents: encrypted at rest, bound to their hash, read only by those the chain ties to them, every
-read in the audit log; each call signed by the party for the document it names."""
+read in the audit log; the uploader and the reader are the signed-in party."""
 
 import hashlib
 import json
 import os
-import secrets
 import stat
-import threading
-import time
-from collections.abc import Iterator
+from functools import cache
 
 import pytest
-import uvicorn
-from conftest import free_port
-from eth_account import Account
 from parties import (
     Party,
     accredited_lab,
     dispatch,
     register,
+    sign_in,
     signed_submit,
 )
 from typer.testing import CliRunner
+from workflows import keystore_of, served
 
 from ledger_service.cli import app as cli_app
 from ledger_service.documents.crypto import CONTENT_OFFSET, HEADER_BYTES, DocumentUnreadable, MasterKey
-from ledger_service.documents.requests import NO_DOCUMENT, signed_headers, typed_data
 from ledger_service.documents.store import DocumentStore
 from ledger_service.settings import Settings
 
@@ -44,19 +39,20 @@ def sha(content: bytes) -> str:
     return "0x" + hashlib.sha256(content).hexdigest()
 
 
-def headers(client, party: Party, action: str, document: str = NO_DOCUMENT, **kwargs) -> dict[str, str]:
-    runtime = client.app.state.runtime
-    return signed_headers(
-        party.account, runtime.chain_id, runtime.gateway.ledger_address, action, document, **kwargs
-    )
+@cache
+def signed_in(client, party: Party) -> dict[str, str]:
+    """The party's Authorization header: signed in once, the token kept for every later request."""
+    return sign_in(client, party)
 
 
-def upload(client, party: Party, content: bytes, content_type: str = "application/octet-stream", **kwargs):
-    return client.post(
-        "/documents",
-        files={"file": ("document", content, content_type)},
-        headers=headers(client, party, "upload", sha(content), **kwargs),
-    )
+def upload(client, party: Party, content: bytes, content_type: str = "application/octet-stream"):
+    return upload_as(client, signed_in(client, party), content, content_type)
+
+
+def upload_as(
+    client, headers: dict[str, str], content: bytes, content_type: str = "application/octet-stream"
+):
+    return client.post("/documents", files={"file": ("document", content, content_type)}, headers=headers)
 
 
 def uploaded(client, party: Party, content: bytes) -> str:
@@ -65,14 +61,12 @@ def uploaded(client, party: Party, content: bytes) -> str:
     return response.json()["sha256"]
 
 
-def download(client, party: Party, document: str, **kwargs):
-    return client.get(
-        f"/documents/{document}", headers=headers(client, party, "download", document, **kwargs)
-    )
+def download(client, party: Party, document: str):
+    return client.get(f"/documents/{document}", headers=signed_in(client, party))
 
 
 def audit(client, regulator: Party, **params) -> dict:
-    response = client.get("/documents/audit", params=params, headers=headers(client, regulator, "read_audit"))
+    response = client.get("/documents/audit", params=params, headers=signed_in(client, regulator))
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -259,15 +253,7 @@ def test_who_may_read_certificates_and_generation_records(client, regulator, shi
     )
 
 
-def test_only_participants_upload_and_only_known_documents_are_served(client, regulator, shipper):
-    outsider = Party("outsider")
-    content = pdf("outsider")
-    response = upload(client, outsider, content)
-    assert response.status_code == 403
-    assert error(response)["type"] == "not_participant"
-    assert error(response)["loc"] == ["header", "X-Symledger-Party"]
-    assert not store(client).path(sha(content)).exists()
-
+def test_only_known_documents_are_served(client, regulator, shipper):
     unknown = sha(b"never uploaded")
     response = download(client, regulator, unknown)
     assert response.status_code == 404 and error(response)["type"] == "unknown_document"
@@ -315,99 +301,41 @@ def test_wrong_types_are_refused_naming_the_reason(client, shipper, content, con
 
 def test_malformed_upload_bodies_are_refused(client, shipper):
     content = pdf("form")
-    signed = headers(client, shipper, "upload", sha(content))
+    signed = signed_in(client, shipper)
     missing = client.post("/documents", data={"note": "x"}, files={"other": ("a", content)}, headers=signed)
     assert missing.status_code == 422 and error(missing)["loc"] in (["body", "note"], ["body", "other"])
     not_multipart = client.post(
         "/documents", content=content, headers={**signed, "Content-Type": "application/pdf"}
     )
     assert not_multipart.status_code == 415 and error(not_multipart)["loc"] == ["header", "content-type"]
-    # Neither request got as far as spending the signed request: it still works once.
-    assert client.post("/documents", files={"file": ("a", content)}, headers=signed).status_code == 201
+    assert not store(client).path(sha(content)).exists()
 
 
-def test_request_signatures_are_checked(client, regulator, shipper, receiver):
-    document = uploaded(client, shipper, pdf("signed requests"))
-    other = uploaded(client, shipper, pdf("another document"))
+def test_without_a_live_token_nothing_is_uploaded_or_read(client, regulator, settings, shipper, monkeypatch):
+    document = uploaded(client, shipper, pdf("signed in"))
+    content = pdf("never stored")
+    firm = Party("firm")
+    register(client, regulator, firm, "SHIPPER")
+    revoked = sign_in(client, firm)
+    assert client.post("/auth/logout", headers=revoked).status_code == 204
+    monkeypatch.setattr(settings, "access_token_seconds", 0)
+    expired = sign_in(client, firm)
+    monkeypatch.undo()
 
-    def refused(response, type_: str, header: str) -> None:
-        assert response.status_code == 401, response.text
-        assert error(response)["type"] == type_ and error(response)["loc"] == ["header", header]
-        assert response.headers["WWW-Authenticate"] == "SymledgerEIP712"
-
-    replayed = headers(client, shipper, "download", document)
-    assert client.get(f"/documents/{document}", headers=replayed).status_code == 200
-    refused(client.get(f"/documents/{document}", headers=replayed), "request_replayed", "X-Symledger-Nonce")
-
-    now = int(time.time())
-    refused(
-        download(client, shipper, document, issued_at=now - 301), "request_expired", "X-Symledger-Issued-At"
-    )
-    refused(
-        download(client, shipper, document, issued_at=now + 120),
-        "request_from_the_future",
-        "X-Symledger-Issued-At",
-    )
-    assert download(client, shipper, document, issued_at=now - 200).status_code == 200
-
-    # Forged: the receiver signs a request naming the shipper (the uploader) as the party.
-    runtime = client.app.state.runtime
-    nonce = "0x" + secrets.token_hex(32)
-    claimed = typed_data(
-        runtime.chain_id, runtime.gateway.ledger_address, "download", document, shipper.address, now, nonce
-    )
-    forged = {
-        "X-Symledger-Party": shipper.address,
-        "X-Symledger-Issued-At": str(now),
-        "X-Symledger-Nonce": nonce,
-        "X-Symledger-Signature": receiver.sign(claimed),
-    }
-    response = client.get(f"/documents/{document}", headers=forged)
-    refused(response, "invalid_request_signature", "X-Symledger-Signature")
-    assert f"(it was signed by {receiver.address})" in error(response)["msg"]
-    assert (
-        client.get(
-            f"/documents/{document}", headers=forged | {"X-Symledger-Signature": shipper.sign(claimed)}
-        ).status_code
-        == 200
-    )
-    # A signature for one document, or for another action, does not open another.
-    refused(
-        client.get(f"/documents/{other}", headers=headers(client, shipper, "download", document)),
-        "invalid_request_signature",
-        "X-Symledger-Signature",
-    )
-    refused(
-        client.get(f"/documents/{document}", headers=headers(client, shipper, "upload", document)),
-        "invalid_request_signature",
-        "X-Symledger-Signature",
-    )
-    # A request signed for another deployment (chain id) is no good here.
-    elsewhere = signed_headers(
-        shipper.account, runtime.chain_id + 1, runtime.gateway.ledger_address, "download", document
-    )
-    refused(
-        client.get(f"/documents/{document}", headers=elsewhere),
-        "invalid_request_signature",
-        "X-Symledger-Signature",
-    )
-    garbage = {**headers(client, shipper, "download", document), "X-Symledger-Signature": "0x" + "11" * 65}
-    refused(
-        client.get(f"/documents/{document}", headers=garbage),
-        "invalid_request_signature",
-        "X-Symledger-Signature",
-    )
-    unsigned = client.get(f"/documents/{document}", headers={"X-Symledger-Party": shipper.address})
-    refused(unsigned, "unsigned_request", "X-Symledger-Issued-At")
-    bad_nonce = {**headers(client, shipper, "download", document), "X-Symledger-Nonce": "0x1234"}
-    refused(client.get(f"/documents/{document}", headers=bad_nonce), "unsigned_request", "X-Symledger-Nonce")
-    # Refused requests leave no trace in the audit log: the two good reads and the upload only.
-    assert [a for _, a in actions(client, regulator, document)] == [
-        "upload",
-        "download",
-        "download",
-        "download",
-    ]
+    for headers in ({"Authorization": ""}, {"Authorization": "Bearer made-up"}, revoked, expired):
+        for response in (
+            upload_as(client, headers, content),
+            client.get(f"/documents/{document}", headers=headers),
+            client.get("/documents/audit", headers=headers),
+        ):
+            assert response.status_code == 401, (headers, response.text)
+            assert error(response)["type"] == "not_signed_in"
+            assert response.headers["WWW-Authenticate"] == "Bearer"
+            assert pdf("signed in") not in response.content
+    assert not store(client).path(sha(content)).exists()
+    # Refused before anyone was known: nothing in the audit log but the upload.
+    assert actions(client, regulator, document) == [(shipper.address, "upload")]
+    assert audit(client, regulator, party=firm.address)["total"] == 0
 
 
 def test_the_audit_log_is_for_regulators_with_filters_and_pages(client, regulator, shipper, receiver):
@@ -415,8 +343,9 @@ def test_the_audit_log_is_for_regulators_with_filters_and_pages(client, regulato
     download(client, receiver, first)
     download(client, shipper, second)
 
-    response = client.get("/documents/audit", headers=headers(client, shipper, "read_audit"))
+    response = client.get("/documents/audit", headers=signed_in(client, shipper))
     assert response.status_code == 403 and error(response)["type"] == "not_regulator"
+    assert shipper.address in error(response)["msg"] and response.headers["X-Request-ID"]
 
     mine = audit(client, regulator, party=receiver.address)
     assert {(e["sha256"], e["action"]) for e in mine["items"]} >= {(first, "denied")}
@@ -433,17 +362,17 @@ def test_the_audit_log_is_for_regulators_with_filters_and_pages(client, regulato
     ]
     page = audit(client, regulator, sha256=second, limit=1, offset=1)
     assert page["total"] == 2 and page["offset"] == 1 and [e["action"] for e in page["items"]] == ["download"]
-    bad = client.get(
-        "/documents/audit", params={"action": "erase"}, headers=headers(client, regulator, "read_audit")
-    )
+    bad = client.get("/documents/audit", params={"action": "erase"}, headers=signed_in(client, regulator))
     assert bad.status_code == 422 and error(bad)["loc"] == ["query", "action"]
 
 
-def test_a_suspended_regulator_reads_nothing(client, regulator, shipper):
+def test_a_suspended_participant_is_refused_on_its_next_request(client, regulator, shipper):
     inspector = Party("inspector")
     register(client, regulator, inspector, "REGULATOR")
     document = uploaded(client, shipper, pdf("suspension"))
     assert download(client, inspector, document).status_code == 200
+    assert client.get("/documents/audit", headers=signed_in(client, inspector)).status_code == 200
+    assert upload(client, inspector, pdf("inspection report")).status_code == 201
     signed_submit(
         client,
         regulator,
@@ -451,34 +380,33 @@ def test_a_suspended_regulator_reads_nothing(client, regulator, shipper):
         {"regulator": regulator.address, "suspended": True, "reason": "under investigation"},
         f"/participants/{inspector.address}/status",
     )
-    assert download(client, inspector, document).status_code == 403
+    # The same token, signed in before the suspension.
+    for response in (
+        download(client, inspector, document),
+        client.get("/documents/audit", headers=signed_in(client, inspector)),
+        upload(client, inspector, pdf("after suspension")),
+    ):
+        assert response.status_code == 403, response.text
+        assert error(response) == {
+            "loc": ["header", "Authorization"],
+            "msg": f"{inspector.address} is suspended",
+            "type": "participant_not_active",
+        }
+    assert not store(client).path(sha(pdf("after suspension"))).exists()
+    assert actions(client, regulator, document)[-1] == (inspector.address, "download")
 
 
 # --- the CLI, against the service over HTTP -------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
-def api_url(client) -> Iterator[str]:
-    """The test app served over HTTP (its runtime already running) for the CLI to talk to."""
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(client.app, host="127.0.0.1", port=port, lifespan="off", log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "the test server did not start"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+def api_url(client):
+    with served(client.app) as url:
+        yield url
 
 
-def keystore_of(tmp_path, party: Party) -> list[str]:
-    keystore, password = tmp_path / f"{party.name}-{secrets.token_hex(4)}.json", tmp_path / "pw"
-    password.write_text("pw\n")
-    keystore.write_text(json.dumps(Account.encrypt(party.account.key, "pw")))
+def keystore_args(tmp_path, party: Party) -> list[str]:
+    keystore, password = keystore_of(party, tmp_path)
     return ["-k", str(keystore), "--password-file", str(password)]
 
 
@@ -487,7 +415,7 @@ def test_cli_upload_and_download(client, api_url, tmp_path, regulator, shipper, 
     ticket = tmp_path / "ticket.pdf"
     ticket.write_bytes(pdf("cli"))
     uploaded_ = runner.invoke(
-        cli_app, ["document", "upload", str(ticket), "--api", api_url, *keystore_of(tmp_path, shipper)]
+        cli_app, ["document", "upload", str(ticket), "--api", api_url, *keystore_args(tmp_path, shipper)]
     )
     assert uploaded_.exit_code == 0, uploaded_.output
     document = uploaded_.output.strip()
@@ -505,7 +433,7 @@ def test_cli_upload_and_download(client, api_url, tmp_path, regulator, shipper, 
             str(out),
             "--api",
             api_url,
-            *keystore_of(tmp_path, receiver),
+            *keystore_args(tmp_path, receiver),
         ],
     )
     assert got.exit_code == 0, got.output
@@ -513,6 +441,7 @@ def test_cli_upload_and_download(client, api_url, tmp_path, regulator, shipper, 
     assert "application/pdf" in got.output
 
     stranger = Party("stranger")
+    register(client, regulator, stranger, "SHIPPER")
     denied = runner.invoke(
         cli_app,
         [
@@ -523,7 +452,7 @@ def test_cli_upload_and_download(client, api_url, tmp_path, regulator, shipper, 
             str(tmp_path / "x"),
             "--api",
             api_url,
-            *keystore_of(tmp_path, stranger),
+            *keystore_args(tmp_path, stranger),
         ],
     )
     assert denied.exit_code == 1 and "may not read document" in denied.output and "HTTP 403" in denied.output
@@ -531,7 +460,7 @@ def test_cli_upload_and_download(client, api_url, tmp_path, regulator, shipper, 
 
     log = runner.invoke(
         cli_app,
-        ["document", "audit", "--document", document, "--api", api_url, *keystore_of(tmp_path, regulator)],
+        ["document", "audit", "--document", document, "--api", api_url, *keystore_args(tmp_path, regulator)],
     )
     assert log.exit_code == 0, log.output
     assert [(e["party"], e["action"]) for e in json.loads(log.output)["items"]] == [
@@ -539,6 +468,12 @@ def test_cli_upload_and_download(client, api_url, tmp_path, regulator, shipper, 
         (receiver.address, "download"),
         (stranger.address, "denied"),
     ]
+    not_regulator = runner.invoke(
+        cli_app, ["document", "audit", "--api", api_url, *keystore_args(tmp_path, receiver)]
+    )
+    assert (
+        not_regulator.exit_code == 1 and "only regulators read the document audit log" in not_regulator.output
+    )
 
 
 def test_rotating_the_master_key_rewraps_every_document(tmp_path, monkeypatch):

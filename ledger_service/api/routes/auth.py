@@ -18,6 +18,10 @@ router = APIRouter(prefix="/auth", tags=["sign-in"])
 class ChallengeRequest(Strict):
     address: Address = Field(examples=["0x8ba1f109551bD432803012645Ac136ddd64DBA72"])
 
+    model_config = {
+        "json_schema_extra": {"examples": [{"address": "0x8ba1f109551bD432803012645Ac136ddd64DBA72"}]}
+    }
+
 
 class ChallengeOut(BaseModel):
     message: str = Field(

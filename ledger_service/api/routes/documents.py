@@ -1,48 +1,43 @@
 """Documents: uploaded by a participant, kept encrypted, read by the parties the chain ties to them.
 
-Every call is a request the party signs (see ledger_service.documents.requests): the uploader and the
-reader are whoever signed, never a claim in a header alone.
+The uploader and the reader are the signed-in party (the bearer token every endpoint takes), never a claim
+in a header or a form field.
 """
 
 import logging
 import re
 import threading
-import time
 import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
 import python_multipart
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import parse_options_header
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
-from ledger_service.api.deps import RuntimeDep, SessionDep
+from ledger_service.api.deps import SIGNED_IN, CurrentParty, RuntimeDep, SessionDep
 from ledger_service.api.errors import ApiError
 from ledger_service.api.schemas import Address, Bytes32
 from ledger_service.db.models import Document, DocumentAuditEntry
-from ledger_service.documents import media, requests, service
+from ledger_service.documents import media, service
 from ledger_service.documents.crypto import DocumentUnreadable
-from ledger_service.documents.service import RequestRefused, SignedRequest
 from ledger_service.documents.store import DocumentStore, Incoming, TooLarge
+from ledger_service.roles import Role
 from ledger_service.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
-router = APIRouter(prefix="/documents", tags=["documents"])
+router = APIRouter(prefix="/documents", tags=["documents"], dependencies=SIGNED_IN)
 
 FILE_FIELD = "file"
 # Room for the boundaries and part headers around the file in a multipart body.
 MULTIPART_OVERHEAD = 64 * 1024
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
-NONCE = re.compile(r"^0x[0-9a-fA-F]{64}$")
-SIGNATURE = re.compile(r"^0x[0-9a-fA-F]{130}$")
-ADDRESS: TypeAdapter[str] = TypeAdapter(Address)
 
 
 class DocumentOut(BaseModel):
@@ -68,88 +63,12 @@ class AuditPage(BaseModel):
     limit: int
 
 
-# --- who is calling -----------------------------------------------------------------------------
-
-
 def request_id(x_request_id: Annotated[str | None, Header()] = None) -> str:
     """The client's request id if it gave a usable one, else a new one; it names the audit entries."""
     return x_request_id if x_request_id and REQUEST_ID.match(x_request_id) else uuid.uuid4().hex
 
 
 RequestId = Annotated[str, Depends(request_id)]
-
-
-def signed_document_request(
-    request_id: RequestId,
-    x_symledger_party: Annotated[str | None, Header()] = None,
-    x_symledger_issued_at: Annotated[str | None, Header()] = None,
-    x_symledger_nonce: Annotated[str | None, Header()] = None,
-    x_symledger_signature: Annotated[str | None, Header()] = None,
-) -> SignedRequest:
-    """The party's signed request, as claimed (checked against the action and document later, once
-    the document's hash is known). Stands in for the sign-in's bearer token until that exists."""
-
-    def refuse(header: str, msg: str) -> ApiError:
-        return _unauthorized("unsigned_request", msg, header, request_id)
-
-    values = {
-        requests.PARTY_HEADER: x_symledger_party,
-        requests.ISSUED_AT_HEADER: x_symledger_issued_at,
-        requests.NONCE_HEADER: x_symledger_nonce,
-        requests.SIGNATURE_HEADER: x_symledger_signature,
-    }
-    for header, value in values.items():
-        if not value:
-            raise refuse(header, f"sign the request: header {header} is missing")
-    assert x_symledger_party and x_symledger_issued_at and x_symledger_nonce and x_symledger_signature
-    try:
-        party = ADDRESS.validate_python(x_symledger_party)
-    except ValidationError as exc:
-        raise refuse(requests.PARTY_HEADER, exc.errors()[0]["msg"]) from None
-    if not x_symledger_issued_at.isdigit() or len(x_symledger_issued_at) > 12:
-        raise refuse(requests.ISSUED_AT_HEADER, "expected the signing time in unix seconds")
-    if not NONCE.match(x_symledger_nonce):
-        raise refuse(requests.NONCE_HEADER, "expected 0x followed by 64 hexadecimal digits")
-    if not SIGNATURE.match(x_symledger_signature):
-        raise refuse(requests.SIGNATURE_HEADER, "expected a 65-byte signature, 0x followed by 130 hex digits")
-    return SignedRequest(
-        party=party,
-        issued_at=int(x_symledger_issued_at),
-        nonce=x_symledger_nonce.lower(),
-        signature=bytes.fromhex(x_symledger_signature[2:]),
-    )
-
-
-SignedDocumentRequest = Annotated[SignedRequest, Depends(signed_document_request)]
-
-
-def _authenticate(
-    runtime: Runtime, session: Session, claim: SignedRequest, action: str, document: str, request_id: str
-) -> str:
-    settings = runtime.settings
-    try:
-        return service.authenticate(
-            session,
-            claim,
-            action,
-            document,
-            service.Deployment(runtime.chain_id, runtime.gateway.ledger_address),
-            settings.document_request_ttl_seconds,
-            settings.document_request_clock_skew_seconds,
-            int(time.time()),
-        )
-    except RequestRefused as refused:
-        raise _unauthorized(refused.kind, str(refused), refused.header, request_id) from None
-
-
-def _unauthorized(type_: str, msg: str, header: str, request_id: str) -> ApiError:
-    return ApiError(
-        401,
-        type_,
-        msg,
-        ["header", header],
-        {"WWW-Authenticate": "SymledgerEIP712", "X-Request-ID": request_id},
-    )
 
 
 _store_lock = threading.Lock()
@@ -184,6 +103,7 @@ UPLOAD_BODY: dict[str, Any] = {
                             "description": "A PDF, PNG or JPEG file, or a JSON document",
                         }
                     },
+                    "examples": [{FILE_FIELD: "(the bytes of weighbridge-ticket.pdf)"}],
                 }
             }
         },
@@ -197,8 +117,6 @@ UPLOAD_BODY: dict[str, Any] = {
     status_code=status.HTTP_201_CREATED,
     openapi_extra=UPLOAD_BODY,
     responses={
-        401: {"description": "The request is not signed by the party it names, is stale or replayed"},
-        403: {"description": "The signer is not an active registered participant"},
         413: {"description": "The file is larger than the limit"},
         415: {"description": "The file is not a PDF, PNG, JPEG or JSON document"},
     },
@@ -208,19 +126,19 @@ async def upload_document(
     response: Response,
     runtime: RuntimeDep,
     store: Store,
-    claim: SignedDocumentRequest,
+    uploader: CurrentParty,
+    session: SessionDep,
     request_id: RequestId,
 ) -> DocumentOut:
-    """Stores a document encrypted; answers with the SHA-256 to cite in signed statements.
-
-    The participant signs an `upload` request for the file's SHA-256 (headers X-Symledger-*).
-    """
+    """Stores a document encrypted, uploaded by the signed-in participant; answers with the SHA-256 to
+    cite in signed statements."""
     limit = runtime.settings.document_max_bytes
     boundary = _boundary(request, request_id)
     declared_length = request.headers.get("content-length", "")
     if declared_length.isdigit() and int(declared_length) > limit + MULTIPART_OVERHEAD:
         raise _too_large(limit, request_id)
-    await run_in_threadpool(_require_participant, runtime, claim.party, request_id)
+    # The file may take minutes to arrive: the sign-in's database connection is not held meanwhile.
+    await run_in_threadpool(session.close)
     incoming = store.receive(limit)
     try:
         body = _MultipartFile(boundary, incoming, limit, request_id)
@@ -238,7 +156,7 @@ async def upload_document(
         except media.Refused as refused:
             raise _field_error(415, "unsupported_media_type", str(refused), request_id) from None
         document = await run_in_threadpool(
-            _record_upload, runtime, store, incoming, claim, sha256, media_type, request_id
+            _record_upload, runtime, store, incoming, uploader.address, sha256, media_type, request_id
         )
     except BaseException:
         incoming.discard()
@@ -260,29 +178,16 @@ def _boundary(request: Request, request_id: str) -> bytes:
     return options[b"boundary"]
 
 
-def _require_participant(runtime: Runtime, party: str, request_id: str) -> None:
-    with runtime.sessions() as session:
-        if service.active_participant(session, party) is None:
-            raise ApiError(
-                403,
-                "not_participant",
-                f"{party} is not an active registered participant; only participants upload documents",
-                ["header", requests.PARTY_HEADER],
-                {"X-Request-ID": request_id},
-            )
-
-
 def _record_upload(
     runtime: Runtime,
     store: DocumentStore,
     incoming: Incoming,
-    claim: SignedRequest,
+    uploader: str,
     sha256: str,
     media_type: str,
     request_id: str,
 ) -> Document:
     with runtime.sessions() as session:
-        uploader = _authenticate(runtime, session, claim, requests.UPLOAD, sha256, request_id)
         created = incoming.commit()
         try:
             document = service.record_upload(session, uploader, sha256, incoming.size, media_type, request_id)
@@ -411,12 +316,11 @@ def _field_error(status_code: int, type_: str, msg: str, request_id: str) -> Api
 @router.get(
     "/audit",
     operation_id="list_document_audit",
-    responses={403: {"description": "The signer is not an active regulator"}},
+    responses={403: {"description": "The signed-in party is not a regulator"}},
 )
 def list_document_audit(
-    runtime: RuntimeDep,
     session: SessionDep,
-    claim: SignedDocumentRequest,
+    reader: CurrentParty,
     request_id: RequestId,
     response: Response,
     sha256: Annotated[Bytes32 | None, Query(description="Only entries about this document")] = None,
@@ -428,16 +332,13 @@ def list_document_audit(
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> AuditPage:
-    """Who uploaded, read, was refused or hit a failed integrity check, oldest first. Regulators only:
-    the regulator signs a `read_audit` request (document 0x00...00)."""
-    reader = _authenticate(runtime, session, claim, requests.READ_AUDIT, requests.NO_DOCUMENT, request_id)
-    if not service.is_active_regulator(session, reader):
-        session.rollback()
+    """Who uploaded, read, was refused or hit a failed integrity check, oldest first. Regulators only."""
+    if not reader.has(Role.REGULATOR):
         raise ApiError(
             403,
             "not_regulator",
-            f"{reader} is not an active regulator; only regulators read the document audit log",
-            ["header", requests.PARTY_HEADER],
+            f"{reader.address} is not a regulator; only regulators read the document audit log",
+            ["header", "Authorization"],
             {"X-Request-ID": request_id},
         )
     query = select(DocumentAuditEntry)
@@ -449,7 +350,6 @@ def list_document_audit(
         query = query.where(DocumentAuditEntry.action == action)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = session.scalars(query.order_by(DocumentAuditEntry.id).offset(offset).limit(limit)).all()
-    session.commit()  # spends the request's nonce
     response.headers["X-Request-ID"] = request_id
     return AuditPage(
         items=[AuditEntryOut.model_validate(row, from_attributes=True) for row in rows],
@@ -471,28 +371,25 @@ def list_document_audit(
             "description": "The document, decrypted and checked against its SHA-256",
             "content": {media_type: {} for media_type in media.ACCEPTED},
         },
-        401: {"description": "The request is not signed by the party it names, is stale or replayed"},
-        403: {"description": "No chain record entitles the signer to this document"},
+        403: {"description": "No chain record entitles the signed-in party to this document"},
         404: {"description": "No document with this hash was uploaded"},
         500: {"description": "The stored copy failed its integrity check and was not served"},
     },
 )
 def download_document(
     sha256: Bytes32,
-    runtime: RuntimeDep,
     session: SessionDep,
     store: Store,
-    claim: SignedDocumentRequest,
+    party: CurrentParty,
     request_id: RequestId,
 ) -> Response:
     """The document, for its uploader, the parties of records citing it, and regulators.
 
-    The reader signs a `download` request for the hash (headers X-Symledger-*). Every read, refused
-    read and failed integrity check is written to the audit log.
+    Every read, refused read and failed integrity check is written to the audit log.
     """
     headers = {"X-Request-ID": request_id}
-    reader = _authenticate(runtime, session, claim, requests.DOWNLOAD, sha256, request_id)
-    standing = service.standing(session, reader, sha256)
+    reader = party.address
+    standing = service.standing(session, reader, sha256, regulator=party.has(Role.REGULATOR))
     if standing is None:
         service.audit(session, reader, sha256, service.DENIED, request_id)
         session.commit()
@@ -506,7 +403,6 @@ def download_document(
         )
     document = session.get(Document, sha256)
     if document is None:
-        session.rollback()
         raise ApiError(
             404, "unknown_document", f"no document {sha256} was uploaded", ["path", "sha256"], headers
         )
