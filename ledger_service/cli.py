@@ -521,6 +521,35 @@ def show(
     )
 
 
+@app.command("list")
+def list_records(
+    api: ApiUrl,
+    what: Annotated[str, typer.Argument(help="transfers or lots")],
+    keystore: Keystore,
+    filters: Annotated[
+        list[str] | None,
+        typer.Option("--filter", "-f", help="NAME=VALUE, repeatable; a repeated status matches any of them"),
+    ] = None,
+    offset: Annotated[int, typer.Option(help="Items to skip")] = 0,
+    limit: Annotated[int, typer.Option(help="Items per page (at most 500)")] = 50,
+    password_file: PasswordFile = None,
+) -> None:
+    """Print a page of the transfers or lots the party signed in with KEYSTORE may see that match every
+    filter. Transfers: participant, shipper, receiver, park, waste_scheme and waste_code, hazardous, status,
+    dispatched_from, dispatched_until. Lots: holder, generator, participant, park, waste_scheme and
+    waste_code, hazardous, origin, kind, open, created_from, created_until."""
+    if what not in ("transfers", "lots"):
+        fail(f"what: expected transfers or lots, got {what!r}")
+    params: list[tuple[str, str | int]] = [("offset", offset), ("limit", limit)]
+    for item in filters or []:
+        name, equals, value = item.partition("=")
+        if not equals or not name.strip():
+            fail(f"--filter: expected NAME=VALUE, got {item!r}")
+        params.append((name.strip(), value))
+    account = _account(keystore, password_file)
+    typer.echo(json.dumps(_request(api, "GET", "/" + what, account=account, params=params), indent=2))
+
+
 # --- operator commands --------------------------------------------------------------------------
 
 
@@ -666,18 +695,22 @@ def _signed_in(api: str, account: Any) -> dict[str, str]:
     return {"Authorization": f"Bearer {_access_tokens[key]}"}
 
 
-def _request(api: str, method: str, path: str, body: Any = None, *, account: Any = None) -> Any:
+def _request(
+    api: str, method: str, path: str, body: Any = None, *, account: Any = None, params: Any = None
+) -> Any:
     """Calls the API, signed in as `account` when given (every endpoint but sign-in and /health needs it)."""
     headers = _signed_in(api, account) if account is not None else None
     try:
-        response = httpx.request(method, api.rstrip("/") + path, json=body, headers=headers, timeout=60)
+        response = httpx.request(
+            method, api.rstrip("/") + path, json=body, params=params, headers=headers, timeout=60
+        )
     except httpx.HTTPError as exc:
         fail(f"cannot reach the service at {api}: {exc}")
     if response.status_code >= 400:
         try:
             detail = response.json()["detail"]
             first = detail[0] if isinstance(detail, list) else {"msg": str(detail), "loc": []}
-            where = ".".join(str(p) for p in first.get("loc", []) if p not in ("body", "message"))
+            where = ".".join(str(p) for p in first.get("loc", []) if p not in ("body", "message", "query"))
             fail(f"{where + ': ' if where else ''}{first['msg']} (HTTP {response.status_code})")
         except (ValueError, KeyError, IndexError):
             fail(f"HTTP {response.status_code}: {response.text[:200]}")

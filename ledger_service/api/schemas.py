@@ -1,13 +1,23 @@
 """Request and response bodies. Field checks here name the field and the reason in every 422."""
 
-from datetime import datetime
+import re
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from eth_utils import is_checksum_address, is_hex_address, to_checksum_address
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from compliance.operations import OPERATIONS, operations_mask
+from ledger_service.api.errors import TRANSFER_STATUSES
 from ledger_service.roles import PermitKind, Role
 
 MAX_QUANTITY = 2**56 - 1  # the ledger contract's bound: a transfer's quantity shares a storage slot
@@ -1408,3 +1418,174 @@ class FlowTotals(BaseModel):
 LotOut.model_rebuild()
 
 # --- end processing and metered flows ----------------------------------------------------------------
+
+
+# --- search and lineage (ledger_service.search, ledger_service.lineage) -----------------------------
+
+# The statuses the read model gives transfers (all the ledger's but "none").
+TransferStatus = Literal[TRANSFER_STATUSES[1:]]  # type: ignore[valid-type]
+LotOrigin = Literal["generated", "received", "produced"]
+_DAY = r"^\d{4}-\d{2}-\d{2}$"
+
+
+def _moment(value: Any) -> date | datetime:
+    # A bare date is kept a date: as an upper bound it means the whole day (ledger_service.search).
+    try:
+        if isinstance(value, str) and re.fullmatch(_DAY, value):
+            return date.fromisoformat(value)
+        return datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise ValueError(
+            "expected a date (2025-03-31) or an ISO 8601 date-time (2025-03-31T17:00:00+07:00)"
+        ) from None
+
+
+Moment = Annotated[
+    date | datetime,
+    BeforeValidator(_moment),
+    Field(description="A date (the whole day, UTC) or an ISO 8601 date-time (UTC unless it says)"),
+]
+ParkName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+
+
+class Paging(Strict):
+    """Query parameters of a list; an unknown parameter (a misspelt filter) is refused, not ignored."""
+
+    offset: int = Field(0, ge=0)
+    limit: int = Field(50, ge=1, le=500)
+
+
+class CodeFilter(Paging):
+    waste_scheme: Scheme | None = Field(None, description="With waste_code: only this catalogued code")
+    waste_code: WasteCode | None = Field(None, examples=["10 02 02"])
+    hazardous: bool | None = Field(None, description="Only hazardous (true) or non-hazardous (false) codes")
+
+
+class TransferQuery(CodeFilter):
+    """Filters of GET /transfers; all given ones must hold."""
+
+    participant: Address | None = Field(None, description="Its shipper, receiver or a transporter")
+    shipper: Address | None = None
+    receiver: Address | None = None
+    park: ParkName | None = Field(
+        None, description="A park: its shipper or receiver is registered in it", examples=["Phu My 3"]
+    )
+    status: list[TransferStatus] = Field(
+        default_factory=list, description="Repeatable: any of these statuses"
+    )
+    dispatched_from: Moment | None = Field(None, examples=["2025-03-01"])
+    dispatched_until: Moment | None = Field(None, description="Inclusive", examples=["2025-03-31"])
+
+
+class LotQuery(CodeFilter):
+    """Filters of GET /lots; all given ones must hold."""
+
+    holder: Address | None = None
+    generator: Address | None = Field(None, description="Lots this party declared generated")
+    participant: Address | None = Field(
+        None, description="Its holder, or a shipper, receiver or transporter of a transfer it opened or fed"
+    )
+    park: ParkName | None = Field(None, description="A park: its holder is registered in it")
+    origin: LotOrigin | None = Field(None, description="generated, received, or produced by a processing")
+    kind: OutputKindName | None = Field(None, description="What a processing produced it as")
+    open: bool | None = Field(None, description="Balance left (true) or used up (false)")
+    created_from: Moment | None = None
+    created_until: Moment | None = Field(None, description="Inclusive")
+
+
+class LotPage(BaseModel):
+    items: list[LotOut]
+    total: int
+    offset: int
+    limit: int
+
+
+class LineageNode(BaseModel):
+    """A lot, a processing or a final use. A redacted node tells only its id and kind."""
+
+    id: str
+    kind: Literal["lot", "processing", "use"]
+    redacted: bool = False
+    holder: str | None = Field(None, description="The lot's holder, or who declared the use")
+    processor: str | None = None
+    waste: Waste | None = None
+    origin: str | None = Field(None, description="A lot's: generated, received or produced")
+    output_kind: str | None = Field(None, description="product, by_product or residue (a produced lot)")
+    quantity: int | None = None
+    balance: int | None = None
+    input_grams: int | None = None
+    output_grams: int | None = None
+    loss_grams: int | None = None
+    external_inputs: list[ExternalInputOut] | None = Field(
+        None, description="What a processing took in besides lots"
+    )
+    use: str | None = Field(None, description="The final use declared")
+    document_hash: str | None = None
+    tx_hash: str | None = Field(None, description="The transaction that recorded it")
+    block_number: int | None = None
+    recorded_at: datetime | None = None
+
+
+class LineageEdge(BaseModel):
+    """A transfer (lot taken from → lot its receipt opened), a processing's input (lot → processing) or
+    output (processing → lot), or a final use (lot → use). A redacted edge tells only its id, kind and ends."""
+
+    id: str = Field(description="The transfer, the processing, or the use")
+    kind: Literal["transfer", "input", "output", "use"]
+    source: str
+    target: str | None = Field(
+        description="None for a transfer that has opened no lot (not received, rejected)"
+    )
+    redacted: bool = False
+    quantity: int | None = Field(None, description="Shipped, put in, produced or used")
+    status: TransferStatus | None = None
+    shipper: str | None = None
+    receiver: str | None = None
+    transporters: list[str] | None = None
+    operation: str | None = None
+    received_quantity: int | None = None
+    return_of: str | None = Field(None, description="The rejected transfer a return carries back")
+    tx_hash: str | None = Field(None, description="The dispatch's or processing's transaction")
+    block_number: int | None = None
+    recorded_at: datetime | None = None
+    receipt_tx: str | None = None
+
+
+_LOT, _PROCESSING, _PRODUCT = "0x" + "1a" * 32, "0x" + "9c" * 32, "0x" + "b7" * 32
+_SLAG = {"scheme": "EU-LOW", "code": "10 02 02", "unit": "KGM", "hazardous": False}
+
+
+class LineageGraph(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "lot_id": _PRODUCT,
+                    "depth": 20,
+                    "truncated": False,
+                    "nodes": [
+                        {"id": _PRODUCT, "kind": "lot", "holder": "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
+                         "waste": {**_SLAG, "scheme": "UN-CPC", "code": "15320"}, "origin": "produced",
+                         "output_kind": "product", "quantity": 800, "balance": 800},
+                        {"id": _PROCESSING, "kind": "processing", "redacted": True},
+                        {"id": _LOT, "kind": "lot", "redacted": True},
+                    ],
+                    "edges": [
+                        {"id": _PROCESSING, "kind": "input", "source": _LOT, "target": _PROCESSING,
+                         "redacted": True},
+                        {"id": _PROCESSING, "kind": "output", "source": _PROCESSING, "target": _PRODUCT,
+                         "redacted": True},
+                    ],
+                }
+            ]
+        }
+    )  # fmt: skip
+
+    lot_id: str = Field(description="The lot the graph was asked for")
+    depth: int = Field(description="How many links were followed from it, up and down")
+    truncated: bool = Field(description="The depth or node limit left links out")
+    nodes: list[LineageNode]
+    edges: list[LineageEdge]
+
+
+# --- end search and lineage -------------------------------------------------------------------------

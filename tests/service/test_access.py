@@ -57,6 +57,8 @@ POLICY: dict[tuple[str, str], tuple[str, set[str] | None]] = {
     ("POST", "/lots/prepare"): (SIGNED_IN, None),
     ("POST", "/lots"): (SIGNED_IN, None),
     ("GET", "/lots/{lot_id}"): (SCOPED, SEES_LOT),
+    ("GET", "/lots"): (SIGNED_IN, None),  # filtered: test_lot_lists_are_scoped
+    ("GET", "/lots/{lot_id}/lineage/graph"): (SCOPED, SEES_LOT),  # redaction: test_lineage.py
     ("POST", "/certificates/prepare"): (SIGNED_IN, None),
     ("POST", "/certificates"): (SIGNED_IN, None),
     ("POST", "/certificates/{certificate_id}/revocation/prepare"): (SIGNED_IN, None),
@@ -227,10 +229,21 @@ def test_transfer_lists_are_scoped(client: TestClient, world: dict) -> None:
         assert unrelated in (item["shipper"], item["receiver"], *item.get("transporters", []))
 
 
+def test_lot_lists_are_scoped(client: TestClient, world: dict) -> None:
+    lot_id = world["paths"]["lot_id"]
+    for caller in CALLERS[1:-1]:
+        listed = {item["id"] for item in _all_items(client, world["headers"][caller], "/lots")}
+        assert (lot_id in listed) == (caller in SEES_LOT), caller
+
+
 def _all_transfer_items(client: TestClient, headers: dict) -> list[dict]:
+    return _all_items(client, headers, "/transfers")
+
+
+def _all_items(client: TestClient, headers: dict, path: str) -> list[dict]:
     items, offset = [], 0
     while True:
-        page = client.get("/transfers", params={"offset": offset, "limit": 500}, headers=headers).json()
+        page = client.get(path, params={"offset": offset, "limit": 500}, headers=headers).json()
         items += page["items"]
         offset += len(page["items"])
         if offset >= page["total"] or not page["items"]:

@@ -1,15 +1,29 @@
 """Lots: what a generator declares it generated, and what receivers hold after a receipt."""
 
-from fastapi import APIRouter, Response, status
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
 
 from ledger_service.access import lots_visible_to, visible
-from ledger_service.api.deps import SIGNED_IN, CurrentParty, RuntimeDep, SessionDep
+from ledger_service.api.deps import SIGNED_IN, CurrentParty, Party, RuntimeDep, SessionDep
 from ledger_service.api.errors import ApiError
-from ledger_service.api.schemas import Bytes32, LotOut, LotTerms, PreparedStatement, SignedLot, Submission
+from ledger_service.api.schemas import (
+    Bytes32,
+    LineageGraph,
+    LotOut,
+    LotPage,
+    LotQuery,
+    LotTerms,
+    PreparedStatement,
+    SignedLot,
+    Submission,
+)
 from ledger_service.api.signing import ACCEPTED, prepare, record, require_role
 from ledger_service.api.views import lot_out
 from ledger_service.db.models import Lot, WasteCode
+from ledger_service.lineage import lineage_graph
 from ledger_service.roles import Role
+from ledger_service.search import lot_filters, page
 from ledger_service.statements import REGISTER_LOT, code_key
 
 router = APIRouter(prefix="/lots", tags=["lots"], dependencies=SIGNED_IN)
@@ -65,13 +79,43 @@ def register_lot(
     )
 
 
+@router.get("", operation_id="list_lots")
+def list_lots(session: SessionDep, party: CurrentParty, query: Annotated[LotQuery, Query()]) -> LotPage:
+    """The lots the caller may see that match every filter given, oldest first (a stable order: the block
+    that opened it, then id); `total` counts all that match. See ledger_service.search."""
+    where = [lots_visible_to(party), *lot_filters(session, query)]
+    rows, total = page(session, Lot, where, (Lot.created_block, Lot.id), query)
+    return LotPage(
+        items=[lot_out(session, lot) for lot in rows], total=total, offset=query.offset, limit=query.limit
+    )
+
+
 @router.get("/{lot_id}", operation_id="get_lot")
 def get_lot(lot_id: Bytes32, session: SessionDep, party: CurrentParty) -> LotOut:
     """A lot with its holder, waste code, balance and evidence (if the caller may see it)."""
+    return lot_out(session, visible_lot(session, party, lot_id))
+
+
+@router.get("/{lot_id}/lineage/graph", operation_id="get_lot_lineage_graph")
+def get_lot_lineage_graph(
+    lot_id: Bytes32,
+    session: SessionDep,
+    party: CurrentParty,
+    depth: Annotated[int, Query(ge=1, le=100, description="Links followed up and down from the lot")] = 20,
+    max_nodes: Annotated[int, Query(ge=1, le=2000, description="At most this many nodes")] = 500,
+) -> LineageGraph:
+    """Where a lot's material came from (transfers and processings back to generated lots) and where it
+    went (on to final uses), as nodes and edges; what the caller may not see is redacted to its id and kind
+    (see ledger_service.lineage)."""
+    return lineage_graph(session, party, visible_lot(session, party, lot_id), depth, max_nodes)
+
+
+def visible_lot(session: SessionDep, party: Party, lot_id: str) -> Lot:
+    """The lot, or 404 as if unknown when the caller may not see it (its existence is not told)."""
     lot = get_lot_row(session, lot_id)
     if not visible(session, Lot.id == lot_id, lots_visible_to(party)):
         raise ApiError(404, "unknown_lot", f"no lot {lot_id} is recorded", ["path", "lot_id"])
-    return lot_out(session, lot)
+    return lot
 
 
 def get_lot_row(session: SessionDep, lot_id: str) -> Lot:

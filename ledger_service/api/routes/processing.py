@@ -5,9 +5,10 @@ from fastapi import APIRouter, Response, status
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ledger_service.access import lots_visible_to, processings_visible_to, visible
+from ledger_service.access import processings_visible_to, visible
 from ledger_service.api.deps import SIGNED_IN, CurrentParty, RuntimeDep, SessionDep
 from ledger_service.api.errors import ApiError
+from ledger_service.api.routes.lots import visible_lot
 from ledger_service.api.schemas import (
     Bytes32,
     LotOut,
@@ -152,8 +153,7 @@ def get_processing(processing_id: Bytes32, session: SessionDep, party: CurrentPa
 def get_lot_lineage(lot_id: Bytes32, session: SessionDep, party: CurrentParty) -> list[ProcessingOut]:
     """The processings behind a lot the caller may see, nearest first: the one that produced it, then those
     that produced its input lots, back to lots that were generated or received."""
-    if not visible(session, Lot.id == lot_id, lots_visible_to(party)):
-        raise ApiError(404, "unknown_lot", f"no lot {lot_id} is recorded", ["path", "lot_id"])
+    visible_lot(session, party, lot_id)
     chain: list[ProcessingOut] = []
     frontier, seen = [lot_id], set()
     while frontier:

@@ -3,7 +3,6 @@
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response, status
-from sqlalchemy import func, select
 
 from ledger_service.access import transfers_visible_to, visible
 from ledger_service.api.deps import SIGNED_IN, CurrentParty, Party, RuntimeDep, SessionDep
@@ -21,11 +20,13 @@ from ledger_service.api.schemas import (
     Submission,
     TransferOut,
     TransferPage,
+    TransferQuery,
 )
 from ledger_service.api.signing import ACCEPTED, prepare, record, require_role
 from ledger_service.api.views import transfer_out
 from ledger_service.db.models import Certificate, Lot, Permit, Transfer, WasteCode
 from ledger_service.roles import Role
+from ledger_service.search import page, transfer_filters
 from ledger_service.statements import DELIVERY, DISPATCH, PICK_UP, RECEIPT
 
 # Custody passing on a transport leg: the path segment and the statement the transporter signs.
@@ -203,23 +204,14 @@ def get_transfer(transfer_id: Bytes32, session: SessionDep, party: CurrentParty)
 
 @router.get("", operation_id="list_transfers")
 def list_transfers(
-    session: SessionDep,
-    party: CurrentParty,
-    offset: Annotated[int, Query(ge=0)] = 0,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    session: SessionDep, party: CurrentParty, query: Annotated[TransferQuery, Query()]
 ) -> TransferPage:
-    """The transfers the caller may see, oldest dispatch first (a stable order: block, then id)."""
-    rule = transfers_visible_to(party)
-    total = session.scalar(select(func.count()).select_from(Transfer).where(rule)) or 0
-    rows = session.scalars(
-        select(Transfer)
-        .where(rule)
-        .order_by(Transfer.dispatch_block, Transfer.id)
-        .offset(offset)
-        .limit(limit)
-    )
+    """The transfers the caller may see that match every filter given, oldest dispatch first (a stable
+    order: block, then id); `total` counts all that match. See ledger_service.search."""
+    where = [transfers_visible_to(party), *transfer_filters(session, query)]
+    rows, total = page(session, Transfer, where, (Transfer.dispatch_block, Transfer.id), query)
     return TransferPage(
-        items=[transfer_out(session, t) for t in rows], total=total, offset=offset, limit=limit
+        items=[transfer_out(session, t) for t in rows], total=total, offset=query.offset, limit=query.limit
     )
 
 
