@@ -108,6 +108,7 @@ POLICY: dict[tuple[str, str], tuple[str, set[str] | None]] = {
     ("POST", "/documents"): (SIGNED_IN, None),
     ("GET", "/documents/audit"): (SIGNED_IN, None),
     ("GET", "/documents/{sha256}"): (SIGNED_IN, None),
+    ("GET", "/verification/contracts"): (SIGNED_IN, None),
 }
 
 CALLERS = [
