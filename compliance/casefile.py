@@ -12,6 +12,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+# The ledger's participant roles, in the order of their bits in its roles mask (Participants.sol).
+ROLES = ("regulator", "park_operator", "shipper", "receiver", "transporter", "lab")
+# Permit kinds, in the order of the permit registry's PermitKind enum, which counts from 1.
+PERMIT_KINDS = ("environmental_permit", "hazardous_waste_transport_licence", "lab_accreditation")
+
 
 @dataclass(frozen=True, order=True)
 class Evidence:
@@ -60,7 +65,7 @@ class Permit:
     id: str
     number: str
     holder: str
-    kind: str  # environmental_permit | hazardous_waste_transport_licence | lab_accreditation
+    kind: str  # one of PERMIT_KINDS
     coverage: tuple[Coverage, ...]
     yearly_capacity: int
     valid_from: datetime
