@@ -157,6 +157,22 @@ class Transfer:
 
 
 @dataclass(frozen=True)
+class Correction:
+    """A signed change of a transfer's quantities, applied once its counterparty countersigned it. The
+    transfer's quantities already include every applied correction; these records tell what they were
+    before and when the parties agreed on the change."""
+
+    id: str
+    transfer_id: str
+    shipped_delta: int
+    received_delta: int
+    reason: str
+    proposed_at: datetime
+    countersigned_at: datetime | None = None  # None: pending, not applied
+    evidence: Evidence = Evidence()  # the countersignature's event once applied, else the proposal's
+
+
+@dataclass(frozen=True)
 class ProcessingInput:
     lot_id: str
     quantity: int
@@ -205,6 +221,7 @@ class CaseFile:
     transfers: tuple[Transfer, ...] = ()
     processings: tuple[Processing, ...] = ()
     documents: tuple[Document, ...] = ()
+    corrections: tuple[Correction, ...] = ()
     _index: dict[str, dict[str, object]] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
