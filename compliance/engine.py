@@ -40,7 +40,12 @@ class Judge:
 
     def finding(self, subject: str, verdict: Verdict, reason: str, *evidence: Evidence) -> Finding:
         return Finding(
-            self.rule.id, subject, verdict, reason, tuple(sorted(set(evidence))), tuple(sorted(self.used))
+            self.rule.id,
+            subject,
+            verdict,
+            reason,
+            tuple(sorted(set(evidence), key=_evidence_order)),
+            tuple(sorted(self.used)),
         )
 
     def passed(self, subject: str, reason: str, *evidence: Evidence) -> Finding:
@@ -59,6 +64,21 @@ class Judge:
         return self.finding(subject, Verdict.NOT_APPLICABLE, reason, *evidence)
 
 
+def _evidence_order(e: Evidence) -> tuple[str, int, int, str, str]:
+    # A total order even when some fields are unknown (None).
+    return (
+        e.tx_hash or "",
+        -1 if e.block is None else e.block,
+        -1 if e.log_index is None else e.log_index,
+        e.signer or "",
+        e.document_hash or "",
+    )
+
+
+def _finding_order(f: Finding) -> tuple[object, ...]:
+    return (f.subject, f.verdict.value, f.reason, [_evidence_order(e) for e in f.evidence], f.parameters)
+
+
 def evaluate(case: CaseFile, pack: Pack) -> Report:
     """Every rule of `pack` over `case`."""
     import compliance.rules  # noqa: F401  (registers every check)
@@ -68,7 +88,7 @@ def evaluate(case: CaseFile, pack: Pack) -> Report:
         if rule.id not in CHECKS:
             raise KeyError(f"pack {pack.id} names rule {rule.id}, which the engine has no check for")
         judge = Judge(rule)
-        findings = tuple(sorted(set(CHECKS[rule.id](case, judge))))
+        findings = tuple(sorted(set(CHECKS[rule.id](case, judge)), key=_finding_order))
         if not findings:
             findings = (judge.not_applicable(case.subject, "no record in this case file is subject to it"),)
         unconfirmed = tuple(sorted(p.name for p in rule.parameters if p.unconfirmed and p.name in judge.used))
