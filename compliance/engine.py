@@ -7,6 +7,7 @@ depends on the order of the case file's records.
 """
 
 from collections.abc import Callable, Iterable
+from dataclasses import astuple
 from typing import Any
 
 from compliance.casefile import CaseFile, Evidence
@@ -39,9 +40,12 @@ class Judge:
         return self.rule.parameter(name).value
 
     def finding(self, subject: str, verdict: Verdict, reason: str, *evidence: Evidence) -> Finding:
-        return Finding(
-            self.rule.id, subject, verdict, reason, tuple(sorted(set(evidence))), tuple(sorted(self.used))
+        # A record without a place on chain (Evidence()) proves nothing; the rest are ordered with their
+        # missing fields first, as a record may lack some (a document has no log index).
+        cited = sorted(
+            set(evidence) - {Evidence()}, key=lambda e: tuple((v is not None, v) for v in astuple(e))
         )
+        return Finding(self.rule.id, subject, verdict, reason, tuple(cited), tuple(sorted(self.used)))
 
     def passed(self, subject: str, reason: str, *evidence: Evidence) -> Finding:
         return self.finding(subject, Verdict.PASS, reason, *evidence)
