@@ -42,7 +42,7 @@ class Party:
 @dataclass(frozen=True)
 class WasteCode:
     key: str
-    scheme: str  # e.g. VN-02/2022, EU-LOW, US-RCRA
+    scheme: str  # VN-TT02-2022, EU-LOW, US-RCRA
     code: str
     description: str
     hazardous: bool
@@ -109,8 +109,9 @@ class Certificate:
     issued_at: datetime
     valid_until: datetime
     revoked_at: datetime | None = None
-    # The analysis results, when the certificate's results document is in the document store (parameter ->
-    # value in the parameter's unit, as integers at a declared scale); None when they are not available.
+    # The analysis results, when the certificate's results document is in the document store: parameter ->
+    # integer value, the name saying unit and scale as the packs' limits do ("Pb_leachate_ug_l": micrograms
+    # per litre of leachate); None when they are not available.
     results: tuple[tuple[str, int], ...] | None = None
     evidence: Evidence = Evidence()
 
@@ -176,6 +177,7 @@ class Correction:
 class ProcessingInput:
     lot_id: str
     quantity: int
+    code_key: str | None = None  # the input lot's waste code, as the processing recorded it
 
 
 @dataclass(frozen=True)
@@ -183,6 +185,7 @@ class ProcessingOutput:
     lot_id: str
     kind: str  # product | by_product | residue
     quantity: int
+    code_key: str | None = None  # the output lot's waste code (a hazardous code only for a residue)
 
 
 @dataclass(frozen=True)

@@ -39,14 +39,10 @@ class Judge:
         return self.rule.parameter(name).value
 
     def finding(self, subject: str, verdict: Verdict, reason: str, *evidence: Evidence) -> Finding:
-        return Finding(
-            self.rule.id,
-            subject,
-            verdict,
-            reason,
-            tuple(sorted(set(evidence), key=_evidence_order)),
-            tuple(sorted(self.used)),
-        )
+        # A record without a place on chain (Evidence()) proves nothing; the rest are ordered with their
+        # missing fields first, as a record may lack some (a document has no log index).
+        cited = sorted(set(evidence) - {Evidence()}, key=_evidence_order)
+        return Finding(self.rule.id, subject, verdict, reason, tuple(cited), tuple(sorted(self.used)))
 
     def passed(self, subject: str, reason: str, *evidence: Evidence) -> Finding:
         return self.finding(subject, Verdict.PASS, reason, *evidence)
