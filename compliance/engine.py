@@ -1,0 +1,111 @@
+"""The engine: runs a pack's rules over a case file and sums each rule up over the records it judged.
+
+A rule's check is a pure function registered under the rule's id (`@check("VN-HW-05")`) in
+compliance/rules/. It yields one Finding per record it applies to, reading the rule's numbers only through
+its Judge, which remembers which parameters each verdict used. Findings are sorted, so a report never
+depends on the order of the case file's records.
+"""
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from compliance.casefile import CaseFile, Evidence
+from compliance.packs import Pack, Rule
+from compliance.verdicts import Finding, Report, RuleSummary, Verdict, worst
+
+Check = Callable[[CaseFile, "Judge"], Iterable[Finding]]
+CHECKS: dict[str, Check] = {}
+
+
+def check(rule_id: str) -> Callable[[Check], Check]:
+    def register(fn: Check) -> Check:
+        if rule_id in CHECKS:
+            raise ValueError(f"two checks for rule {rule_id}")
+        CHECKS[rule_id] = fn
+        return fn
+
+    return register
+
+
+class Judge:
+    """A check's access to its rule: the parameters (recorded as used) and the findings it gives."""
+
+    def __init__(self, rule: Rule) -> None:
+        self.rule = rule
+        self.used: set[str] = set()
+
+    def param(self, name: str) -> Any:
+        self.used.add(name)
+        return self.rule.parameter(name).value
+
+    def finding(self, subject: str, verdict: Verdict, reason: str, *evidence: Evidence) -> Finding:
+        # A record without a place on chain (Evidence()) proves nothing; the rest are ordered with their
+        # missing fields first, as a record may lack some (a document has no log index).
+        cited = sorted(set(evidence) - {Evidence()}, key=_evidence_order)
+        return Finding(self.rule.id, subject, verdict, reason, tuple(cited), tuple(sorted(self.used)))
+
+    def passed(self, subject: str, reason: str, *evidence: Evidence) -> Finding:
+        return self.finding(subject, Verdict.PASS, reason, *evidence)
+
+    def failed(self, subject: str, reason: str, *evidence: Evidence) -> Finding:
+        return self.finding(subject, Verdict.FAIL, reason, *evidence)
+
+    def warned(self, subject: str, reason: str, *evidence: Evidence) -> Finding:
+        return self.finding(subject, Verdict.WARN, reason, *evidence)
+
+    def inconclusive(self, subject: str, reason: str, *evidence: Evidence) -> Finding:
+        return self.finding(subject, Verdict.INCONCLUSIVE, reason, *evidence)
+
+    def not_applicable(self, subject: str, reason: str, *evidence: Evidence) -> Finding:
+        return self.finding(subject, Verdict.NOT_APPLICABLE, reason, *evidence)
+
+
+def _evidence_order(e: Evidence) -> tuple[str, int, int, str, str]:
+    # A total order even when some fields are unknown (None).
+    return (
+        e.tx_hash or "",
+        -1 if e.block is None else e.block,
+        -1 if e.log_index is None else e.log_index,
+        e.signer or "",
+        e.document_hash or "",
+    )
+
+
+def _finding_order(f: Finding) -> tuple[object, ...]:
+    return (f.subject, f.verdict.value, f.reason, [_evidence_order(e) for e in f.evidence], f.parameters)
+
+
+def evaluate(case: CaseFile, pack: Pack) -> Report:
+    """Every rule of `pack` over `case`."""
+    import compliance.rules  # noqa: F401  (registers every check)
+
+    summaries = []
+    for rule in sorted(pack.rules, key=lambda r: r.id):
+        if rule.id not in CHECKS:
+            raise KeyError(f"pack {pack.id} names rule {rule.id}, which the engine has no check for")
+        judge = Judge(rule)
+        findings = tuple(sorted(set(CHECKS[rule.id](case, judge)), key=_finding_order))
+        if not findings:
+            findings = (judge.not_applicable(case.subject, "no record in this case file is subject to it"),)
+        unconfirmed = tuple(sorted(p.name for p in rule.parameters if p.unconfirmed and p.name in judge.used))
+        summaries.append(
+            RuleSummary(
+                rule.id,
+                rule.title,
+                rule.jurisdiction,
+                rule.citation,
+                rule.severity,
+                worst([f.verdict for f in findings]),
+                findings,
+                unconfirmed,
+            )
+        )
+    return Report(
+        pack.id,
+        pack.version,
+        pack.content_hash,
+        case.evaluation_date.isoformat(),
+        case.subject,
+        tuple(summaries),
+        pack.overrides,
+    )
