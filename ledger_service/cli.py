@@ -1756,3 +1756,41 @@ def reindex() -> None:
 
 if __name__ == "__main__":
     app()
+
+
+@app.command("verify-bundle")
+def verify_bundle(
+    file: Annotated[
+        Path, typer.Argument(help="The evidence bundle (JSON) to check", exists=True, dir_okay=False)
+    ],
+    rpc: Annotated[
+        str | None, typer.Option("--rpc", help="Also check each transaction's inclusion on this node's chain")
+    ] = None,
+) -> None:
+    """Check an evidence bundle without the service or its database: every signature, every record against
+    its signed statement, the documents, a re-run of the rules; with --rpc, each transaction on chain. One
+    line per problem; exit code 1 if there is any."""
+    from compliance import bundle
+    from ledger_service.bundles import check_on_chain
+    from ledger_service.chain.gateway import ChainReader, NodeUnavailable
+
+    raw = file.read_bytes()
+    result = bundle.verify(raw)
+    problems = list(result.problems)
+    if rpc is not None and result.report is not None:
+        try:
+            problems += check_on_chain(ChainReader(rpc), json.loads(raw))
+        except NodeUnavailable as exc:
+            fail(f"--rpc: the node at {rpc} does not answer: {exc}")
+    for problem in problems:
+        typer.echo(f"FAIL {problem}")
+    if problems:
+        fail(f"{file}: {len(problems)} problem(s); the bundle cannot be trusted")
+    report = result.report
+    assert report is not None  # a bundle without problems was re-run
+    checked = ", ".join(f"{n} {what}" for what, n in result.checked.items())
+    typer.echo(f"OK {file}: {checked} checked{' and found on chain' if rpc else ''}")
+    typer.echo(
+        f"   pack {report.pack_id} {report.pack_version} ({report.pack_hash[:16]}…), {report.subject}: "
+        f"{report.verdict.value} ({', '.join(f'{v} {k}' for k, v in report.counts().items() if v)})"
+    )

@@ -709,3 +709,133 @@ def _from_stored(abi: dict[str, Any], value: Any) -> Any:
     if typ.startswith(("uint", "int")):
         return int(value)
     return value
+
+
+# --- evidence bundles ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RecordedStatement:
+    """A signed statement as a transaction's calldata carried it. A countersignature carries no statement
+    of its own: it names the proposed correction (`correction_id`) whose statement its party signed."""
+
+    statement: Statement | None
+    message: dict[str, Any] | None
+    signature: bytes
+    contract: str
+    correction_id: str | None = None
+
+
+def recorded_statements(gateway: ChainGateway, tx_hash: str) -> list[RecordedStatement]:
+    """Every signed statement a transaction to the ledger or one of its modules carried (each item of a
+    batch), with its signature: what an evidence bundle shows the parties signed. A transaction sent
+    through another contract (a wallet) carries none the ledger's ABI can read."""
+    tx = gateway._call(lambda: gateway.w3.eth.get_transaction(tx_hash))
+    if tx is None or tx.get("to") is None:
+        return []
+    to = to_checksum_address(tx["to"])
+    contracts = {c.address: c for c in (gateway._bound(), *gateway.modules.values())}
+    contract = contracts.get(to)
+    return [] if contract is None else _statements_in(contract, tx["input"])
+
+
+def _statements_in(contract: Contract, data: Any) -> list[RecordedStatement]:
+    from ledger_service.statements import DECLARE_USE, RECORD_PROCESSING, REGISTER_FLOW, STATEMENTS
+
+    known = {s.fields: s for s in (*STATEMENTS.values(), RECORD_PROCESSING, DECLARE_USE, REGISTER_FLOW)}
+    try:
+        function, params = contract.decode_function_input(data)
+    except ValueError:
+        return []
+    if function.fn_name == BATCH_FUNCTION:
+        return [s for item in params["calls"] for s in _statements_in(contract, item)]
+    signature = bytes(params.get("signature", b""))
+    if function.fn_name == COUNTERSIGN_FUNCTION:
+        return [
+            RecordedStatement(
+                None, None, signature, contract.address, "0x" + bytes(params["correctionId"]).hex()
+            )
+        ]
+    found = []
+    for item in function.abi["inputs"]:
+        if item["type"] != "tuple":
+            continue
+        names = tuple(c["name"] for c in item["components"])
+        statement = next((s for fields, s in known.items() if tuple(n for n, _ in fields) == names), None)
+        if statement is None:
+            continue
+        value = params[item["name"]]
+        fields = value if isinstance(value, Mapping) else dict(zip(names, value, strict=True))
+        try:
+            message = normalise_message(statement, {k: _jsonable(v) for k, v in fields.items()})
+        except (KeyError, TypeError):
+            continue  # nested structs this decoder cannot name: left out, and the verifier says so
+        found.append(RecordedStatement(statement, message, signature, contract.address))
+    return found
+
+
+class ChainReader:
+    """What an evidence bundle's verifier asks a node, with no deployment record or build at hand: each
+    transaction's receipt and each block's header."""
+
+    def __init__(self, rpc_url: str, timeout: float = 10.0) -> None:
+        self.w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
+        self.w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
+
+    def chain_id(self) -> int:
+        return int(ChainGateway._call(lambda: self.w3.eth.chain_id))
+
+    def transaction(self, tx_hash: str) -> dict[str, Any] | None:
+        """Status, block and logs of a mined transaction, as a bundle records them (None: not on chain)."""
+        try:
+            receipt = ChainGateway._call(lambda: self.w3.eth.get_transaction_receipt(tx_hash))
+        except TransactionNotFound:
+            return None
+        return transaction_record(receipt)
+
+    def block(self, number: int) -> dict[str, Any] | None:
+        try:
+            block = ChainGateway._call(lambda: self.w3.eth.get_block(number))
+        except BlockNotFound:
+            return None
+        return block_record(block)
+
+
+def transaction_record(receipt: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "hash": "0x" + bytes(receipt["transactionHash"]).hex(),
+        "block_number": int(receipt["blockNumber"]),
+        "block_hash": "0x" + bytes(receipt["blockHash"]).hex(),
+        "status": int(receipt["status"]),
+        "logs": [
+            {
+                "log_index": int(log["logIndex"]),
+                "address": to_checksum_address(log["address"]),
+                "topics": ["0x" + bytes(t).hex() for t in log["topics"]],
+                "data": "0x" + bytes(log["data"]).hex(),
+            }
+            for log in receipt["logs"]
+        ],
+    }
+
+
+def block_record(block: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "number": int(block["number"]),
+        "hash": "0x" + bytes(block["hash"]).hex(),
+        "parent_hash": "0x" + bytes(block["parentHash"]).hex(),
+        "timestamp": int(block["timestamp"]),
+    }
+
+
+def bundle_chain_records(
+    gateway: ChainGateway, tx_hashes: list[str]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The receipts of `tx_hashes` and the headers of their blocks, as a bundle records them."""
+    transactions = [
+        transaction_record(gateway._call(lambda h=h: gateway.w3.eth.get_transaction_receipt(h)))
+        for h in tx_hashes
+    ]
+    numbers = sorted({t["block_number"] for t in transactions})
+    blocks = [block_record(gateway._call(lambda n=n: gateway.w3.eth.get_block(n))) for n in numbers]
+    return transactions, blocks

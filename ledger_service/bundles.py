@@ -1,0 +1,210 @@
+"""Evidence bundles: writing one from a case file and the chain, and checking one against a node.
+
+`assemble` gathers what a report rests on: the case file, the pack's data, the report, every signed
+statement the case's records come from (read back from the calldata of the transactions that recorded
+them, so a statement relayed by anyone is found), the receipts of those transactions and their blocks'
+headers, and optionally the documents' bodies. The offline check is compliance.bundle.verify; with a node,
+`check_on_chain` also shows that each transaction is on the chain, with the same block and logs.
+
+A batch transaction also carries other firms' statements: only the statements about the case's records go
+into the bundle. The transactions' logs go in whole (every participant's node holds them anyway).
+"""
+
+import base64
+from dataclasses import replace
+from typing import Any
+
+from compliance import bundle, packs, serialise
+from compliance.bundle import Problem
+from compliance.casefile import CaseFile
+from compliance.engine import evaluate
+from ledger_service.chain.gateway import (
+    ChainGateway,
+    ChainReader,
+    RecordedStatement,
+    bundle_chain_records,
+    recorded_statements,
+)
+from ledger_service.deployment import Deployment
+from ledger_service.documents.crypto import DocumentUnreadable
+from ledger_service.documents.store import DocumentStore
+from ledger_service.statements import CORRECTION, code_key, permit_id, recover_signer, typed_data
+
+
+def assemble(
+    gateway: ChainGateway,
+    deployment: Deployment,
+    case: CaseFile,
+    pack_id: str,
+    overrides: dict[str, Any] | None = None,
+    store: DocumentStore | None = None,
+) -> bytes:
+    """The bundle of `case` judged under pack `pack_id`, in canonical JSON; with the documents' bodies when
+    `store` is given (each read checked against its hash)."""
+    bodies = _bodies(case, store) if store is not None else {}
+    # The verifier can see a document is intact only with its body: say exactly that in the case file.
+    case = replace(
+        case,
+        documents=tuple(replace(d, intact=True if d.sha256 in bodies else None) for d in case.documents),
+    )
+    pack_data = packs.data(pack_id, overrides)
+    report = evaluate(case, packs.load(pack_id, overrides))
+    evidence_txs = {e.tx_hash for _, e in bundle._all_evidence(case) if e.tx_hash}
+    statements = _statements(gateway, deployment.chain_id, case, sorted(evidence_txs))
+    tx_hashes = sorted(evidence_txs | {s["tx_hash"] for s in statements})
+    transactions, blocks = bundle_chain_records(gateway, tx_hashes)
+    data = {
+        "format": bundle.FORMAT,
+        "subject": case.subject,
+        "chain": {"chain_id": deployment.chain_id, "contracts": _contracts(deployment)},
+        "pack": pack_data,
+        "case": serialise.encode(case),
+        "report": serialise.encode(report),
+        "statements": statements,
+        "transactions": transactions,
+        "blocks": blocks,
+        "documents": [
+            {"sha256": sha, "media_type": media, "body": base64.b64encode(body).decode()}
+            for sha, (media, body) in sorted(bodies.items())
+        ],
+    }
+    return bundle.canonical(data)
+
+
+def check_on_chain(reader: ChainReader, data: dict[str, Any]) -> list[Problem]:
+    """Each of the bundle's transactions is on the node's chain, in the same block, with the same status
+    and logs; each block has the same hash and time."""
+    problems = []
+    chain_id = reader.chain_id()
+    if chain_id != data.get("chain", {}).get("chain_id"):
+        return [
+            Problem(
+                "chain.chain_id", f"{data.get('chain', {}).get('chain_id')}, but the node is chain {chain_id}"
+            )
+        ]
+    for i, tx in enumerate(data.get("transactions", [])):
+        actual = reader.transaction(str(tx.get("hash")))
+        if actual is None:
+            problems.append(
+                Problem(f"transactions[{i}]", f"transaction {tx.get('hash')} is not on the node's chain")
+            )
+        elif actual != tx:
+            differs = sorted(k for k in actual.keys() | tx.keys() if actual.get(k) != tx.get(k))
+            problems.append(
+                Problem(f"transactions[{i}]", f"differs from the node's receipt in {', '.join(differs)}")
+            )
+    for i, block in enumerate(data.get("blocks", [])):
+        actual_block = reader.block(int(block.get("number", -1)))
+        if actual_block is None or actual_block != block:
+            problems.append(
+                Problem(
+                    f"blocks[{i}]",
+                    f"block {block.get('number')} is not the node's ({(actual_block or {}).get('hash')})",
+                )
+            )
+    return problems
+
+
+def _contracts(deployment: Deployment) -> dict[str, str]:
+    contracts = {"SymbiosisLedger": deployment.ledger.address}
+    for name, label in (("processing", "Processing"), ("metered_flows", "MeteredFlows")):
+        deployed = getattr(deployment, name, None)
+        if deployed is not None:
+            contracts[label] = deployed.address
+    return contracts
+
+
+def _statements(
+    gateway: ChainGateway, chain_id: int, case: CaseFile, tx_hashes: list[str]
+) -> list[dict[str, Any]]:
+    """The statements about the case's records that `tx_hashes` carried, each with its signer."""
+    relevant = _Relevance(case)
+    found: list[dict[str, Any]] = []
+    countersignatures: list[tuple[RecordedStatement, str]] = []
+    for tx_hash in tx_hashes:
+        for recorded in recorded_statements(gateway, tx_hash):
+            if recorded.statement is None:
+                countersignatures.append((recorded, tx_hash))
+                continue
+            typed = typed_data(recorded.statement, chain_id, recorded.contract, recorded.message or {})
+            digest = bundle.statement_digest(typed)
+            if relevant(recorded.statement.primary_type, digest, recorded.message or {}):
+                found.append(_entry(typed, recorded, digest, tx_hash, recorded.statement.signer_field))
+    proposals = {s["digest"]: s for s in found if s["typed_data"]["primaryType"] == CORRECTION.primary_type}
+    for recorded, tx_hash in countersignatures:
+        proposal = proposals.get(recorded.correction_id)
+        if proposal is not None:
+            signer = recover_signer(proposal["typed_data"], recorded.signature)
+            entry = {**proposal, "signature": "0x" + recorded.signature.hex(), "tx_hash": tx_hash}
+            entry["signer"] = signer or "unknown"
+            entry["contract_wallet"] = signer is None
+            found.append(entry)
+    return found
+
+
+def _entry(
+    typed: dict[str, Any], recorded: RecordedStatement, digest: str, tx_hash: str, signer_field: str
+) -> dict[str, Any]:
+    named = (recorded.message or {}).get(signer_field)
+    signer = recover_signer(typed, recorded.signature)
+    return {
+        "typed_data": typed,
+        "signature": "0x" + recorded.signature.hex(),
+        "signer": named or signer or "unknown",
+        "digest": digest,
+        "tx_hash": tx_hash,
+        # A contract wallet's signature does not recover to it: the verifier asks the wallet (with --rpc).
+        "contract_wallet": signer is None or (named is not None and signer.lower() != str(named).lower()),
+    }
+
+
+class _Relevance:
+    """Whether a statement is about one of the case's records."""
+
+    def __init__(self, case: CaseFile) -> None:
+        self.transfers = {t.id for t in case.transfers}
+        self.lots = {lot.id for lot in case.lots}
+        self.certificates = {c.id for c in case.certificates}
+        self.permits = {p.id for p in case.permits}
+        self.parties = {p.address.lower() for p in case.parties}
+        self.codes = {c.key for c in case.codes}
+        self.processings = {p.id for p in case.processings}
+
+    def __call__(self, primary: str, digest: str, m: dict[str, Any]) -> bool:
+        match primary:
+            case "Dispatch":
+                return digest in self.transfers
+            case "Receipt" | "PickUp" | "Delivery" | "Rejection" | "Correction":
+                return m.get("transferId") in self.transfers
+            case "RegisterLot":
+                return digest in self.lots
+            case "IssueCertificate":
+                return digest in self.certificates
+            case "RevokeCertificate":
+                return m.get("certificateId") in self.certificates
+            case "RegisterPermit":
+                return permit_id(str(m.get("permitNumber"))) in self.permits
+            case "RevokePermit":
+                return m.get("permitId") in self.permits
+            case "RegisterParticipant" | "SetParticipantStatus":
+                return str(m.get("participant")).lower() in self.parties
+            case "RegisterWasteCode":
+                return code_key(str(m.get("scheme")), str(m.get("code"))) in self.codes
+            case "RecordProcessing":
+                return digest in self.processings
+            case "DeclareUse":
+                return m.get("lotId") in self.lots
+        return False
+
+
+def _bodies(case: CaseFile, store: DocumentStore) -> dict[str, tuple[str | None, bytes]]:
+    bodies = {}
+    for d in case.documents:
+        if not d.stored:
+            continue
+        try:
+            bodies[d.sha256] = (d.media_type, store.read(d.sha256))
+        except DocumentUnreadable:
+            continue  # left out: the verifier then says its integrity is unknown
+    return bodies
+
