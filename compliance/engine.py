@@ -40,7 +40,12 @@ class Judge:
 
     def finding(self, subject: str, verdict: Verdict, reason: str, *evidence: Evidence) -> Finding:
         return Finding(
-            self.rule.id, subject, verdict, reason, tuple(sorted(set(evidence))), tuple(sorted(self.used))
+            self.rule.id,
+            subject,
+            verdict,
+            reason,
+            tuple(sorted(set(evidence), key=_evidence_order)),
+            tuple(sorted(self.used)),
         )
 
     def passed(self, subject: str, reason: str, *evidence: Evidence) -> Finding:
@@ -68,7 +73,7 @@ def evaluate(case: CaseFile, pack: Pack) -> Report:
         if rule.id not in CHECKS:
             raise KeyError(f"pack {pack.id} names rule {rule.id}, which the engine has no check for")
         judge = Judge(rule)
-        findings = tuple(sorted(set(CHECKS[rule.id](case, judge))))
+        findings = tuple(sorted(set(CHECKS[rule.id](case, judge)), key=_finding_order))
         if not findings:
             findings = (judge.not_applicable(case.subject, "no record in this case file is subject to it"),)
         unconfirmed = tuple(sorted(p.name for p in rule.parameters if p.unconfirmed and p.name in judge.used))
@@ -93,3 +98,16 @@ def evaluate(case: CaseFile, pack: Pack) -> Report:
         tuple(summaries),
         pack.overrides,
     )
+
+
+# Evidence's own ordering cannot compare a field it lacks (None) with one another evidence has: these orders
+# put the unknown first.
+def _evidence_order(e: Evidence) -> tuple[tuple[bool, Any], ...]:
+    return tuple(
+        (v is not None, "" if v is None else v)
+        for v in (e.tx_hash, e.block, e.log_index, e.signer, e.document_hash)
+    )
+
+
+def _finding_order(f: Finding) -> tuple[Any, ...]:
+    return f.rule_id, f.subject, f.verdict, f.reason, tuple(map(_evidence_order, f.evidence)), f.parameters

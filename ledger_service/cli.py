@@ -14,7 +14,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import httpx
 import typer
@@ -1696,3 +1696,57 @@ def reindex() -> None:
 
 if __name__ == "__main__":
     app()
+
+
+# --- verification (ledger_service.api.routes.verification) --------------------------------------------
+
+VERIFY_PATHS = {"lot": "lots", "transfer": "transfers", "firm": "firms", "park": "parks"}
+
+
+@app.command("verify")
+def verify(
+    what: Annotated[str, typer.Argument(help="lot, transfer, firm or park")],
+    ident: Annotated[
+        str, typer.Argument(help="The lot's or transfer's id, the firm's address, the park's name")
+    ],
+    api: ApiUrl,
+    keystore: Keystore,
+    pack: Annotated[str | None, typer.Option(help="Rule pack: VN, EU or US (default: the service's)")] = None,
+    output_format: Annotated[str, typer.Option("--format", help="json, html or pdf")] = "json",
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write the report here (a PDF must be)")
+    ] = None,
+    start: Annotated[
+        str | None, typer.Option("--from", help="A firm's or park's records from this date")
+    ] = None,
+    until: Annotated[str | None, typer.Option(help="…up to this date (inclusive) or date-time")] = None,
+    password_file: PasswordFile = None,
+) -> None:
+    """Verify a lot's lineage, a transfer, or a firm's or park's records over a period against a rule
+    pack, as the party signed in with KEYSTORE may (a regulator anything, others what they may see)."""
+    if what not in VERIFY_PATHS:
+        fail(f"what: expected one of {', '.join(VERIFY_PATHS)}, got {what!r}")
+    if output_format not in ("json", "html", "pdf"):
+        fail(f"--format: expected json, html or pdf, got {output_format!r}")
+    if output_format == "pdf" and out is None:
+        fail("--format pdf: give --out FILE (a PDF is not printed to the terminal)")
+    if (start or until) and what not in ("firm", "park"):
+        fail(f"--from/--until: only a firm or a park is verified over a period, not a {what}")
+    params = {"format": output_format, "pack": pack, "from": start, "until": until}
+    account = _account(keystore, password_file)
+    path = f"/verification/{VERIFY_PATHS[what]}/{quote(ident, safe='')}"
+    response = _document_call(api, account, "GET", path, params={k: v for k, v in params.items() if v})
+    content = (
+        json.dumps(response.json(), indent=2, ensure_ascii=False).encode() + b"\n"
+        if output_format == "json"
+        else response.content
+    )
+    if out is None:
+        sys.stdout.write(content.decode())
+        return
+    try:
+        out.write_bytes(content)
+    except OSError as exc:
+        fail(f"--out: {exc.strerror}: {out}")
+    verdict = response.headers.get("X-Verdict") or ""
+    typer.echo(f"{out}: {len(content)} bytes{', verdict ' + verdict if verdict else ''}")

@@ -21,6 +21,7 @@ from ledger_service.api.routes import (
     returns,
     system,
     transfers,
+    verification,
     webhooks,
 )
 from ledger_service.runtime import Runtime
@@ -62,4 +63,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(processing.router)
     app.include_router(flows.router)
     app.include_router(webhooks.router)
+    app.include_router(verification.router)
     return app

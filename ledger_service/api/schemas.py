@@ -1589,3 +1589,90 @@ class LineageGraph(BaseModel):
 
 
 # --- end search and lineage -------------------------------------------------------------------------
+
+
+# --- verification (ledger_service.casefiles, compliance) --------------------------------------------
+
+VerdictName = Literal["PASS", "FAIL", "WARN", "N/A", "INCONCLUSIVE"]
+_TX = "0x5c504ed432cb51138bcf09aa5e8a410dd4a1e204ef84bfed1be16dfba1b22060"
+
+
+class EvidenceOut(BaseModel):
+    """Where a fact is recorded on chain, and who signed it."""
+
+    tx_hash: str | None
+    block_number: int | None
+    log_index: int | None
+    signer: str | None
+    document_hash: str | None = Field(description="SHA-256 of the document the record cites")
+
+
+class FindingOut(BaseModel):
+    """A rule's verdict on one record, the reason in the regulator's terms, and its evidence. A record the
+    caller may not see tells only its verdict (`redacted`)."""
+
+    subject: str = Field(examples=["transfer 0x…"])
+    verdict: VerdictName
+    reason: str
+    evidence: list[EvidenceOut]
+    parameters: list[str] = Field(description="The pack parameters the verdict used")
+    redacted: bool = False
+
+
+class RuleOut(BaseModel):
+    id: str
+    title: str
+    jurisdiction: str
+    citation: str
+    severity: str
+    verdict: VerdictName = Field(description="The worst verdict of its findings")
+    unconfirmed: list[str] = Field(
+        description="Parameters used whose legal value a lawyer must confirm ([U])"
+    )
+    findings: list[FindingOut]
+
+
+class PackOut(BaseModel):
+    id: str
+    version: str
+    hash: str = Field(description="SHA-256 of the pack as applied (with overrides): re-run it exactly")
+    overrides: dict[str, str] = Field(description="Parameter -> value (JSON) set by this deployment")
+
+
+class VerificationReport(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "pack": {"id": "VN", "version": "2026.11.0", "hash": "9f2c…", "overrides": {}},
+                    "evaluation_date": "2026-11-22T08:00:00+00:00",
+                    "subject": "transfer 0x…",
+                    "verdict": "PASS",
+                    "counts": {"PASS": 4, "FAIL": 0, "WARN": 0, "N/A": 0, "INCONCLUSIVE": 0},
+                    "rules": [
+                        {"id": "GEN-PERMIT-02", "title": "Authorisations valid on each event date",
+                         "jurisdiction": "ALL", "citation": "Design rule [D]", "severity": "Critical",
+                         "verdict": "PASS", "unconfirmed": [],
+                         "findings": [
+                             {"subject": "transfer 0x…", "verdict": "PASS",
+                              "reason": "the receiver's permit GPMT-0001 was valid on every event date",
+                              "evidence": [{"tx_hash": _TX, "block_number": 12, "log_index": 0,
+                                            "signer": "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
+                                            "document_hash": None}],
+                              "parameters": []},
+                         ]},
+                    ],
+                }
+            ]
+        }
+    )  # fmt: skip
+
+    pack: PackOut
+    evaluation_date: datetime
+    subject: str = Field(description="What was verified")
+    verdict: VerdictName = Field(description="The worst verdict of its rules")
+    counts: dict[str, int] = Field(description="Rules by verdict")
+    rules: list[RuleOut]
+
+
+# --- end verification -------------------------------------------------------------------------------
