@@ -12,6 +12,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+# The ledger's participant roles, in the order of their bits in its roles mask (Participants.sol).
+ROLES = ("regulator", "park_operator", "shipper", "receiver", "transporter", "lab")
+# Permit kinds, in the order of the permit registry's PermitKind enum, which counts from 1.
+PERMIT_KINDS = ("environmental_permit", "hazardous_waste_transport_licence", "lab_accreditation")
+
 
 @dataclass(frozen=True, order=True)
 class Evidence:
@@ -37,7 +42,7 @@ class Party:
 @dataclass(frozen=True)
 class WasteCode:
     key: str
-    scheme: str  # e.g. VN-02/2022, EU-LOW, US-RCRA
+    scheme: str  # VN-TT02-2022, EU-LOW, US-RCRA
     code: str
     description: str
     hazardous: bool
@@ -60,7 +65,7 @@ class Permit:
     id: str
     number: str
     holder: str
-    kind: str  # environmental_permit | hazardous_waste_transport_licence | lab_accreditation
+    kind: str  # one of PERMIT_KINDS
     coverage: tuple[Coverage, ...]
     yearly_capacity: int
     valid_from: datetime
@@ -104,8 +109,9 @@ class Certificate:
     issued_at: datetime
     valid_until: datetime
     revoked_at: datetime | None = None
-    # The analysis results, when the certificate's results document is in the document store (parameter ->
-    # value in the parameter's unit, as integers at a declared scale); None when they are not available.
+    # The analysis results, when the certificate's results document is in the document store: parameter ->
+    # integer value, the name saying unit and scale as the packs' limits do ("Pb_leachate_ug_l": micrograms
+    # per litre of leachate); None when they are not available.
     results: tuple[tuple[str, int], ...] | None = None
     evidence: Evidence = Evidence()
 
@@ -152,9 +158,26 @@ class Transfer:
 
 
 @dataclass(frozen=True)
+class Correction:
+    """A signed change of a transfer's quantities, applied once its counterparty countersigned it. The
+    transfer's quantities already include every applied correction; these records tell what they were
+    before and when the parties agreed on the change."""
+
+    id: str
+    transfer_id: str
+    shipped_delta: int
+    received_delta: int
+    reason: str
+    proposed_at: datetime
+    countersigned_at: datetime | None = None  # None: pending, not applied
+    evidence: Evidence = Evidence()  # the countersignature's event once applied, else the proposal's
+
+
+@dataclass(frozen=True)
 class ProcessingInput:
     lot_id: str
     quantity: int
+    code_key: str | None = None  # the input lot's waste code, as the processing recorded it
 
 
 @dataclass(frozen=True)
@@ -162,6 +185,7 @@ class ProcessingOutput:
     lot_id: str
     kind: str  # product | by_product | residue
     quantity: int
+    code_key: str | None = None  # the output lot's waste code (a hazardous code only for a residue)
 
 
 @dataclass(frozen=True)
@@ -200,6 +224,7 @@ class CaseFile:
     transfers: tuple[Transfer, ...] = ()
     processings: tuple[Processing, ...] = ()
     documents: tuple[Document, ...] = ()
+    corrections: tuple[Correction, ...] = ()
     _index: dict[str, dict[str, object]] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:

@@ -39,14 +39,10 @@ class Judge:
         return self.rule.parameter(name).value
 
     def finding(self, subject: str, verdict: Verdict, reason: str, *evidence: Evidence) -> Finding:
-        return Finding(
-            self.rule.id,
-            subject,
-            verdict,
-            reason,
-            tuple(sorted(set(evidence), key=_evidence_order)),
-            tuple(sorted(self.used)),
-        )
+        # A record without a place on chain (Evidence()) proves nothing; the rest are ordered with their
+        # missing fields first, as a record may lack some (a document has no log index).
+        cited = sorted(set(evidence) - {Evidence()}, key=_evidence_order)
+        return Finding(self.rule.id, subject, verdict, reason, tuple(cited), tuple(sorted(self.used)))
 
     def passed(self, subject: str, reason: str, *evidence: Evidence) -> Finding:
         return self.finding(subject, Verdict.PASS, reason, *evidence)
@@ -62,6 +58,21 @@ class Judge:
 
     def not_applicable(self, subject: str, reason: str, *evidence: Evidence) -> Finding:
         return self.finding(subject, Verdict.NOT_APPLICABLE, reason, *evidence)
+
+
+def _evidence_order(e: Evidence) -> tuple[str, int, int, str, str]:
+    # A total order even when some fields are unknown (None).
+    return (
+        e.tx_hash or "",
+        -1 if e.block is None else e.block,
+        -1 if e.log_index is None else e.log_index,
+        e.signer or "",
+        e.document_hash or "",
+    )
+
+
+def _finding_order(f: Finding) -> tuple[object, ...]:
+    return (f.subject, f.verdict.value, f.reason, [_evidence_order(e) for e in f.evidence], f.parameters)
 
 
 def evaluate(case: CaseFile, pack: Pack) -> Report:
@@ -98,16 +109,3 @@ def evaluate(case: CaseFile, pack: Pack) -> Report:
         tuple(summaries),
         pack.overrides,
     )
-
-
-# Evidence's own ordering cannot compare a field it lacks (None) with one another evidence has: these orders
-# put the unknown first.
-def _evidence_order(e: Evidence) -> tuple[tuple[bool, Any], ...]:
-    return tuple(
-        (v is not None, "" if v is None else v)
-        for v in (e.tx_hash, e.block, e.log_index, e.signer, e.document_hash)
-    )
-
-
-def _finding_order(f: Finding) -> tuple[Any, ...]:
-    return f.rule_id, f.subject, f.verdict, f.reason, tuple(map(_evidence_order, f.evidence)), f.parameters

@@ -83,19 +83,32 @@ def load(pack_id: str, overrides: dict[str, Any] | None = None) -> Pack:
     """Pack `pack_id` (VN, EU, US) with `overrides` ("RULE-ID.parameter" -> value) applied to parameters
     tagged U only: a confirmed legal number is not a setting."""
     raw = _raw(pack_id.upper())
-    data = json.loads(json.dumps(raw))  # a private copy to apply overrides to
     applied = []
     for key, value in sorted((overrides or {}).items()):
         rule_id, _, name = key.rpartition(".")
-        target = _find_parameter(data, pack_id, rule_id, name)
+        target = _find_parameter(raw, pack_id, rule_id, name)
         if target["confidence"] != "U":
             raise PackError(
                 f"{key} is tagged {target['confidence']} in pack {pack_id}: only U parameters are settings"
             )
         _check_value(pack_id, key, value)
-        target["value"] = value
         applied.append((key, json.dumps(value)))
-    return _parse(data, hashlib.sha256(canonical(data)).hexdigest(), tuple(applied))
+    return from_data(data(pack_id, overrides), tuple(applied))
+
+
+def data(pack_id: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The pack's data as its content hash covers it (includes merged, overrides applied): what an
+    evidence bundle carries."""
+    raw = json.loads(json.dumps(_raw(pack_id.upper())))
+    for key, value in sorted((overrides or {}).items()):
+        rule_id, _, name = key.rpartition(".")
+        _find_parameter(raw, pack_id, rule_id, name)["value"] = value
+    return raw
+
+
+def from_data(data: dict[str, Any], overrides: tuple[tuple[str, str], ...] = ()) -> Pack:
+    """A pack from its data (as `data` gives it), e.g. read back from an evidence bundle."""
+    return _parse(data, hashlib.sha256(canonical(data)).hexdigest(), overrides)
 
 
 @cache

@@ -32,17 +32,11 @@ from ledger_service.access import lots_visible_to, processings_visible_to, trans
 from ledger_service.api.deps import Party
 from ledger_service.db import models as m
 from ledger_service.lineage import CHUNK, LOT, PROCESSING, traverse
-from ledger_service.roles import Role
+from ledger_service.roles import PermitKind, Role
 from ledger_service.search import Period
 
 ZERO_HASH = "0x" + "00" * 32
 ZERO_ADDRESS = "0x" + "00" * 20
-# The read model's permit kinds as the rule packs name them.
-PERMIT_KINDS = {
-    "ENVIRONMENTAL_PERMIT": "environmental_permit",
-    "HW_TRANSPORT_LICENCE": "hazardous_waste_transport_licence",
-    "LAB_ACCREDITATION": "lab_accreditation",
-}
 # The event that opened a lot of each origin (a receipt's lot: a receipt, or a rejection accepting part).
 LOT_OPENED = {
     "generated": ("LotGenerated",),
@@ -219,6 +213,7 @@ def _build(session: Session, judged: Judged, subject: str, evaluation_date: date
             for t in r.transfers
         ),
         processings=tuple(_processing(p, events) for p in r.processings),
+        corrections=tuple(_correction(c, events) for c in r.corrections),
         documents=tuple(
             cf.Document(sha256, stored.media_type if stored else None, stored is not None)
             for sha256, stored in r.documents.items()
@@ -405,7 +400,7 @@ def _party(p: Row[Any], events: _Events) -> cf.Party:
         address=p.address,
         legal_name=p.legal_name,
         park=p.park,
-        roles=frozenset(role.value.lower() for role in Role if p.roles & role.bit),
+        roles=frozenset(name for i, name in enumerate(cf.ROLES) if p.roles >> i & 1),
         status=p.status,
         evidence=_evidence(events.first(p.address, "ParticipantRegistered"), _signer(p.registered_by)),
     )
@@ -428,7 +423,7 @@ def _permit(p: Row[Any], events: _Events) -> cf.Permit:
         id=p.permit_id,
         number=p.permit_number,
         holder=p.holder,
-        kind=PERMIT_KINDS[p.kind],
+        kind=cf.PERMIT_KINDS[list(PermitKind).index(PermitKind(p.kind))],
         coverage=tuple(cf.Coverage(c["code_key"], frozenset(c["operations"])) for c in p.coverage),
         yearly_capacity=p.yearly_capacity,
         valid_from=_utc(p.valid_from),
@@ -548,8 +543,10 @@ def _processing(p: Row[Any], events: _Events) -> cf.Processing:
         id=p.id,
         processor=p.processor,
         recorded_at=_utc(p.recorded_at),
-        inputs=tuple(cf.ProcessingInput(i["lot_id"], int(i["quantity"])) for i in p.inputs),
-        outputs=tuple(cf.ProcessingOutput(o["lot_id"], o["kind"], int(o["quantity"])) for o in p.outputs),
+        inputs=tuple(cf.ProcessingInput(i["lot_id"], int(i["quantity"]), i["code_key"]) for i in p.inputs),
+        outputs=tuple(
+            cf.ProcessingOutput(o["lot_id"], o["kind"], int(o["quantity"]), o["code_key"]) for o in p.outputs
+        ),
         external_grams=sum(int(e["grams"]) for e in p.external_inputs),
         input_grams=int(p.input_grams),
         output_grams=int(p.output_grams),
@@ -571,3 +568,18 @@ def hidden_from(session: Session, party: Party, judged: Judged) -> frozenset[str
         seen = set(q.values(key, key, ids, rule))
         hidden |= {f"{kind} {i}" for i in ids - seen}
     return frozenset(hidden)
+
+
+def _correction(c: Row[Any], events: _Events) -> cf.Correction:
+    applied = events.first(c.id, "TransferCorrected")
+    proposed = events.first(c.id, "CorrectionProposed")
+    return cf.Correction(
+        id=c.id,
+        transfer_id=c.transfer_id,
+        shipped_delta=c.shipped_delta,
+        received_delta=c.received_delta,
+        reason=c.reason,
+        proposed_at=_utc(c.proposed_at),
+        countersigned_at=c.countersigned_at and _utc(c.countersigned_at),
+        evidence=_evidence(applied, c.counterparty) if applied else _evidence(proposed, c.proposer),
+    )

@@ -1371,6 +1371,66 @@ def deploy_modules() -> None:
     )
 
 
+@app.command("verify-contracts")
+def verify_contracts(
+    rpc: Annotated[str | None, typer.Option("--rpc", help="Node URL (default: SYMLEDGER_RPC_URL)")] = None,
+    deployment_file: Annotated[
+        Path | None, typer.Option("--deployment", help="Deployment record (default: the settings')")
+    ] = None,
+    sources: Annotated[
+        Path | None, typer.Option("--sources", help="Source tree to compile (default: this checkout)")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON")] = False,
+) -> None:
+    """Verify the deployed contracts' runtime bytecode against the source, compiled anew with the pinned
+    compiler and settings (docs/verification.md): one line per contract; exit code 1 if any fails."""
+    from dataclasses import asdict
+
+    from ledger_service.chain.gateway import ChainGateway, NodeUnavailable
+    from ledger_service.deployment import Deployment
+    from ledger_service.settings import Settings
+    from ledger_service.verification.bytecode import SourceError, compile_tree, verify_deployment
+
+    settings = Settings()
+    record, url = deployment_file or settings.resolved_deployment_file, rpc or settings.rpc_url
+    try:
+        deployment = Deployment.load(record)
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
+        fail(f"--deployment: cannot read the deployment record {record}: {exc}")
+    try:
+        gateway = ChainGateway(url, settings.artifacts_dir, relayer=None, poa_chain=settings.poa_chain)
+        if gateway.chain_id() != deployment.chain_id:
+            fail(
+                f"--rpc: the node at {url} is chain {gateway.chain_id()}; {record} is for chain {deployment.chain_id}"
+            )
+        results = verify_deployment(gateway, deployment, compile_tree(sources or settings.contract_sources))
+    except NodeUnavailable as exc:
+        fail(f"--rpc: the node at {url} does not answer: {exc}")
+    except SourceError as exc:
+        fail(f"--sources: {exc}")
+    except FileNotFoundError as exc:  # the gateway's ABI comes from the build artifacts
+        fail(str(exc))
+    if as_json:
+        typer.echo(json.dumps([asdict(r) for r in results], indent=2))
+    else:
+        for result in results:
+            typer.echo(_verification_line(result))
+    if not all(r.verified for r in results):
+        raise typer.Exit(1)
+
+
+def _verification_line(result: Any) -> str:
+    if not result.verified:
+        return f"{result.name} {result.address or '-'} NOT verified: {result.reason}"
+    commit = result.source_commit or "none (not a git checkout)"
+    if result.uncommitted:
+        commit += f" with uncommitted changes to {', '.join(result.uncommitted)}"
+    return (
+        f"{result.name} {result.address} verified: solc {result.compiler_version}, "
+        f"source commit {commit}, sources sha256 {result.sources_sha256}"
+    )
+
+
 def _period_rows(path: Path) -> list[tuple[int, int, str]]:
     rows = []
     reader = csv.reader(_read(path).splitlines())

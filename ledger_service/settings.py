@@ -23,6 +23,9 @@ class Settings(BaseSettings):
     poa_chain: bool = Field(False, description="Inject the extra-data middleware (QBFT/IBFT/Clique)")
     gas_price_wei: int | None = Field(0, description="0 on free-gas permissioned chains; None: ask node")
     artifacts_dir: Path = REPO_ROOT / "build" / "contracts"
+    contract_sources: Path = Field(
+        REPO_ROOT, description="Source tree the deployed bytecode is verified against (docs/verification.md)"
+    )
     deployment_file: Path | None = None
     relayer_keystore: Path | None = None
     relayer_password_file: Path | None = None

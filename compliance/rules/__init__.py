@@ -1,3 +1,3 @@
 """The checks of every rule, registered with the engine by importing their modules."""
 
-from compliance.rules import common  # noqa: F401
+from compliance.rules import common, eu, us, vn  # noqa: F401

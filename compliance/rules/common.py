@@ -4,7 +4,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from datetime import datetime
 
-from compliance.casefile import CaseFile, Evidence, Permit, Transfer
+from compliance.casefile import CaseFile, Certificate, Evidence, Permit, Transfer
 from compliance.engine import Judge, check
 from compliance.verdicts import Finding
 
@@ -34,7 +34,7 @@ def authorisations_valid_on_each_event_date(case: CaseFile, judge: Judge) -> Ite
             yield judge.inconclusive(subject(t), f"permit {t.permit_id} is not in the case file", t.evidence)
             continue
         problems = [
-            f"the receiver's permit {permit.number} {_why_invalid(permit, when)} on {day(when)} ({event})"
+            f"the receiver's permit {permit.number} {why_invalid(permit, when)} on {day(when)} ({event})"
             for event, when in (("dispatch", t.dispatched_at), ("receipt", t.received_at))
             if when is not None and not permit.valid_on(when)
         ]
@@ -47,7 +47,7 @@ def authorisations_valid_on_each_event_date(case: CaseFile, judge: Judge) -> Ite
             elif not licence.valid_on(t.dispatched_at):
                 problems.append(
                     f"the transport licence {licence.number} of {case.name(transporter)} "
-                    f"{_why_invalid(licence, t.dispatched_at)} on {day(t.dispatched_at)}"
+                    f"{why_invalid(licence, t.dispatched_at)} on {day(t.dispatched_at)}"
                 )
         if problems:
             yield judge.failed(subject(t), "; ".join(problems), t.evidence, permit.evidence)
@@ -60,12 +60,14 @@ def authorisations_valid_on_each_event_date(case: CaseFile, judge: Judge) -> Ite
             )
 
 
-def _why_invalid(permit: Permit, when: datetime) -> str:
-    if permit.revoked_at is not None and permit.revoked_at <= when:
-        return f"was revoked (on {day(permit.revoked_at)})"
-    if when < permit.valid_from:
-        return f"was not yet valid (from {day(permit.valid_from)})"
-    return f"had expired (on {day(permit.valid_until)})"
+def why_invalid(record: Permit | Certificate, when: datetime) -> str:
+    """Why a permit or certificate was not valid on `when`."""
+    if record.revoked_at is not None and record.revoked_at <= when:
+        return f"was revoked (on {day(record.revoked_at)})"
+    start = record.valid_from if isinstance(record, Permit) else record.issued_at
+    if when < start:
+        return f"was not yet valid (from {day(start)})"
+    return f"had expired (on {day(record.valid_until)})"
 
 
 @check("GEN-CHAIN-01")

@@ -1591,7 +1591,7 @@ class LineageGraph(BaseModel):
 # --- end search and lineage -------------------------------------------------------------------------
 
 
-# --- verification (ledger_service.casefiles, compliance) --------------------------------------------
+# --- verification of records (ledger_service.casefiles, compliance) ---------------------------------
 
 VerdictName = Literal["PASS", "FAIL", "WARN", "N/A", "INCONCLUSIVE"]
 _TX = "0x5c504ed432cb51138bcf09aa5e8a410dd4a1e204ef84bfed1be16dfba1b22060"
@@ -1676,3 +1676,30 @@ class VerificationReport(BaseModel):
 
 
 # --- end verification -------------------------------------------------------------------------------
+
+
+# --- contract verification (ledger_service.verification.bytecode) -----------------------------------
+
+
+class ContractVerificationOut(BaseModel):
+    name: str = Field(description="Contract name in the source")
+    address: str | None = Field(description="Where the deployment record says it is deployed")
+    verified: bool = Field(
+        description="Its runtime code is the source's, compiled anew, metadata hash included"
+    )
+    reason: str | None = Field(description="Why it is not verified")
+    immutables: dict[str, str] = Field(description="Values its constructor fixed in the code (if verified)")
+    compiler_version: str
+    settings: dict[str, Any] = Field(description="solc settings, as brownie-config.yaml gives them")
+    source_commit: str | None = Field(description="Commit of the source tree (git rev-parse HEAD), if any")
+    uncommitted: list[str] = Field(description="Its source files that differ from that commit")
+    source_files: list[str] = Field(description="The files it was compiled from, as its metadata lists them")
+    sources_sha256: str = Field(description="sha256 of `sha256sum`'s output over those files, sorted by name")
+
+
+class ContractsVerification(BaseModel):
+    verified: bool = Field(description="Every deployed contract is verified")
+    contracts: list[ContractVerificationOut]
+
+
+# --- end contract verification ------------------------------------------------------------------------

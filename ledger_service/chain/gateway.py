@@ -188,6 +188,10 @@ class ChainGateway:
     def block_number(self) -> int:
         return int(self._call(lambda: self.w3.eth.block_number))
 
+    def runtime_code(self, address: str) -> bytes:
+        """The code deployed at `address` as the node holds it now (empty: none)."""
+        return bytes(self._call(lambda: self.w3.eth.get_code(to_checksum_address(address))) or b"")
+
     def block(self, number: int) -> tuple[str, datetime]:
         block = self._call(lambda: self.w3.eth.get_block(number))
         return "0x" + bytes(block["hash"]).hex(), datetime.fromtimestamp(block["timestamp"], UTC)

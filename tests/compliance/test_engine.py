@@ -6,12 +6,13 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-from cases import PERMIT, SHIPPER, T0, case, generated_lot, transfer
+from cases import PERMIT, SHIPPER, T0, case, generated_lot, transfer, tx
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from compliance import packs
-from compliance.engine import CHECKS, evaluate
+from compliance.casefile import Evidence
+from compliance.engine import CHECKS, Judge, evaluate
 from compliance.verdicts import Verdict
 
 
@@ -151,6 +152,13 @@ def test_a_receipt_counted_twice():
     report = evaluate(case((t,), lots), packs.load("VN"))
     assert rule(report, "GEN-CHAIN-02").verdict is Verdict.FAIL
     assert rule(evaluate(case((t,)), packs.load("VN")), "GEN-CHAIN-02").verdict is Verdict.PASS
+
+
+def test_a_findings_evidence_is_ordered_even_when_a_record_lacks_fields():
+    judge = Judge(packs.load("VN").rule("GEN-CHAIN-02"))
+    document = Evidence(document_hash="0x" + "d0" * 32)  # no transaction of its own
+    finding = judge.passed("lot 0x10", "counted once", tx(2), Evidence(), document, tx(1), tx(2))
+    assert finding.evidence == (document, tx(1), tx(2))
 
 
 @settings(max_examples=25, deadline=None)

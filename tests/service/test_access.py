@@ -111,6 +111,7 @@ POLICY: dict[tuple[str, str], tuple[str, set[str] | None]] = {
     ("POST", "/documents"): (SIGNED_IN, None),
     ("GET", "/documents/audit"): (SIGNED_IN, None),
     ("GET", "/documents/{sha256}"): (SIGNED_IN, None),
+    ("GET", "/verification/contracts"): (SIGNED_IN, None),
     # In a lot's lineage, others' records tell their verdict only: test_verification.py.
     ("GET", "/verification/lots/{lot_id}"): (SCOPED, SEES_LOT),
     ("GET", "/verification/transfers/{transfer_id}"): (SCOPED, SEES_TRANSFER),

@@ -1,7 +1,8 @@
-"""Verification: a lot's lineage, a transfer, a firm or a park over a period, judged against a rule pack
-(compliance) on the records of the read model (ledger_service.casefiles).
+"""Verification: the deployed contracts against their source (docs/verification.md), and the records — a
+lot's lineage, a transfer, a firm or a park over a period — judged against a rule pack (compliance) on the
+read model (ledger_service.casefiles).
 
-Each answer is the pack's report: every rule with its verdict and the findings it rests on, each citing
+A records' answer is the pack's report: every rule with its verdict and the findings it rests on, each citing
 the chain events it read. JSON by default; `format=html` (or `Accept: text/html`) gives a page a person
 reads, `format=pdf` (or `Accept: application/pdf`) the same content as a PDF.
 
@@ -10,7 +11,7 @@ its park's firms and records, a firm itself and the records it may see; anything
 unknown. In a lot's lineage, the findings about records the caller may not see tell their verdict only.
 """
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
@@ -24,7 +25,15 @@ from ledger_service.api.deps import SIGNED_IN, CurrentParty, Party, RuntimeDep, 
 from ledger_service.api.errors import ApiError
 from ledger_service.api.routes.lots import visible_lot
 from ledger_service.api.routes.transfers import visible_transfer
-from ledger_service.api.schemas import Address, Bytes32, Moment, ParkName, VerificationReport
+from ledger_service.api.schemas import (
+    Address,
+    Bytes32,
+    ContractsVerification,
+    ContractVerificationOut,
+    Moment,
+    ParkName,
+    VerificationReport,
+)
 from ledger_service.api.views import verification_out
 from ledger_service.casefiles import (
     Case,
@@ -39,8 +48,27 @@ from ledger_service.casefiles import (
 from ledger_service.db.models import Participant
 from ledger_service.roles import Role
 from ledger_service.search import Period, period
+from ledger_service.verification.bytecode import SourceError, compile_tree, verify_deployment
 
 router = APIRouter(prefix="/verification", tags=["verification"], dependencies=SIGNED_IN)
+
+
+@router.get("/contracts", operation_id="verify_contracts")
+def verify_contracts(runtime: RuntimeDep) -> ContractsVerification:
+    """Each deployed contract's runtime code against the source tree the service was given, compiled with
+    the pinned compiler and settings (once per service process: the first call takes tens of seconds)."""
+    try:
+        compilation = compile_tree(runtime.settings.contract_sources)
+    except SourceError as exc:
+        raise ApiError(503, "sources_unavailable", str(exc)) from exc
+    results = verify_deployment(runtime.gateway, runtime.deployment, compilation)
+    return ContractsVerification(
+        verified=all(r.verified for r in results),
+        contracts=[ContractVerificationOut(**asdict(r)) for r in results],
+    )
+
+
+# --- records against a rule pack -------------------------------------------------------------------------
 
 PackId = Literal[tuple(packs.available())]  # type: ignore[valid-type]
 Format = Literal["json", "html", "pdf"]

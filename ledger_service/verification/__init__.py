@@ -1,0 +1,1 @@
+"""Checks of what runs on the chain against what was audited."""

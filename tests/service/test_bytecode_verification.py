@@ -1,0 +1,162 @@
+"""The deployed contracts' runtime bytecode against their source, compiled anew with the pinned compiler and
+settings (docs/verification.md): the deployment the session made verifies; a changed source and an address
+holding other code do not."""
+
+import hashlib
+import json
+import shutil
+import subprocess
+from dataclasses import asdict
+from pathlib import Path
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from ledger_service.cli import app
+from ledger_service.deployment import Deployment
+from ledger_service.settings import REPO_ROOT, Settings
+from ledger_service.verification.bytecode import compile_tree
+
+runner = CliRunner()
+
+
+def verify(settings: Settings, *args: str):
+    return runner.invoke(
+        app,
+        ["verify-contracts", "--rpc", settings.rpc_url, "--deployment", *args],
+    )
+
+
+@pytest.fixture(scope="module")
+def deployment(settings: Settings) -> Deployment:
+    return Deployment.load(settings.resolved_deployment_file)
+
+
+@pytest.fixture(scope="module")
+def modified_sources(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the source tree in which the ledger allows nine transport legs instead of eight and
+    MeteredFlows.sol gained a comment; Processing's sources are untouched."""
+    root = tmp_path_factory.mktemp("sources")
+    shutil.copytree(REPO_ROOT / "contracts", root / "contracts")
+    for name in ("brownie-config.yaml", "package.json"):
+        shutil.copy(REPO_ROOT / name, root / name)
+    (root / "node_modules").symlink_to((REPO_ROOT / "node_modules").resolve())
+    transfers = root / "contracts" / "custody" / "Transfers.sol"
+    source = transfers.read_text()
+    assert "_MAX_LEGS = 8;" in source
+    transfers.write_text(source.replace("_MAX_LEGS = 8;", "_MAX_LEGS = 9;"))
+    flows = root / "contracts" / "flows" / "MeteredFlows.sol"
+    flows.write_text(flows.read_text() + "// reviewed\n")
+    return root
+
+
+def test_the_deployed_contracts_are_the_source_compiled(client, deployment: Deployment) -> None:
+    response = client.get("/verification/contracts")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    contracts = {c["name"]: c for c in body["contracts"]}
+    assert body["verified"] and all(c["verified"] and c["reason"] is None for c in contracts.values())
+    assert {name: c["address"] for name, c in contracts.items()} == {
+        "SymbiosisLedger": deployment.ledger.address,
+        "Processing": deployment.processing.address,
+        "MeteredFlows": deployment.metered_flows.address,
+    }
+    head = subprocess.run(["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"], capture_output=True, text=True)
+    pinned = json.loads((REPO_ROOT / "package.json").read_text())["dependencies"]["solc"]
+    for c in contracts.values():
+        assert c["source_commit"] == head.stdout.strip()
+        assert c["compiler_version"].startswith(pinned + "+commit.")
+        assert c["settings"]["viaIR"] is True and c["settings"]["optimizer"] == {"enabled": True, "runs": 200}
+        # Reproducible without git, as docs/verification.md says: `sha256sum FILES | sha256sum`.
+        listing = subprocess.run(
+            ["sha256sum", *c["source_files"]], cwd=REPO_ROOT, capture_output=True, check=True
+        )
+        assert hashlib.sha256(listing.stdout).hexdigest() == c["sources_sha256"]
+    assert "contracts/custody/Transfers.sol" in contracts["SymbiosisLedger"]["source_files"]
+    assert "contracts/custody/Transfers.sol" not in contracts["MeteredFlows"]["source_files"]
+    # The immutables the constructors fixed tie the three contracts together.
+    ledger, processing = deployment.ledger.address, deployment.processing.address
+    assert contracts["SymbiosisLedger"]["immutables"]["Lots.processing"] == processing
+    assert contracts["Processing"]["immutables"]["Processing.ledger"] == ledger
+    assert contracts["MeteredFlows"]["immutables"]["MeteredFlows._registry"] == ledger
+    assert contracts["Processing"]["immutables"]["EIP712._cachedThis"] == processing
+
+
+def test_the_cli_prints_one_line_per_verified_contract(settings: Settings, deployment: Deployment) -> None:
+    result = verify(settings, str(settings.resolved_deployment_file))
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert [line.split()[:3] for line in lines] == [
+        ["SymbiosisLedger", deployment.ledger.address, "verified:"],
+        ["Processing", deployment.processing.address, "verified:"],
+        ["MeteredFlows", deployment.metered_flows.address, "verified:"],
+    ]
+    assert all("source commit " in line and "sources sha256 " in line for line in lines)
+
+
+def test_a_modified_source_is_detected(settings: Settings, modified_sources: Path) -> None:
+    result = verify(
+        settings, str(settings.resolved_deployment_file), "--sources", str(modified_sources), "--json"
+    )
+    assert result.exit_code == 1, result.output
+    reported = {r["name"]: r for r in json.loads(result.output)}
+    assert not reported["SymbiosisLedger"]["verified"]
+    assert reported["SymbiosisLedger"]["reason"].startswith("runtime bytecode differs from source at byte ")
+    assert reported["SymbiosisLedger"]["immutables"] == {}
+    # A comment changes no instruction, but the metadata hash commits to the exact source text.
+    assert not reported["MeteredFlows"]["verified"]
+    assert reported["MeteredFlows"]["reason"].startswith("the executable code matches but the metadata hash")
+    assert reported["Processing"]["verified"]
+    assert all(r["source_commit"] is None for r in reported.values())  # the copy is no git checkout
+
+
+def test_an_address_holding_other_code_is_not_verified(
+    settings: Settings, deployment: Deployment, tmp_path: Path
+) -> None:
+    record = asdict(deployment)
+    # MeteredFlows' record points at the processing module; Processing's at an account without code.
+    record["metered_flows"]["address"] = deployment.processing.address
+    record["processing"]["address"] = deployment.founding_regulator
+    (tmp_path / "deployment.json").write_text(json.dumps(record))
+    result = verify(settings, str(tmp_path / "deployment.json"))
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    assert lines[0].startswith(f"SymbiosisLedger {deployment.ledger.address} verified:")
+    assert lines[1] == f"Processing {deployment.founding_regulator} NOT verified: no code at address"
+    assert lines[2].startswith(
+        f"MeteredFlows {deployment.processing.address} NOT verified: runtime bytecode differs from source at byte "
+    )
+
+
+def test_code_with_an_immutable_changed_in_one_place_is_not_verified(
+    settings: Settings, deployment: Deployment, tmp_path: Path
+) -> None:
+    # Code a constructor cannot have written: Processing's, with its ledger swapped at one place only (the
+    # masked bytes alone would let it through), installed at a fresh address.
+    code = bytearray(rpc(settings, "eth_getCode", deployment.processing.address, "latest"))
+    ledger_ref = next(
+        i for i in compile_tree().contracts["Processing"].immutables if i.name == "Processing.ledger"
+    )
+    start, length = ledger_ref.ranges[-1]
+    code[start : start + length] = bytes(12) + bytes.fromhex(deployment.founding_regulator[2:])
+    forged = "0x" + "f0" * 20
+    rpc(settings, "anvil_setCode", forged, "0x" + code.hex())
+    record = asdict(deployment)
+    record["processing"]["address"] = forged
+    (tmp_path / "deployment.json").write_text(json.dumps(record))
+
+    result = verify(settings, str(tmp_path / "deployment.json"))
+    assert result.exit_code == 1
+    assert result.output.splitlines()[1] == (
+        f"Processing {forged} NOT verified: immutable Processing.ledger holds different values at its places "
+        "in the code"
+    )
+
+
+def rpc(settings: Settings, method: str, *params: str) -> bytes:
+    answer = httpx.post(
+        settings.rpc_url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params}
+    )
+    result = answer.json()["result"]
+    return bytes.fromhex(result[2:]) if isinstance(result, str) else b""
