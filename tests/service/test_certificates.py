@@ -69,3 +69,54 @@ def test_only_an_accredited_lab_certifies(client, regulator, shipper, receiver):
         "/certificates/prepare", json={**terms, "lab": shipper.address, "accreditation_id": lab.permit_id}
     )
     assert not_a_lab.status_code == 403 and not_a_lab.json()["detail"][0]["type"] == "missing_role"
+
+
+def test_a_regulator_revokes_a_labs_certificate(client, regulator, shipper, receiver):
+    lab = accredited_lab(client, regulator)
+    certificate = certify(client, lab, shipper.lot_id)
+    url = f"/certificates/{certificate['id']}/revocation"
+    # The regulator signs the same statement, naming itself where the lab would.
+    prepared = client.post(
+        url + "/prepare", json={"lab": regulator.address, "reason": "accreditation withdrawn"}
+    )
+    assert prepared.status_code == 200, prepared.text
+    assert prepared.json()["signer"] == regulator.address
+    revoked = client.post(url, json=regulator.signed_body(prepared.json()))
+    assert revoked.status_code == 200, revoked.text
+    body = revoked.json()
+    assert (body["lab"], body["revoked"], body["revoked_reason"]) == (
+        lab.address,
+        True,
+        "accreditation withdrawn",
+    )
+    assert [(e["event"], e["signer"]) for e in body["evidence"]] == [
+        ("CertificateIssued", lab.address),
+        ("CertificateRevoked", regulator.address),
+    ]
+    prepared = client.post(
+        "/transfers/dispatches/prepare",
+        json=dispatch_terms(shipper, receiver, certificates=[certificate["id"]]),
+    ).json()
+    refused = client.post("/transfers", json=shipper.signed_body(prepared))
+    assert refused.status_code == 422 and refused.json()["detail"][0]["type"] == "certificate_revoked"
+
+
+def test_only_the_issuing_lab_or_a_regulator_revokes(client, regulator, shipper):
+    lab, other_lab = accredited_lab(client, regulator), accredited_lab(client, regulator)
+    certificate = certify(client, lab, shipper.lot_id)
+    url = f"/certificates/{certificate['id']}/revocation"
+    for party in (other_lab, shipper):
+        refused = client.post(url + "/prepare", json={"lab": party.address, "reason": "not mine"})
+        assert refused.status_code == 403, refused.text
+        (error,) = refused.json()["detail"]
+        assert error["type"] == "not_issuing_lab" and error["loc"][-1] == "lab"
+        assert "REGULATOR" in error["msg"]
+
+    # Signed past the service's check (a prepared statement of the lab's, signed by another lab's key naming
+    # itself), the ledger refuses it in the same terms.
+    prepared = client.post(url + "/prepare", json={"lab": lab.address, "reason": "not mine"}).json()
+    message = {**prepared["typed_data"]["message"], "lab": other_lab.address}
+    typed = {**prepared["typed_data"], "message": message}
+    refused = client.post(url, json={"message": message, "signature": other_lab.sign(typed)})
+    assert refused.status_code == 403 and refused.json()["detail"][0]["type"] == "not_issuing_lab"
+    assert client.get(f"/certificates/{certificate['id']}").json()["revoked"] is False
