@@ -2,6 +2,8 @@
 
 from parties import accredited_lab, certify, dispatch, dispatch_terms, register_lot
 
+from ledger_service.statements import REVOKE_CERTIFICATE
+
 
 def test_dispatch_cites_the_lots_certificate(client, regulator, shipper, receiver):
     lab = accredited_lab(client, regulator)
@@ -25,10 +27,15 @@ def test_a_revoked_certificate_cannot_be_cited(client, regulator, shipper, recei
     certificate = certify(client, lab, shipper.lot_id)
     url = f"/certificates/{certificate['id']}/revocation"
     prepared = client.post(url + "/prepare", json={"lab": lab.address, "reason": "sample mix-up"}).json()
-    # The lab's first consumed nonce, whatever random salt its certificate carried.
-    assert prepared["typed_data"]["message"]["nonce"] == "0"
+    # A revocation is final, so its nonce is a salt the ledger does not consume (no nonce slot to pay for).
+    assert not client.app.state.runtime.gateway.nonce_used(
+        REVOKE_CERTIFICATE, lab.address, int(prepared["typed_data"]["message"]["nonce"])
+    )
     revoked = client.post(url, json=lab.signed_body(prepared))
     assert revoked.status_code == 200 and revoked.json()["revoked"] is True
+    assert not client.app.state.runtime.gateway.nonce_used(
+        REVOKE_CERTIFICATE, lab.address, int(prepared["typed_data"]["message"]["nonce"])
+    )
 
     prepared = client.post(
         "/transfers/dispatches/prepare",
