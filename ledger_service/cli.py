@@ -402,7 +402,7 @@ def revoke_certificate(
     reason: Annotated[str, typer.Option()],
     password_file: PasswordFile = None,
 ) -> None:
-    """As the issuing lab: revoke a certificate."""
+    """As the issuing lab, or as a regulator: revoke a certificate."""
     account = _account(keystore, password_file)
     _workflow(
         api,
@@ -973,6 +973,41 @@ def countersign_correction(
     )
 
 
+# --- regulator actions ------------------------------------------------------------------------------
+
+SUBMIT_PATHS["CorrectionRequest"] = "/transfers/{transferId}/correction-requests"
+
+
+@correction_app.command("request")
+def request_correction(
+    api: ApiUrl,
+    keystore: Keystore,
+    transfer_id: Annotated[str, typer.Argument(help="The transfer's id")],
+    reason: Annotated[str, typer.Option(help="What is to be corrected, as the parties will read it")],
+    report: Annotated[
+        Path | None, typer.Option(help="The report that found the error; its SHA-256 is signed")
+    ] = None,
+    password_file: PasswordFile = None,
+) -> None:
+    """As a regulator: ask the parties of a transfer to correct its record (they are notified, and answer
+    with a correction of their own)."""
+    account = _account(keystore, password_file)
+    report_hash = "0x" + hashlib.sha256(_read_bytes(report)).hexdigest() if report else None
+    terms: dict[str, Any] = {"regulator": account.address, "reason": reason}
+    if report_hash:
+        terms["report_hash"] = report_hash
+    expected = {
+        "regulator": account.address,
+        "transferId": transfer_id.lower(),
+        "reason": reason.strip(),
+        "reportHash": report_hash or ZERO_HASH,
+    }
+    _workflow(api, account, f"/transfers/{transfer_id}/correction-requests/prepare", terms, expected)
+
+
+# --- end regulator actions --------------------------------------------------------------------------
+
+
 @app.command("dispatch-batch")
 def dispatch_batch(
     api: ApiUrl,
@@ -1347,8 +1382,8 @@ def flow_anchor(
 
 @app.command("deploy-modules")
 def deploy_modules() -> None:
-    """Complete a deployment record written before the processing and metered-flow modules were recorded:
-    record the processing module and deploy MeteredFlows (settings: SYMLEDGER_*)."""
+    """Complete a deployment record written before every module beside the ledger was recorded: record the
+    processing module, deploy MeteredFlows and RegulatorActions where missing (settings: SYMLEDGER_*)."""
     from ledger_service.deployment import Deployment
     from ledger_service.settings import Settings
 
@@ -1358,17 +1393,14 @@ def deploy_modules() -> None:
         fail(f"no deployment record at {record}: `symledger deploy` deploys everything")
     deployment = Deployment.load(record)
     if not deployment.missing_modules:
-        fail(f"{record} names both modules already")
+        fail(f"{record} names every module already")
     gateway = _relayer_gateway(settings)
     try:
         deployment = gateway.complete_deployment(deployment)
     except RuntimeError as exc:
         fail(str(exc))
     deployment.save(record)
-    typer.echo(
-        f"processing {deployment.processing.address}, "  # type: ignore[union-attr]
-        f"metered flows {deployment.metered_flows.address}"  # type: ignore[union-attr]
-    )
+    typer.echo(deployment.module_addresses())
 
 
 @app.command("verify-contracts")

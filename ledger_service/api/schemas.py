@@ -257,9 +257,17 @@ class CertificateTerms(StatementTerms):
 
 
 class CertificateRevocationTerms(StatementTerms):
-    model_config = _examples({"lab": _LAB, "reason": "sample mislabelled at the weighbridge"})
+    model_config = _examples(
+        {"lab": _LAB, "reason": "sample mislabelled at the weighbridge"},
+        {
+            "lab": _REGULATOR,
+            "reason": "the lab's accreditation was withdrawn before it issued this certificate",
+        },
+    )
 
-    lab: Address
+    lab: Address = Field(
+        description="Who signs the revocation: the lab that issued the certificate, or an active regulator"
+    )
     reason: Text
 
 
@@ -1703,3 +1711,64 @@ class ContractsVerification(BaseModel):
 
 
 # --- end contract verification ------------------------------------------------------------------------
+
+
+# --- regulator actions ------------------------------------------------------------------------------
+
+_REPORT = "0x" + "a1" * 32  # stands for the SHA-256 of a regulator's inspection report
+_REQUEST_REASON = "weighbridge ticket shows 12,100 kg where 12,300 kg were recorded as received"
+
+
+class CorrectionRequestTerms(StatementTerms):
+    """A regulator's request to the parties of a transfer to correct its record."""
+
+    model_config = _examples(
+        {"regulator": _REGULATOR, "reason": _REQUEST_REASON, "report_hash": _REPORT},
+        {"regulator": _REGULATOR, "reason": "transfer document does not match the manifest"},
+    )
+
+    regulator: Address = Field(description="The regulator who signs the request (an active REGULATOR)")
+    reason: Text = Field(description="What is to be corrected, as the parties will read it")
+    report_hash: Bytes32 | None = Field(
+        None, description="SHA-256 of the report that found the error; default: none cited"
+    )
+
+
+class CorrectionRequestMessage(Strict):
+    regulator: Address
+    transferId: Bytes32
+    reason: SignedText
+    reportHash: Bytes32
+    nonce: Uint256
+    deadline: Uint256
+
+
+class SignedCorrectionRequest(Strict):
+    model_config = _signed_example(
+        {
+            "regulator": _REGULATOR,
+            "transferId": _TRANSFER,
+            "reason": _REQUEST_REASON,
+            "reportHash": _REPORT,
+            "nonce": 4,
+            "deadline": _DEADLINE,
+        }
+    )
+
+    message: CorrectionRequestMessage
+    signature: Signature
+
+
+class CorrectionRequestOut(BaseModel):
+    id: str = Field(description="The CorrectionRequest statement's EIP-712 digest")
+    transfer_id: str
+    regulator: str
+    reason: str
+    report_hash: str | None = Field(description="SHA-256 of the report cited; None: none")
+    requested_tx: str
+    requested_block: int
+    requested_at: datetime
+    evidence: list[Evidence]
+
+
+# --- end regulator actions --------------------------------------------------------------------------

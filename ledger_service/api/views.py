@@ -206,9 +206,9 @@ def with_rejection(session: Session, t: Transfer, out: TransferOut) -> TransferO
             accepted_quantity=rejection.accepted_quantity,
             rejected_quantity=rejection.rejected_quantity,
             reason=rejection.reason,
-            discrepancy=rejection.accepted_quantity
-            + rejection.rejected_quantity
-            - rejection.shipped_quantity,
+            discrepancy=(
+                rejection.accepted_quantity + rejection.rejected_quantity - rejection.shipped_quantity
+            ),
             return_id=rejection.return_id,
             return_to=rejection.return_to,
             return_permit_id=rejection.return_permit_id,
@@ -449,3 +449,28 @@ def _evidence_out(e: CaseEvidence) -> EvidenceOut:
         signer=e.signer,
         document_hash=e.document_hash,
     )
+
+
+# --- regulator actions -------------------------------------------------------------------------------
+
+from ledger_service.api.schemas import CorrectionRequestOut  # noqa: E402
+from ledger_service.db.models import CorrectionRequest  # noqa: E402
+
+SIGNER_ARG["CorrectionRequested"] = "regulator"
+
+
+def correction_request_out(session: Session, r: CorrectionRequest) -> CorrectionRequestOut:
+    return CorrectionRequestOut(
+        id=r.id,
+        transfer_id=r.transfer_id,
+        regulator=r.regulator,
+        reason=r.reason,
+        report_hash=None if r.report_hash == ZERO_BYTES32 else r.report_hash,
+        requested_tx=r.requested_tx,
+        requested_block=r.requested_block,
+        requested_at=r.requested_at,
+        evidence=evidence(session, r.id),
+    )
+
+
+# --- end regulator actions ---------------------------------------------------------------------------

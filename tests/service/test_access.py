@@ -86,6 +86,9 @@ POLICY: dict[tuple[str, str], tuple[str, set[str] | None]] = {
         None,
     ),
     ("POST", "/transfers/{transfer_id}/corrections/{correction_id}/countersignature"): (SIGNED_IN, None),
+    ("GET", "/transfers/{transfer_id}/correction-requests"): (SCOPED, SEES_TRANSFER),
+    ("POST", "/transfers/{transfer_id}/correction-requests/prepare"): (SIGNED_IN, None),
+    ("POST", "/transfers/{transfer_id}/correction-requests"): (SIGNED_IN, None),
     ("POST", "/processings/prepare"): (SIGNED_IN, None),
     ("POST", "/processings"): (SIGNED_IN, None),
     # Scoped like a transfer (the processor's records); the world has none, so every caller gets 404 here
