@@ -14,7 +14,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import httpx
 import typer
@@ -402,7 +402,7 @@ def revoke_certificate(
     reason: Annotated[str, typer.Option()],
     password_file: PasswordFile = None,
 ) -> None:
-    """As the issuing lab: revoke a certificate."""
+    """As the issuing lab, or as a regulator: revoke a certificate."""
     account = _account(keystore, password_file)
     _workflow(
         api,
@@ -973,6 +973,41 @@ def countersign_correction(
     )
 
 
+# --- regulator actions ------------------------------------------------------------------------------
+
+SUBMIT_PATHS["CorrectionRequest"] = "/transfers/{transferId}/correction-requests"
+
+
+@correction_app.command("request")
+def request_correction(
+    api: ApiUrl,
+    keystore: Keystore,
+    transfer_id: Annotated[str, typer.Argument(help="The transfer's id")],
+    reason: Annotated[str, typer.Option(help="What is to be corrected, as the parties will read it")],
+    report: Annotated[
+        Path | None, typer.Option(help="The report that found the error; its SHA-256 is signed")
+    ] = None,
+    password_file: PasswordFile = None,
+) -> None:
+    """As a regulator: ask the parties of a transfer to correct its record (they are notified, and answer
+    with a correction of their own)."""
+    account = _account(keystore, password_file)
+    report_hash = "0x" + hashlib.sha256(_read_bytes(report)).hexdigest() if report else None
+    terms: dict[str, Any] = {"regulator": account.address, "reason": reason}
+    if report_hash:
+        terms["report_hash"] = report_hash
+    expected = {
+        "regulator": account.address,
+        "transferId": transfer_id.lower(),
+        "reason": reason.strip(),
+        "reportHash": report_hash or ZERO_HASH,
+    }
+    _workflow(api, account, f"/transfers/{transfer_id}/correction-requests/prepare", terms, expected)
+
+
+# --- end regulator actions --------------------------------------------------------------------------
+
+
 @app.command("dispatch-batch")
 def dispatch_batch(
     api: ApiUrl,
@@ -1347,8 +1382,8 @@ def flow_anchor(
 
 @app.command("deploy-modules")
 def deploy_modules() -> None:
-    """Complete a deployment record written before the processing and metered-flow modules were recorded:
-    record the processing module and deploy MeteredFlows (settings: SYMLEDGER_*)."""
+    """Complete a deployment record written before every module beside the ledger was recorded: record the
+    processing module, deploy MeteredFlows and RegulatorActions where missing (settings: SYMLEDGER_*)."""
     from ledger_service.deployment import Deployment
     from ledger_service.settings import Settings
 
@@ -1358,17 +1393,14 @@ def deploy_modules() -> None:
         fail(f"no deployment record at {record}: `symledger deploy` deploys everything")
     deployment = Deployment.load(record)
     if not deployment.missing_modules:
-        fail(f"{record} names both modules already")
+        fail(f"{record} names every module already")
     gateway = _relayer_gateway(settings)
     try:
         deployment = gateway.complete_deployment(deployment)
     except RuntimeError as exc:
         fail(str(exc))
     deployment.save(record)
-    typer.echo(
-        f"processing {deployment.processing.address}, "  # type: ignore[union-attr]
-        f"metered flows {deployment.metered_flows.address}"  # type: ignore[union-attr]
-    )
+    typer.echo(deployment.module_addresses())
 
 
 @app.command("verify-contracts")
@@ -1756,6 +1788,60 @@ def reindex() -> None:
 
 if __name__ == "__main__":
     app()
+
+
+# --- verification (ledger_service.api.routes.verification) --------------------------------------------
+
+VERIFY_PATHS = {"lot": "lots", "transfer": "transfers", "firm": "firms", "park": "parks"}
+
+
+@app.command("verify")
+def verify(
+    what: Annotated[str, typer.Argument(help="lot, transfer, firm or park")],
+    ident: Annotated[
+        str, typer.Argument(help="The lot's or transfer's id, the firm's address, the park's name")
+    ],
+    api: ApiUrl,
+    keystore: Keystore,
+    pack: Annotated[str | None, typer.Option(help="Rule pack: VN, EU or US (default: the service's)")] = None,
+    output_format: Annotated[str, typer.Option("--format", help="json, html or pdf")] = "json",
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write the report here (a PDF must be)")
+    ] = None,
+    start: Annotated[
+        str | None, typer.Option("--from", help="A firm's or park's records from this date")
+    ] = None,
+    until: Annotated[str | None, typer.Option(help="…up to this date (inclusive) or date-time")] = None,
+    password_file: PasswordFile = None,
+) -> None:
+    """Verify a lot's lineage, a transfer, or a firm's or park's records over a period against a rule
+    pack, as the party signed in with KEYSTORE may (a regulator anything, others what they may see)."""
+    if what not in VERIFY_PATHS:
+        fail(f"what: expected one of {', '.join(VERIFY_PATHS)}, got {what!r}")
+    if output_format not in ("json", "html", "pdf"):
+        fail(f"--format: expected json, html or pdf, got {output_format!r}")
+    if output_format == "pdf" and out is None:
+        fail("--format pdf: give --out FILE (a PDF is not printed to the terminal)")
+    if (start or until) and what not in ("firm", "park"):
+        fail(f"--from/--until: only a firm or a park is verified over a period, not a {what}")
+    params = {"format": output_format, "pack": pack, "from": start, "until": until}
+    account = _account(keystore, password_file)
+    path = f"/verification/{VERIFY_PATHS[what]}/{quote(ident, safe='')}"
+    response = _document_call(api, account, "GET", path, params={k: v for k, v in params.items() if v})
+    content = (
+        json.dumps(response.json(), indent=2, ensure_ascii=False).encode() + b"\n"
+        if output_format == "json"
+        else response.content
+    )
+    if out is None:
+        sys.stdout.write(content.decode())
+        return
+    try:
+        out.write_bytes(content)
+    except OSError as exc:
+        fail(f"--out: {exc.strerror}: {out}")
+    verdict = response.headers.get("X-Verdict") or ""
+    typer.echo(f"{out}: {len(content)} bytes{', verdict ' + verdict if verdict else ''}")
 
 
 @app.command("verify-bundle")

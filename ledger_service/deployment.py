@@ -31,6 +31,7 @@ class Deployment:
     processing: DeployedContract | None = None
     metered_flows: DeployedContract | None = None
     # --- end processing and metered flows -------------------------------------------------------------
+    regulator_actions: DeployedContract | None = None  # None in a record written before it was deployed
 
     @property
     def start_block(self) -> int:
@@ -60,6 +61,7 @@ class Deployment:
             # --- processing and metered flows ---
             processing=_module(raw.get("processing")),
             metered_flows=_module(raw.get("metered_flows")),
+            regulator_actions=_module(raw.get("regulator_actions")),
         )
 
     # --- processing and metered flows -----------------------------------------------------------------
@@ -67,7 +69,19 @@ class Deployment:
     @property
     def missing_modules(self) -> list[str]:
         """The modules this record does not name (a record from before they were recorded)."""
-        return [name for name in ("processing", "metered_flows") if getattr(self, name) is None]
+        return [name for name in MODULES if getattr(self, name) is None]
+
+    def module_addresses(self) -> str:
+        """Where each recorded module is: `processing 0x…, metered-flows 0x…, regulator-actions 0x…`."""
+        return ", ".join(
+            f"{name.replace('_', '-')} {module.address}"
+            for name in MODULES
+            if (module := getattr(self, name)) is not None
+        )
+
+
+# The contracts beside the ledger, in the order they are deployed.
+MODULES = ("processing", "metered_flows", "regulator_actions")
 
 
 def _module(raw: dict[str, object] | None) -> DeployedContract | None:

@@ -103,17 +103,14 @@ def ensure_deployment(settings: Settings, say: Callable[[str], None]) -> Deploym
     if record.exists():
         deployment = Deployment.load(record)
         say(f"reusing deployment on chain {deployment.chain_id}: ledger {deployment.ledger.address}")
-        if deployment.missing_modules:  # processing and metered flows
+        if deployment.missing_modules:  # the modules beside the ledger
             deployment = complete_modules(gateway, deployment, record, say)
         return deployment
     say(f"deploying contracts (relayer {relayer_address}, founding regulator {regulator_address})")
     deployment = gateway.deploy(regulator_address, REGULATOR_NAME)
     deployment.save(record)
     say(f"deployed the ledger at {deployment.ledger.address}; recorded in {record}")
-    say(  # processing and metered flows
-        f"processing module at {deployment.processing.address}, "  # type: ignore[union-attr]
-        f"metered flows at {deployment.metered_flows.address}"  # type: ignore[union-attr]
-    )
+    say(f"modules beside it: {deployment.module_addresses()}")
     say(
         f"the founding regulator's key is {keys / 'regulator.json'} (password in regulator.password); "
         "the service never reads it"
@@ -127,14 +124,12 @@ def ensure_deployment(settings: Settings, say: Callable[[str], None]) -> Deploym
 def complete_modules(
     gateway: ChainGateway, deployment: Deployment, record: Path, say: Callable[[str], None]
 ) -> Deployment:
-    """Adds the processing and metered-flow modules to a record written before they were recorded."""
-    say(f"{record} names no processing or metered-flow module: recording them (deploying MeteredFlows)")
+    """Adds the modules a record written before they were recorded lacks."""
+    missing = " or ".join(name.replace("_", "-") for name in deployment.missing_modules)
+    say(f"{record} names no {missing} module: recording them (deploying those beside the ledger)")
     deployment = gateway.complete_deployment(deployment)
     deployment.save(record)
-    say(
-        f"processing module at {deployment.processing.address}, "  # type: ignore[union-attr]
-        f"metered flows at {deployment.metered_flows.address}; recorded in {record}"  # type: ignore[union-attr]
-    )
+    say(f"{deployment.module_addresses()}; recorded in {record}")
     return deployment
 
 

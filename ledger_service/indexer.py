@@ -818,3 +818,31 @@ _HANDLERS.update(
 )
 
 # --- end processing and metered flows --------------------------------------------------------------
+
+
+# --- regulator actions -----------------------------------------------------------------------------
+
+from ledger_service.db.models import CorrectionRequest  # noqa: E402
+
+
+def _correction_requested(session: Session, event: DecodedEvent, block_time: datetime) -> str:
+    a = event.args
+    session.add(
+        CorrectionRequest(
+            id=a["requestId"],
+            transfer_id=a["transferId"],
+            regulator=a["regulator"],
+            reason=a["reason"],
+            report_hash=a["reportHash"],
+            requested_tx=event.tx_hash,
+            requested_block=event.block_number,
+            requested_log_index=event.log_index,
+            requested_at=block_time,
+        )
+    )
+    return a["requestId"]
+
+
+_HANDLERS["CorrectionRequested"] = _correction_requested
+
+# --- end regulator actions -------------------------------------------------------------------------

@@ -20,11 +20,10 @@ and a final use as its lot. Parties, quantities, codes and transactions of the o
 answered by it, while who holds what stays with those the access rules name.
 """
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, Integer, Select, bindparam, literal_column, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from ledger_service.access import lots_visible_to, processings_visible_to, transfers_visible_to
@@ -34,11 +33,12 @@ from ledger_service.api.views import waste
 from ledger_service.db.models import Lot, LotLineage, LotUse, Processing, Rejection, Transfer
 
 LOT, PROCESSING, USE = "lot", "processing", "use"
+CHUNK = 5_000  # ids in one IN list: well under SQLite's 32,766 bound parameters
 Node = tuple[str, str]  # (kind, id)
 
 
 @dataclass(frozen=True)
-class _Edge:
+class Edge:
     kind: str  # transfer | input | output | use
     id: str  # the transfer, processing or use
     source: str
@@ -47,100 +47,230 @@ class _Edge:
     next: Node | None  # the node this edge leads to, away from the start
 
 
-def _key(edge: _Edge) -> tuple[str, str, str, str | None]:
+EdgeKey = tuple[str, str, str, str | None]
+
+
+def _key(edge: Edge) -> EdgeKey:
     return edge.kind, edge.id, edge.source, edge.target
 
 
 @dataclass
-class _Graph:
-    max_nodes: int
-    nodes: dict[Node, Any] = field(default_factory=dict)  # node -> its row
-    edges: dict[tuple[str, str, str, str | None], _Edge] = field(default_factory=dict)
+class Lineage:
+    """What a traversal reached: each node with its row, and the edges between them."""
+
+    nodes: dict[Node, Any]
+    edges: dict[EdgeKey, Edge] = field(default_factory=dict)
     truncated: bool = False
 
-    def add(self, edges: Iterable[_Edge], session: Session) -> list[Node]:
-        """Adds the edges and the nodes they lead to (within the node cap); returns the new nodes."""
-        new: list[Node] = []
-        for edge in edges:
-            if edge.next is not None and edge.next not in self.nodes:
-                if len(self.nodes) >= self.max_nodes:
-                    self.truncated = True
-                    continue
-                self.nodes[edge.next] = _row(session, edge.next)
-                new.append(edge.next)
-            self.edges.setdefault(_key(edge), edge)
-        return new
+    def ids(self, kind: str) -> list[str]:
+        return [ident for k, ident in self.nodes if k == kind]
+
+    def transfer_ids(self) -> list[str]:
+        return [e.id for e in self.edges.values() if e.kind == "transfer"]
+
+
+def traverse(session: Session, lot: Lot, depth: int, max_nodes: int) -> Lineage:
+    """The lineage of `lot`, `depth` links up and down, at most `max_nodes` nodes. Rows are read in bulk a
+    level at a time, and chains of transfers ahead of the frontier in one query: a lineage costs a few
+    queries per level of processing it passes, whatever its width and however many transfers it has."""
+    lineage = Lineage({(LOT, lot.id): lot})
+    for walk in (_Walk(session, lineage, max_nodes, False), _Walk(session, lineage, max_nodes, True)):
+        frontier: list[Node] = [(LOT, lot.id)]
+        for level in range(depth):
+            if not frontier:
+                break
+            frontier = walk.add(*walk.step(frontier, depth - level))
+        # Links past the depth limit (to nodes not in the graph already) were left out.
+        if frontier and any(_key(e) not in lineage.edges for e in walk.step(frontier, 1)[0]):
+            lineage.truncated = True
+    return lineage
 
 
 def lineage_graph(session: Session, party: Party, lot: Lot, depth: int, max_nodes: int) -> LineageGraph:
-    graph = _Graph(max_nodes, {(LOT, lot.id): lot})
-    for step in (_upstream, _downstream):
-        frontier: list[Node] = [(LOT, lot.id)]
-        for _ in range(depth):
-            frontier = graph.add(step(session, frontier), session)
-        # Links past the depth limit (to nodes not in the graph already) were left out.
-        if frontier and any(_key(e) not in graph.edges for e in step(session, frontier)):
-            graph.truncated = True
-    return _render(session, party, lot.id, depth, graph)
+    return _render(session, party, lot.id, depth, traverse(session, lot, depth, max_nodes))
 
 
-def _upstream(session: Session, frontier: list[Node]) -> list[_Edge]:
-    lots, processings = _split(frontier)
-    edges = []
-    received = [lot_id for lot_id in lots if session.get_one(Lot, lot_id).origin == "received"]
-    for t in _rows(session, Transfer, Transfer.id.in_(received), Transfer.dispatch_block, Transfer.id):
-        edges.append(_Edge("transfer", t.id, t.lot_id, t.id, t.quantity, (LOT, t.lot_id)))
-    for link in _links(session, LotLineage.lot_id, lots, "output"):
-        p = link.processing_id
-        edges.append(_Edge("output", p, p, link.lot_id, int(link.quantity), (PROCESSING, p)))
-    for link in _links(session, LotLineage.processing_id, processings, "input"):
-        p = link.processing_id
-        edges.append(_Edge("input", p, link.lot_id, p, int(link.quantity), (LOT, link.lot_id)))
-    return edges
+# The traversal's queries, built once and given the frontier's ids.
+_IDS, _PROCESSINGS = bindparam("ids", expanding=True), bindparam("processings", expanding=True)
+_OPENED_BY = select(Transfer).where(Transfer.id.in_(_IDS)).order_by(Transfer.dispatch_block, Transfer.id)
+# Each transfer with the lot its receipt opened (none while it is not received or was wholly rejected).
+_TAKEN_FROM = (
+    select(Transfer, Lot)
+    .outerjoin(Lot, Lot.id == Transfer.id)
+    .where(Transfer.lot_id.in_(_IDS))
+    .order_by(Transfer.dispatch_block, Transfer.id)
+)
+_USES = select(LotUse).where(LotUse.lot_id.in_(_IDS)).order_by(LotUse.declared_at, LotUse.id)
+_LINKS = (
+    select(LotLineage)
+    .where(
+        or_(
+            LotLineage.lot_id.in_(_IDS) & (LotLineage.role == bindparam("lot_role")),
+            LotLineage.processing_id.in_(_PROCESSINGS) & (LotLineage.role == bindparam("processing_role")),
+        )
+    )
+    .order_by(LotLineage.id)
+)
+_BY_ID = {
+    LOT: select(Lot).where(Lot.id.in_(_IDS)),
+    PROCESSING: select(Processing).where(Processing.id.in_(_IDS)),
+}
 
 
-def _downstream(session: Session, frontier: list[Node]) -> list[_Edge]:
-    lots, processings = _split(frontier)
-    edges = []
-    transfers = _rows(session, Transfer, Transfer.lot_id.in_(lots), Transfer.dispatch_block, Transfer.id)
-    opened = set(session.scalars(select(Lot.id).where(Lot.id.in_([t.id for t in transfers]))))
-    for t in transfers:
-        target = t.id if t.id in opened else None
-        edges.append(_Edge("transfer", t.id, t.lot_id, target, t.quantity, target and (LOT, target)))
-    for link in _links(session, LotLineage.lot_id, lots, "input"):
-        p = link.processing_id
-        edges.append(_Edge("input", p, link.lot_id, p, int(link.quantity), (PROCESSING, p)))
-    for use in _rows(session, LotUse, LotUse.lot_id.in_(lots), LotUse.declared_at, LotUse.id):
-        edges.append(_Edge("use", use.id, use.lot_id, use.id, int(use.quantity), (USE, use.id)))
-    for link in _links(session, LotLineage.processing_id, processings, "output"):
-        p = link.processing_id
-        edges.append(_Edge("output", p, p, link.lot_id, int(link.quantity), (LOT, link.lot_id)))
-    return edges
+def _reach(downstream: bool) -> Select[tuple[Transfer, Lot, int]]:
+    """The transfers up to `levels` links from (downstream) or to the lots `ids`, each with its level and
+    the lot it opened. Transfers alone make a tree (a received lot has the one transfer that opened it),
+    so each is listed once."""
+    one = literal_column("1", Integer)
+    seed = select(Transfer.id, Transfer.lot_id, one.label("level"))
+    seed = seed.where(Transfer.lot_id.in_(_IDS) if downstream else Transfer.id.in_(_IDS))
+    reach = seed.cte("reach", recursive=True)
+    follow = select(Transfer.id, Transfer.lot_id, reach.c.level + one).join(
+        reach, Transfer.lot_id == reach.c.id if downstream else Transfer.id == reach.c.lot_id
+    )
+    reach = reach.union(follow.where(reach.c.level < bindparam("levels")))
+    return (
+        select(Transfer, Lot, reach.c.level)
+        .join(reach, Transfer.id == reach.c.id)
+        .outerjoin(Lot, Lot.id == Transfer.id)
+        .order_by(reach.c.level, Transfer.dispatch_block, Transfer.id)
+    )
+
+
+_REACH = {True: _reach(True), False: _reach(False)}
+
+
+class _Walk:
+    """One direction of a traversal. It reads chains of transfers ahead of its frontier: `transfers` holds,
+    for each lot read ahead, the transfers that took from it (downstream, with the lots they opened) or the
+    one that opened it (upstream), and `inputs` the processings a lot went into (downstream)."""
+
+    def __init__(self, session: Session, lineage: Lineage, max_nodes: int, downstream: bool) -> None:
+        self.session, self.lineage, self.max_nodes, self.downstream = session, lineage, max_nodes, downstream
+        self.transfers: dict[str, list[tuple[Transfer, Lot | None]]] = {}
+        self.inputs: dict[str, list[LotLineage]] = {}
+
+    def step(self, frontier: list[Node], levels: int) -> tuple[list[Edge], dict[Node, Any]]:
+        """The edges away from the frontier, and the rows read of the nodes they lead to."""
+        return self._down(frontier, levels) if self.downstream else self._up(frontier, levels)
+
+    def add(self, edges: list[Edge], read: dict[Node, Any]) -> list[Node]:
+        """Adds the edges and the nodes they lead to (within the node cap); returns the new nodes."""
+        lineage = self.lineage
+        new: dict[Node, None] = {}  # in the order found
+        for edge in edges:
+            if edge.next is not None and edge.next not in lineage.nodes and edge.next not in new:
+                if len(lineage.nodes) + len(new) >= self.max_nodes:
+                    lineage.truncated = True
+                    continue
+                new[edge.next] = None
+            lineage.edges.setdefault(_key(edge), edge)
+        missing = [node for node in new if node not in read]
+        for kind, query in _BY_ID.items():
+            if ids := [i for k, i in missing if k == kind]:
+                read.update({(kind, row.id): row for row in self.session.scalars(query, {"ids": ids})})
+        lineage.nodes.update({node: read[node] for node in new})
+        return list(new)
+
+    def _up(self, frontier: list[Node], levels: int) -> tuple[list[Edge], dict[Node, Any]]:
+        lots, processings = _split(frontier)
+        received, produced = (self._of_origin(lots, origin) for origin in ("received", "produced"))
+        # A received lot's id is that of the transfer whose receipt opened it.
+        known, rest = self._read_ahead(received, levels)
+        opened_by = [t for lot in known for t, _ in self.transfers[lot]]
+        opened_by += self.session.scalars(_OPENED_BY, {"ids": rest}).all() if rest else []
+        edges = [
+            Edge("transfer", t.id, t.lot_id, t.id, t.quantity, (LOT, t.lot_id))
+            for t in sorted(opened_by, key=lambda t: (t.dispatch_block, t.id))
+        ]
+        for link in _links(self.session, produced, "output", processings, "input"):
+            p = link.processing_id
+            if link.role == "output":
+                edges.append(Edge("output", p, p, link.lot_id, int(link.quantity), (PROCESSING, p)))
+            else:
+                edges.append(Edge("input", p, link.lot_id, p, int(link.quantity), (LOT, link.lot_id)))
+        return edges, {}
+
+    def _down(self, frontier: list[Node], levels: int) -> tuple[list[Edge], dict[Node, Any]]:
+        lots, processings = _split(frontier)
+        # Only a processing's product or by-product lot is put to a final use (Processing.declareUse).
+        usable = self._of_origin(lots, "produced")
+        known, rest = self._read_ahead(lots, levels)
+        taken = [pair for lot in known for pair in self.transfers[lot]]
+        taken += self.session.execute(_TAKEN_FROM, {"ids": rest}).tuples().all() if rest else []
+        edges, read = [], {}
+        for t, opened in sorted(taken, key=lambda pair: (pair[0].dispatch_block, pair[0].id)):
+            target = opened and opened.id
+            if opened is not None:
+                read[(LOT, opened.id)] = opened
+            edges.append(Edge("transfer", t.id, t.lot_id, target, t.quantity, target and (LOT, target)))
+        links = [link for lot in known for link in self.inputs[lot]]
+        links += _links(self.session, rest, "input", processings, "output")
+        for link in sorted(links, key=lambda link: link.id):
+            p = link.processing_id
+            if link.role == "input":
+                edges.append(Edge("input", p, link.lot_id, p, int(link.quantity), (PROCESSING, p)))
+            else:
+                edges.append(Edge("output", p, p, link.lot_id, int(link.quantity), (LOT, link.lot_id)))
+        for use in self.session.scalars(_USES, {"ids": usable}) if usable else []:
+            read[(USE, use.id)] = use
+            edges.append(Edge("use", use.id, use.lot_id, use.id, int(use.quantity), (USE, use.id)))
+        return edges, read
+
+    def _read_ahead(self, lots: list[str], levels: int) -> tuple[list[str], list[str]]:
+        """Reads the chains of transfers from (or to) those of `lots` not read yet, `levels` links deep,
+        unless there are more than the traversal may take (it then reads them a level at a time); returns
+        the lots read ahead and the others."""
+        if missing := [lot for lot in lots if lot not in self.transfers]:
+            rows = self.session.execute(
+                _REACH[self.downstream].limit(self.max_nodes + 1), {"ids": missing, "levels": levels}
+            ).all()
+            if len(rows) <= self.max_nodes:
+                self._keep(missing, rows, levels)
+        return [lot for lot in lots if lot in self.transfers], [
+            lot for lot in lots if lot not in self.transfers
+        ]
+
+    def _keep(self, seeds: list[str], rows: list[Any], levels: int) -> None:
+        # Every transfer of a lot is read when the lot is a seed or was reached before the last level.
+        before_last = [t.id if self.downstream else t.lot_id for t, _, level in rows if level < levels]
+        complete = [*seeds, *before_last]
+        self.transfers.update((lot, []) for lot in complete)
+        for t, opened, _ in rows:
+            self.transfers[t.lot_id if self.downstream else t.id].append((t, opened))
+        if self.downstream:
+            self.inputs.update((lot, []) for lot in complete)
+            for start in range(0, len(complete), CHUNK):
+                for link in _links(self.session, complete[start : start + CHUNK], "input", [], "output"):
+                    self.inputs[link.lot_id].append(link)
+
+    def _of_origin(self, lots: list[str], origin: str) -> list[str]:
+        return [i for i in lots if self.lineage.nodes[(LOT, i)].origin == origin]
 
 
 def _split(frontier: list[Node]) -> tuple[list[str], list[str]]:
     return [i for k, i in frontier if k == LOT], [i for k, i in frontier if k == PROCESSING]
 
 
-def _rows(session: Session, model: type, where: ColumnElement[bool], *order: Any) -> list[Any]:
-    return list(session.scalars(select(model).where(where).order_by(*order)))
-
-
 def _links(
-    session: Session, column: InstrumentedAttribute[str], ids: list[str], role: str
+    session: Session, lots: list[str], lot_role: str, processings: list[str], processing_role: str
 ) -> list[LotLineage]:
-    return _rows(session, LotLineage, column.in_(ids) & (LotLineage.role == role), LotLineage.id)
-
-
-def _row(session: Session, node: Node) -> Any:
-    kind, ident = node
-    return session.get_one({LOT: Lot, PROCESSING: Processing, USE: LotUse}[kind], ident)
+    """The lineage links of `lots` in `lot_role` and of `processings` in `processing_role`, in one query."""
+    if not lots and not processings:
+        return []
+    params = {
+        "ids": lots,
+        "lot_role": lot_role,
+        "processings": processings,
+        "processing_role": processing_role,
+    }
+    return list(session.scalars(_LINKS, params))
 
 
 # --- what the caller is told -----------------------------------------------------------------------------
 
 
-def _render(session: Session, party: Party, lot_id: str, depth: int, graph: _Graph) -> LineageGraph:
+def _render(session: Session, party: Party, lot_id: str, depth: int, graph: Lineage) -> LineageGraph:
     ids = {kind: [i for k, i in graph.nodes if k == kind] for kind in (LOT, PROCESSING)}
     transfer_ids = [e.id for e in graph.edges.values() if e.kind == "transfer"]
     seen_lots = _visible(session, Lot.id, ids[LOT], lots_visible_to(party))
@@ -221,7 +351,7 @@ def _node(session: Session, kind: str, row: Any) -> LineageNode:
     )
 
 
-def _transfer_edge(session: Session, e: _Edge) -> LineageEdge:
+def _transfer_edge(session: Session, e: Edge) -> LineageEdge:
     t = session.get_one(Transfer, e.id)
     return LineageEdge(
         id=t.id,

@@ -12,6 +12,7 @@ from ledger_service.api.routes import (
     batches,
     catalogue,
     certificates,
+    correction_requests,
     corrections,
     documents,
     flows,
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(transfers.router)
     app.include_router(returns.router)
     app.include_router(corrections.router)
+    app.include_router(correction_requests.router)
     app.include_router(batches.router)
     app.include_router(documents.router)
     app.include_router(processing.router)

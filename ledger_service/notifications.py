@@ -101,6 +101,8 @@ CHANGES: dict[str, Change] = {
     ),
     "CorrectionProposed": Change("correction_proposed", parties=("proposer", "counterparty")),
     "TransferCorrected": Change("corrected", parties=("counterparty",)),
+    # A regulator asks the transfer's parties (the read model's shipper, receiver and transporters) to correct it.
+    "CorrectionRequested": Change("correction_requested"),
 }
 
 

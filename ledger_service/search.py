@@ -10,6 +10,7 @@ date-time without an offset is UTC; both bounds are inclusive.
 """
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, TypeVar
 
@@ -125,28 +126,44 @@ def _park(park: str) -> Select[tuple[str]]:
     return select(Participant.address).where(Participant.park == park)
 
 
+@dataclass(frozen=True)
+class Period:
+    """A period's bounds, each optional: from `start` on, up to `end` (itself included unless it is the
+    start of the day after a bare date, which ends the period just before it)."""
+
+    start: datetime | None = None
+    end: datetime | None = None
+    end_included: bool = True
+
+    def where(self, column: InstrumentedAttribute[datetime]) -> list[ColumnElement[bool]]:
+        where = [] if self.start is None else [column >= self.start]
+        if self.end is not None:
+            where.append(column <= self.end if self.end_included else column < self.end)
+        return where
+
+
+def period(start: Moment | None, end: Moment | None, names: tuple[str, str]) -> Period:
+    """The period from `start` to `end` (query parameters `names`); 422 naming the second for an empty one."""
+    lower = None if start is None else _instant(start)
+    if end is None:
+        return Period(lower)
+    # A bare date ends where the next day begins; a date-time is the last instant itself.
+    whole_day = not isinstance(end, datetime)
+    upper = _instant(end + timedelta(days=1)) if whole_day else _instant(end)
+    if start is not None and lower is not None and (lower >= upper if whole_day else lower > upper):
+        raise ApiError(
+            422,
+            "empty_period",
+            f"{names[0]} {start.isoformat()} is after {names[1]} {end.isoformat()}",
+            ["query", names[1]],
+        )
+    return Period(lower, upper, not whole_day)
+
+
 def _period(
     column: InstrumentedAttribute[datetime], start: Moment | None, end: Moment | None, name: str
 ) -> list[ColumnElement[bool]]:
-    """`column` within [start, end], each bound optional; 422 naming `{name}_until` for an empty range."""
-    where = []
-    lower = upper = None
-    if start is not None:
-        lower = _instant(start)
-        where.append(column >= lower)
-    if end is not None:
-        # A bare date ends where the next day begins; a date-time is the last instant itself.
-        whole_day = not isinstance(end, datetime)
-        upper = _instant(end + timedelta(days=1)) if whole_day else _instant(end)
-        where.append(column < upper if whole_day else column <= upper)
-        if lower is not None and (lower >= upper if whole_day else lower > upper):
-            raise ApiError(
-                422,
-                "empty_period",
-                f"{name}_from {start.isoformat()} is after {name}_until {end.isoformat()}",
-                ["query", f"{name}_until"],
-            )
-    return where
+    return period(start, end, (f"{name}_from", f"{name}_until")).where(column)
 
 
 def _instant(moment: date | datetime) -> datetime:

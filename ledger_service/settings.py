@@ -100,3 +100,13 @@ class Settings(BaseSettings):
     webhook_subscriptions_per_party: int = Field(
         20, ge=1, description="Active subscriptions a party may hold"
     )
+
+    # --- verification (ledger_service.casefiles, compliance) -------------------------------------
+    compliance_pack: str = Field("VN", description="The rule pack a verification uses unless it names one")
+    compliance_overrides: dict[str, dict[str, int | str | list[int | str]]] = Field(
+        default_factory=dict,
+        description='Per pack, values of its unconfirmed ([U]) parameters: {"VN": {"RULE-ID.name": 30}}',
+    )
+    verification_max_records: int = Field(
+        20_000, ge=1, description="Most lots and processings a lot's lineage may have to be verified"
+    )

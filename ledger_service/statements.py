@@ -175,7 +175,7 @@ REVOKE_CERTIFICATE = Statement(
         ("nonce", "uint256"),
         ("deadline", "uint256"),
     ),
-    consumes_nonce=True,
+    # Not consumed: a revocation is final, its record stops a replay (the nonce only makes it unique).
 )
 _LEG = (
     ("transferId", "bytes32"),
@@ -505,3 +505,29 @@ def expand_signature(r: str, vs: str) -> bytes:
 
 
 # --- end processing and metered flows ------------------------------------------------------------------
+
+
+# --- regulator actions ------------------------------------------------------------------------------
+# Verified by the RegulatorActions contract beside the ledger, under its own EIP-712 domain.
+
+REGULATOR_ACTIONS_DOMAIN = ("SymbiosisRegulatorActions", "1")
+
+# A regulator asks the parties of a transfer to correct its record; the nonce is consumed, so the regulator
+# may ask again about the same transfer with another one.
+CORRECTION_REQUEST = Statement(
+    "CorrectionRequest",
+    "regulator",
+    (
+        ("regulator", "address"),
+        ("transferId", "bytes32"),
+        ("reason", "string"),
+        ("reportHash", "bytes32"),
+        ("nonce", "uint256"),
+        ("deadline", "uint256"),
+    ),
+    consumes_nonce=True,
+    domain=REGULATOR_ACTIONS_DOMAIN,
+)
+STATEMENTS[CORRECTION_REQUEST.primary_type] = CORRECTION_REQUEST
+
+# --- end regulator actions --------------------------------------------------------------------------

@@ -146,7 +146,10 @@ def signatures_bound_and_in_order(case: CaseFile, judge: Judge) -> Iterator[Find
     for t in case.transfers:
         if t.return_of is not None:
             continue  # a return is the rejection the receiver signed; its receipt is judged like any other
-        signed = sorted(t.signatures, key=lambda s: (s.recorded_at, s.evidence))
+        # Several steps can share a block time: within one, the chain's order is the block's and the log's.
+        signed = sorted(
+            t.signatures, key=lambda s: (s.recorded_at, s.evidence.block or 0, s.evidence.log_index or 0)
+        )
         if not any(s.statement == "Dispatch" for s in signed):
             yield judge.inconclusive(
                 subject(t), "the shipper's signed dispatch is not in the case file", t.evidence

@@ -12,6 +12,17 @@ from ledger_service.runtime import Runtime
 from ledger_service.statements import DISPATCH, Statement, struct_digest, struct_encoding
 
 
+def require_same_transfer(named: str, transfer_id: str) -> None:
+    """Refuses a signed message about another transfer than the path's (`named`: its transferId)."""
+    if named != transfer_id:
+        raise ApiError(
+            422,
+            "path_mismatch",
+            f"message names transfer {named}, not {transfer_id}",
+            ["body", "message", "transferId"],
+        )
+
+
 def transfer_row(session: Session, transfer_id: str) -> Transfer:
     transfer = session.get(Transfer, transfer_id)
     if transfer is None:

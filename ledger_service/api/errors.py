@@ -32,6 +32,14 @@ TRANSFER_STATUSES = (
 )
 
 
+# Why a party is not an active regulator, by the registry's refusal.
+_NOT_A_REGULATOR = {
+    "UnregisteredParticipant": "it is not a registered participant",
+    "SuspendedParticipant": "it is suspended",
+    "MissingRole": "it does not hold the REGULATOR role",
+}
+
+
 class ApiError(Exception):
     def __init__(
         self,
@@ -110,6 +118,15 @@ def rejection_error(
     workflow_error = _workflow_rejection(rejection, statement, message, labels)  # svc-workflows
     if workflow_error is not None:
         return workflow_error
+    if statement.primary_type == "RevokeCertificate" and rejection.error in _NOT_A_REGULATOR:
+        # The ledger checks the standing of a revoker other than the issuing lab only: it must be a regulator.
+        return ApiError(
+            403,
+            "not_issuing_lab",
+            f"{signer} did not issue certificate {message['certificateId']}, and only an active regulator may "
+            f"revoke another's certificate ({_NOT_A_REGULATOR[rejection.error]})",
+            [*loc, "lab"],
+        )
     match rejection.error:
         case "UnregisteredParticipant":
             field, status = about(a["account"])
@@ -279,13 +296,6 @@ def rejection_error(
                 "certificate_expired",
                 f"certificate {a['certificateId']} expired on {when}",
                 [*loc, "certificates"],
-            )
-        case "NotIssuingLab":
-            return ApiError(
-                403,
-                "not_issuing_lab",
-                f"{a['lab']} did not issue certificate {a['certificateId']}",
-                [*loc, "lab"],
             )
         case "UnknownWasteCode":
             return ApiError(

@@ -257,9 +257,17 @@ class CertificateTerms(StatementTerms):
 
 
 class CertificateRevocationTerms(StatementTerms):
-    model_config = _examples({"lab": _LAB, "reason": "sample mislabelled at the weighbridge"})
+    model_config = _examples(
+        {"lab": _LAB, "reason": "sample mislabelled at the weighbridge"},
+        {
+            "lab": _REGULATOR,
+            "reason": "the lab's accreditation was withdrawn before it issued this certificate",
+        },
+    )
 
-    lab: Address
+    lab: Address = Field(
+        description="Who signs the revocation: the lab that issued the certificate, or an active regulator"
+    )
     reason: Text
 
 
@@ -1591,6 +1599,93 @@ class LineageGraph(BaseModel):
 # --- end search and lineage -------------------------------------------------------------------------
 
 
+# --- verification of records (ledger_service.casefiles, compliance) ---------------------------------
+
+VerdictName = Literal["PASS", "FAIL", "WARN", "N/A", "INCONCLUSIVE"]
+_TX = "0x5c504ed432cb51138bcf09aa5e8a410dd4a1e204ef84bfed1be16dfba1b22060"
+
+
+class EvidenceOut(BaseModel):
+    """Where a fact is recorded on chain, and who signed it."""
+
+    tx_hash: str | None
+    block_number: int | None
+    log_index: int | None
+    signer: str | None
+    document_hash: str | None = Field(description="SHA-256 of the document the record cites")
+
+
+class FindingOut(BaseModel):
+    """A rule's verdict on one record, the reason in the regulator's terms, and its evidence. A record the
+    caller may not see tells only its verdict (`redacted`)."""
+
+    subject: str = Field(examples=["transfer 0x…"])
+    verdict: VerdictName
+    reason: str
+    evidence: list[EvidenceOut]
+    parameters: list[str] = Field(description="The pack parameters the verdict used")
+    redacted: bool = False
+
+
+class RuleOut(BaseModel):
+    id: str
+    title: str
+    jurisdiction: str
+    citation: str
+    severity: str
+    verdict: VerdictName = Field(description="The worst verdict of its findings")
+    unconfirmed: list[str] = Field(
+        description="Parameters used whose legal value a lawyer must confirm ([U])"
+    )
+    findings: list[FindingOut]
+
+
+class PackOut(BaseModel):
+    id: str
+    version: str
+    hash: str = Field(description="SHA-256 of the pack as applied (with overrides): re-run it exactly")
+    overrides: dict[str, str] = Field(description="Parameter -> value (JSON) set by this deployment")
+
+
+class VerificationReport(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "pack": {"id": "VN", "version": "2026.11.0", "hash": "9f2c…", "overrides": {}},
+                    "evaluation_date": "2026-11-22T08:00:00+00:00",
+                    "subject": "transfer 0x…",
+                    "verdict": "PASS",
+                    "counts": {"PASS": 4, "FAIL": 0, "WARN": 0, "N/A": 0, "INCONCLUSIVE": 0},
+                    "rules": [
+                        {"id": "GEN-PERMIT-02", "title": "Authorisations valid on each event date",
+                         "jurisdiction": "ALL", "citation": "Design rule [D]", "severity": "Critical",
+                         "verdict": "PASS", "unconfirmed": [],
+                         "findings": [
+                             {"subject": "transfer 0x…", "verdict": "PASS",
+                              "reason": "the receiver's permit GPMT-0001 was valid on every event date",
+                              "evidence": [{"tx_hash": _TX, "block_number": 12, "log_index": 0,
+                                            "signer": "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
+                                            "document_hash": None}],
+                              "parameters": []},
+                         ]},
+                    ],
+                }
+            ]
+        }
+    )  # fmt: skip
+
+    pack: PackOut
+    evaluation_date: datetime
+    subject: str = Field(description="What was verified")
+    verdict: VerdictName = Field(description="The worst verdict of its rules")
+    counts: dict[str, int] = Field(description="Rules by verdict")
+    rules: list[RuleOut]
+
+
+# --- end verification -------------------------------------------------------------------------------
+
+
 # --- contract verification (ledger_service.verification.bytecode) -----------------------------------
 
 
@@ -1616,3 +1711,64 @@ class ContractsVerification(BaseModel):
 
 
 # --- end contract verification ------------------------------------------------------------------------
+
+
+# --- regulator actions ------------------------------------------------------------------------------
+
+_REPORT = "0x" + "a1" * 32  # stands for the SHA-256 of a regulator's inspection report
+_REQUEST_REASON = "weighbridge ticket shows 12,100 kg where 12,300 kg were recorded as received"
+
+
+class CorrectionRequestTerms(StatementTerms):
+    """A regulator's request to the parties of a transfer to correct its record."""
+
+    model_config = _examples(
+        {"regulator": _REGULATOR, "reason": _REQUEST_REASON, "report_hash": _REPORT},
+        {"regulator": _REGULATOR, "reason": "transfer document does not match the manifest"},
+    )
+
+    regulator: Address = Field(description="The regulator who signs the request (an active REGULATOR)")
+    reason: Text = Field(description="What is to be corrected, as the parties will read it")
+    report_hash: Bytes32 | None = Field(
+        None, description="SHA-256 of the report that found the error; default: none cited"
+    )
+
+
+class CorrectionRequestMessage(Strict):
+    regulator: Address
+    transferId: Bytes32
+    reason: SignedText
+    reportHash: Bytes32
+    nonce: Uint256
+    deadline: Uint256
+
+
+class SignedCorrectionRequest(Strict):
+    model_config = _signed_example(
+        {
+            "regulator": _REGULATOR,
+            "transferId": _TRANSFER,
+            "reason": _REQUEST_REASON,
+            "reportHash": _REPORT,
+            "nonce": 4,
+            "deadline": _DEADLINE,
+        }
+    )
+
+    message: CorrectionRequestMessage
+    signature: Signature
+
+
+class CorrectionRequestOut(BaseModel):
+    id: str = Field(description="The CorrectionRequest statement's EIP-712 digest")
+    transfer_id: str
+    regulator: str
+    reason: str
+    report_hash: str | None = Field(description="SHA-256 of the report cited; None: none")
+    requested_tx: str
+    requested_block: int
+    requested_at: datetime
+    evidence: list[Evidence]
+
+
+# --- end regulator actions --------------------------------------------------------------------------

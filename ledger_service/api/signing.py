@@ -58,7 +58,9 @@ def prepare(
         if nonce is None:
             # A consumed nonce must be one the chain has not seen; a salt only needs to be unpredictable.
             nonce = (
-                _next_nonce(runtime, session, signer) if statement.consumes_nonce else secrets.randbits(64)
+                _next_nonce(runtime, session, statement, signer)
+                if statement.consumes_nonce
+                else secrets.randbits(64)
             )
         message["nonce"] = nonce
     payload = typed_data(statement, runtime.chain_id, runtime.gateway.address_for(statement), message)
@@ -127,7 +129,14 @@ def record(
     """Submits a signed statement and answers with `read`'s record once the chain has it (201/200), or
     with the submission (202) while the node has not mined it yet."""
     submitted = submit(
-        runtime, statement, body.message, body.signature, labels, context, signer=signer, outbox_key=outbox_key
+        runtime,
+        statement,
+        body.message,
+        body.signature,
+        labels,
+        context,
+        signer=signer,
+        outbox_key=outbox_key,
     )
     if submitted.status != RECORDED:
         response.status_code = status.HTTP_202_ACCEPTED
@@ -156,8 +165,9 @@ def _explained(
     return error
 
 
-def _next_nonce(runtime: Runtime, session: Session, signer: str) -> int:
-    """The signer's next nonce in sequence after those of its consumed-nonce statements in the outbox.
+def _next_nonce(runtime: Runtime, session: Session, statement: Statement, signer: str) -> int:
+    """The signer's next nonce in sequence after those of its consumed-nonce statements in the outbox, in the
+    contract that verifies `statement` (the ledger and each module keep their own nonces).
 
     Sequential nonces share the contract's bitmap words (a cheap update, not a new slot); the random
     salts of record-keyed statements are left out, or the sequence would jump far past them.
@@ -165,14 +175,14 @@ def _next_nonce(runtime: Runtime, session: Session, signer: str) -> int:
     consuming = [s.primary_type for s in STATEMENTS.values() if s.consumes_nonce]
     taken = session.scalars(
         select(SignedPayload.nonce).where(
-            SignedPayload.contract == runtime.gateway.ledger_address,
+            SignedPayload.contract == runtime.gateway.address_for(statement),
             SignedPayload.signer == signer,
             SignedPayload.statement.in_(consuming),
         )
     ).all()
     candidate = max((int(n) for n in taken if n is not None), default=-1) + 1
     for _ in range(NONCE_PROBES):
-        if not runtime.gateway.nonce_used(signer, candidate):
+        if not runtime.gateway.nonce_used(statement, signer, candidate):
             return candidate
         candidate += 1
     raise ApiError(

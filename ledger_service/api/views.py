@@ -206,7 +206,9 @@ def with_rejection(session: Session, t: Transfer, out: TransferOut) -> TransferO
             accepted_quantity=rejection.accepted_quantity,
             rejected_quantity=rejection.rejected_quantity,
             reason=rejection.reason,
-            discrepancy=rejection.accepted_quantity + rejection.rejected_quantity - rejection.shipped_quantity,
+            discrepancy=(
+                rejection.accepted_quantity + rejection.rejected_quantity - rejection.shipped_quantity
+            ),
             return_id=rejection.return_id,
             return_to=rejection.return_to,
             return_permit_id=rejection.return_permit_id,
@@ -374,3 +376,101 @@ def flow_out(session: Session, flow: MeteredFlow, first: int = 0, last: int | No
 
 
 # --- end processing and metered flows ----------------------------------------------------------------
+
+
+# --- verification (ledger_service.casefiles) --------------------------------------------------------
+
+from compliance.casefile import Evidence as CaseEvidence  # noqa: E402
+from compliance.verdicts import Report  # noqa: E402
+from ledger_service.api.schemas import (  # noqa: E402
+    EvidenceOut,
+    FindingOut,
+    PackOut,
+    RuleOut,
+    VerificationReport,
+)
+
+HIDDEN_REASON = "a record of others that you may not see: only its verdict is told"
+
+
+def verification_out(report: Report, hidden: frozenset[str]) -> VerificationReport:
+    """The report as the caller may read it: findings about the records in `hidden` tell their verdict
+    only (the lineage graph shows those records' place in the same way)."""
+    return VerificationReport(
+        pack=PackOut(
+            id=report.pack_id,
+            version=report.pack_version,
+            hash=report.pack_hash,
+            overrides=dict(report.overrides),
+        ),
+        evaluation_date=datetime.fromisoformat(report.evaluation_date),
+        subject=report.subject,
+        verdict=report.verdict.value,
+        counts=report.counts(),
+        rules=[
+            RuleOut(
+                id=rule.rule_id,
+                title=rule.title,
+                jurisdiction=rule.jurisdiction,
+                citation=rule.citation,
+                severity=rule.severity,
+                verdict=rule.verdict.value,
+                unconfirmed=list(rule.unconfirmed),
+                findings=[
+                    FindingOut(
+                        subject=f.subject,
+                        verdict=f.verdict.value,
+                        reason=HIDDEN_REASON,
+                        evidence=[],
+                        parameters=list(f.parameters),
+                        redacted=True,
+                    )
+                    if f.subject in hidden
+                    else FindingOut(
+                        subject=f.subject,
+                        verdict=f.verdict.value,
+                        reason=f.reason,
+                        evidence=[_evidence_out(e) for e in f.evidence],
+                        parameters=list(f.parameters),
+                    )
+                    for f in rule.findings
+                ],
+            )
+            for rule in report.rules
+        ],
+    )
+
+
+def _evidence_out(e: CaseEvidence) -> EvidenceOut:
+    return EvidenceOut(
+        tx_hash=e.tx_hash,
+        block_number=e.block,
+        log_index=e.log_index,
+        signer=e.signer,
+        document_hash=e.document_hash,
+    )
+
+
+# --- regulator actions -------------------------------------------------------------------------------
+
+from ledger_service.api.schemas import CorrectionRequestOut  # noqa: E402
+from ledger_service.db.models import CorrectionRequest  # noqa: E402
+
+SIGNER_ARG["CorrectionRequested"] = "regulator"
+
+
+def correction_request_out(session: Session, r: CorrectionRequest) -> CorrectionRequestOut:
+    return CorrectionRequestOut(
+        id=r.id,
+        transfer_id=r.transfer_id,
+        regulator=r.regulator,
+        reason=r.reason,
+        report_hash=None if r.report_hash == ZERO_BYTES32 else r.report_hash,
+        requested_tx=r.requested_tx,
+        requested_block=r.requested_block,
+        requested_at=r.requested_at,
+        evidence=evidence(session, r.id),
+    )
+
+
+# --- end regulator actions ---------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from web3.contract.contract import Contract, ContractFunction
 from web3.exceptions import BlockNotFound, ContractCustomError, ContractLogicError, TransactionNotFound
 from web3.middleware import ExtraDataToPOAMiddleware
 
-from ledger_service.deployment import DeployedContract, Deployment
+from ledger_service.deployment import MODULES, DeployedContract, Deployment
 from ledger_service.statements import Statement, normalise_message, typed_data  # svc-workflows
 from ledger_service.statements import digest as statement_digest  # svc-workflows
 
@@ -205,8 +205,11 @@ class ChainGateway:
         roles, status = self._call(self._bound().functions.participant(address).call)
         return int(roles), int(status)
 
-    def nonce_used(self, signer: str, nonce: int) -> bool:
-        return bool(self._call(self._bound().functions.nonceUsed(signer, nonce).call))
+    def nonce_used(self, statement: Statement, signer: str, nonce: int) -> bool:
+        """Whether `signer` used `nonce` in the contract that verifies `statement` (each keeps its own)."""
+        module = MODULE_CALLS.get(statement.primary_type)
+        contract = self._bound() if module is None else self._module(module)
+        return bool(self._call(contract.functions.nonceUsed(signer, nonce).call))
 
     # --- statements --------------------------------------------------------------------------------
 
@@ -325,8 +328,8 @@ class ChainGateway:
     # --- deployment --------------------------------------------------------------------------------
 
     def deploy(self, founding_regulator: str, regulator_name: str) -> Deployment:
-        """Deploys the ledger (which creates the processing module) and the metered-flows module with
-        transactions signed by the relayer key."""
+        """Deploys the ledger (which creates the processing module) and the modules beside it (metered flows,
+        regulator actions) with transactions signed by the relayer key."""
         ledger = self._deploy(founding_regulator, regulator_name)
         return Deployment(
             chain_id=self.chain_id(),
@@ -505,14 +508,16 @@ class ChainGateway:
         return None
 
     # --- processing and metered flows ---------------------------------------------------------------------
-    # The modules beside the ledger: Processing (created by the ledger's constructor, at `ledger.processing()`)
-    # and MeteredFlows (deployed after the ledger, with the ledger as its participant registry). Each verifies
-    # its statements under its own EIP-712 domain; their events feed the same indexer checkpoint.
+    # The modules beside the ledger: Processing (created by the ledger's constructor, at `ledger.processing()`),
+    # MeteredFlows and RegulatorActions (deployed after the ledger, with the ledger as their participant
+    # registry). Each verifies its statements under its own EIP-712 domain; their events feed the same indexer
+    # checkpoint.
 
     def _load_modules(self, artifacts_dir: Path) -> None:
         self.module_artifacts = {
             "processing": _module_artifact(artifacts_dir, PROCESSING_CONTRACT),
             "metered_flows": _module_artifact(artifacts_dir, METERED_FLOWS_CONTRACT),
+            "regulator_actions": _module_artifact(artifacts_dir, REGULATOR_ACTIONS_CONTRACT),
         }
         self.modules: dict[str, Contract] = {}
         for artifact in self.module_artifacts.values():
@@ -532,7 +537,7 @@ class ChainGateway:
                 + " module (it was written before they were recorded): run `symledger deploy-modules` "
                 "(`make run` does it by itself for the local profile)"
             )
-        for name in ("processing", "metered_flows"):
+        for name in MODULES:
             deployed: DeployedContract = getattr(deployment, name)
             artifact = self.module_artifacts[name]
             if self._call(lambda a=deployed.address: self.w3.eth.get_code(a)) in (b"", None):
@@ -544,22 +549,28 @@ class ChainGateway:
                 )
             self.modules[name] = self.w3.eth.contract(address=deployed.address, abi=artifact.abi)
 
-    def deploy_modules(self, ledger: DeployedContract) -> dict[str, DeployedContract]:
-        """Records the processing module the ledger created and deploys MeteredFlows beside the ledger."""
-        contract = self.w3.eth.contract(address=ledger.address, abi=self.artifact.abi)
-        processing = to_checksum_address(self._call(contract.functions.processing().call))
-        return {
-            "processing": DeployedContract(
-                address=processing,
+    def deploy_modules(
+        self, ledger: DeployedContract, names: tuple[str, ...] | list[str] = MODULES
+    ) -> dict[str, DeployedContract]:
+        """The modules `names` (default: all): the processing module the ledger created, recorded; the
+        others deployed beside the ledger."""
+        modules = {}
+        for name in names:
+            if name != "processing":
+                modules[name] = self._deploy(ledger.address, artifact=self.module_artifacts[name])
+                continue
+            contract = self.w3.eth.contract(address=ledger.address, abi=self.artifact.abi)
+            modules[name] = DeployedContract(
+                address=to_checksum_address(self._call(contract.functions.processing().call)),
                 tx_hash=ledger.tx_hash,  # created by the ledger's constructor, in the same transaction
                 block_number=ledger.block_number,
                 artifact_sha256=self.module_artifacts["processing"].sha256,
-            ),
-            "metered_flows": self._deploy(ledger.address, artifact=self.module_artifacts["metered_flows"]),
-        }
+            )
+        return modules
 
     def complete_deployment(self, deployment: Deployment) -> Deployment:
-        """A record written before the modules were recorded, with them added (MeteredFlows deployed now)."""
+        """A record written before some modules were recorded, with those added (deployed now where they are
+        not the processing module); the modules it names are kept, with their state."""
         if deployment.chain_id != self.chain_id():
             raise RuntimeError(
                 f"the deployment record is for chain {deployment.chain_id} but the node is chain {self.chain_id()}"
@@ -573,7 +584,7 @@ class ChainGateway:
             raise RuntimeError(
                 f"{LEDGER_CONTRACT} was deployed from another build than build/contracts: deploy anew"
             )
-        return replace(deployment, **self.deploy_modules(deployment.ledger))
+        return replace(deployment, **self.deploy_modules(deployment.ledger, deployment.missing_modules))
 
     def address_for(self, statement: Statement) -> str:
         """The contract that verifies `statement`: its EIP-712 verifying contract."""
@@ -609,6 +620,8 @@ class ChainGateway:
             case "AnchorPeriods":
                 _supplier, flow_id, first_period, periods = args
                 return contract.functions.anchorPeriods(flow_id, first_period, periods)
+            case "CorrectionRequest":  # regulator actions
+                return contract.functions.requestCorrection(tuple(args), signature)
         raise KeyError(statement.primary_type)
 
     def flow_state(self, flow_id: str) -> dict[str, Any] | None:
@@ -625,11 +638,6 @@ class ChainGateway:
             "periodSeconds": seconds,
             "nextPeriod": next_period,
         }
-
-    def module_nonce_used(self, statement: Statement, signer: str, nonce: int) -> bool:
-        """Whether `signer` used `nonce` in the module that verifies `statement`."""
-        contract = self._module(MODULE_CALLS[statement.primary_type])
-        return bool(self._call(contract.functions.nonceUsed(signer, nonce).call))
 
     # --- end processing and metered flows -----------------------------------------------------------------
 
@@ -665,6 +673,7 @@ class ChainGateway:
 
 # --- processing and metered flows ------------------------------------------------------------------------
 PROCESSING_CONTRACT, METERED_FLOWS_CONTRACT = "Processing", "MeteredFlows"
+REGULATOR_ACTIONS_CONTRACT = "RegulatorActions"
 # Which module verifies each statement (and records it: MeterPeriod is only recorded in AnchorPeriods).
 MODULE_CALLS: dict[str, str] = {
     "RecordProcessing": "processing",
@@ -672,6 +681,7 @@ MODULE_CALLS: dict[str, str] = {
     "RegisterFlow": "metered_flows",
     "MeterPeriod": "metered_flows",
     "AnchorPeriods": "metered_flows",
+    "CorrectionRequest": "regulator_actions",
 }
 
 

@@ -420,6 +420,25 @@ class MeteredPeriod(Base):
 # --- end processing and metered flows --------------------------------------------------------------
 
 
+# --- regulator actions (contracts/regulator/RegulatorActions.sol) --------------------------------
+
+
+class CorrectionRequest(Base):
+    """A regulator's signed request to the parties of a transfer to correct its record."""
+
+    __tablename__ = "correction_requests"
+
+    id: Mapped[str] = mapped_column(HASH, primary_key=True)  # the statement's EIP-712 digest
+    transfer_id: Mapped[str] = mapped_column(HASH, index=True)
+    regulator: Mapped[str] = mapped_column(ADDRESS)
+    reason: Mapped[str] = mapped_column(Text)
+    report_hash: Mapped[str] = mapped_column(HASH)  # zero: no report cited
+    requested_tx: Mapped[str] = mapped_column(HASH)
+    requested_block: Mapped[int] = mapped_column(BigInteger)
+    requested_log_index: Mapped[int] = mapped_column(Integer)
+    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 # --- webhook notifications (not derived from the chain: ledger_service.notifications) -------------
 
 from sqlalchemy import ForeignKey  # noqa: E402  (kept in this block so that merges stay simple)
@@ -529,6 +548,7 @@ DERIVED_TABLES = frozenset(
         "lot_uses",
         "metered_flows",
         "metered_periods",
+        "correction_requests",
     }
 )
 KEPT_TABLES = frozenset(

@@ -1,5 +1,5 @@
 """Certificates of analysis (custody/Certificates.sol): an accredited lab's signed certificate bound to one lot,
-its revocation by the issuing lab, and a dispatch citing certificates of the lot it ships.
+its revocation by the issuing lab or a regulator, and a dispatch citing certificates of the lot it ships.
 
 Times that an assertion names exactly (a certificate's or an accreditation's last second) are set on the next
 block with `set_next_block_time`; statements sent then are signed with a deadline after that time.
@@ -419,11 +419,54 @@ def test_issuing_lab_revokes(ledger, relayer, lab, lot, certificate, signed_cert
         ledger.revokeCertificate(*statement.args, {"from": relayer})
 
 
+def test_regulator_revokes_a_labs_certificate(
+    ledger, relayer, regulator, lab, lot, certificate, signed_certificate_revocation
+):
+    valid_until = plain(ledger.certificate(certificate, lot))[1]
+    # The regulator signs the same RevokeCertificate statement, naming itself in its `lab` field.
+    statement = signed_certificate_revocation(regulator, certificate, lot, reason="accreditation withdrawn")
+
+    tx = ledger.revokeCertificate(*statement.args, {"from": relayer})
+
+    assert plain(dict(tx.events["CertificateRevoked"])) == {
+        "certificateId": certificate,
+        "lotId": lot,
+        "lab": regulator.address,
+        "reason": "accreditation withdrawn",
+    }
+    # The certificate still names the lab that issued it.
+    assert plain(ledger.certificate(certificate, lot)) == (lab.address, valid_until, True)
+    with reverts("RevokedCertificate", certificate):
+        ledger.revokeCertificate(*statement.args, {"from": relayer})
+
+
+def test_any_active_regulator_revokes(ledger, register, lot, certificate, revoke_certificate):
+    # Not only the founding regulator: one it registered, also holding other roles.
+    inspector = new_party()
+    register(inspector, REGULATOR | LAB)
+    revoke_certificate(inspector, certificate, lot)
+    assert plain(ledger.certificate(certificate, lot))[2] is True
+
+
+def test_suspended_regulator_cannot_revoke(
+    ledger, relayer, register, set_status, lot, certificate, signed_certificate_revocation
+):
+    inspector = new_party()
+    register(inspector, REGULATOR)
+    set_status(inspector, True)
+    with reverts("SuspendedParticipant", inspector.address):
+        ledger.revokeCertificate(
+            *signed_certificate_revocation(inspector, certificate, lot).args, {"from": relayer}
+        )
+    assert plain(ledger.certificate(certificate, lot))[2] is False
+
+
 def test_revocation_by_another_lab(
     ledger, relayer, other_lab, lot, certificate, signed_certificate_revocation
 ):
+    # Neither the issuing lab nor a regulator: the registry's refusal says which role it lacks.
     statement = signed_certificate_revocation(other_lab, certificate, lot)
-    with reverts("NotIssuingLab", certificate, other_lab.address):
+    with reverts("MissingRole", other_lab.address, REGULATOR):
         ledger.revokeCertificate(*statement.args, {"from": relayer})
     assert plain(ledger.certificate(certificate, lot))[2] is False
 
@@ -432,7 +475,25 @@ def test_revocation_by_the_lots_holder(
     ledger, relayer, shipper, lot, certificate, signed_certificate_revocation
 ):
     statement = signed_certificate_revocation(shipper, certificate, lot)
-    with reverts("NotIssuingLab", certificate, shipper.address):
+    with reverts("MissingRole", shipper.address, REGULATOR):
+        ledger.revokeCertificate(*statement.args, {"from": relayer})
+
+
+def test_revocation_by_an_unregistered_party(
+    ledger, relayer, lot, certificate, signed_certificate_revocation
+):
+    stranger = new_party()
+    with reverts("UnregisteredParticipant", stranger.address):
+        ledger.revokeCertificate(
+            *signed_certificate_revocation(stranger, certificate, lot).args, {"from": relayer}
+        )
+
+
+def test_regulators_revocation_signed_by_another_key(
+    ledger, relayer, regulator, lot, certificate, signed_certificate_revocation
+):
+    statement = signed_certificate_revocation(regulator, certificate, lot, signer=new_party())
+    with reverts("InvalidSignature", regulator.address):
         ledger.revokeCertificate(*statement.args, {"from": relayer})
 
 

@@ -31,6 +31,9 @@ PUBLIC, SIGNED_IN, SCOPED = "public", "signed-in", "scoped"
 SEES_TRANSFER = {"regulator", "park_operator", "shipper", "receiver", "transporter"}
 SEES_LOT = {"regulator", "park_operator", "shipper", "receiver", "transporter", "lab"}
 SEES_CERTIFICATE = SEES_LOT
+# Who may verify the shipper's firm and its park ("Phu My 3").
+SEES_FIRM = {"regulator", "park_operator", "shipper"}
+SEES_PARK = {"regulator", "park_operator"}
 
 POLICY: dict[tuple[str, str], tuple[str, set[str] | None]] = {
     ("GET", "/health"): (PUBLIC, None),
@@ -83,6 +86,9 @@ POLICY: dict[tuple[str, str], tuple[str, set[str] | None]] = {
         None,
     ),
     ("POST", "/transfers/{transfer_id}/corrections/{correction_id}/countersignature"): (SIGNED_IN, None),
+    ("GET", "/transfers/{transfer_id}/correction-requests"): (SCOPED, SEES_TRANSFER),
+    ("POST", "/transfers/{transfer_id}/correction-requests/prepare"): (SIGNED_IN, None),
+    ("POST", "/transfers/{transfer_id}/correction-requests"): (SIGNED_IN, None),
     ("POST", "/processings/prepare"): (SIGNED_IN, None),
     ("POST", "/processings"): (SIGNED_IN, None),
     # Scoped like a transfer (the processor's records); the world has none, so every caller gets 404 here
@@ -109,6 +115,11 @@ POLICY: dict[tuple[str, str], tuple[str, set[str] | None]] = {
     ("GET", "/documents/audit"): (SIGNED_IN, None),
     ("GET", "/documents/{sha256}"): (SIGNED_IN, None),
     ("GET", "/verification/contracts"): (SIGNED_IN, None),
+    # In a lot's lineage, others' records tell their verdict only: test_verification.py.
+    ("GET", "/verification/lots/{lot_id}"): (SCOPED, SEES_LOT),
+    ("GET", "/verification/transfers/{transfer_id}"): (SCOPED, SEES_TRANSFER),
+    ("GET", "/verification/firms/{address}"): (SCOPED, SEES_FIRM),
+    ("GET", "/verification/parks/{park}"): (SCOPED, SEES_PARK),
 }
 
 CALLERS = [
@@ -181,6 +192,7 @@ def world(client: TestClient, regulator: Party) -> dict:
         "flow_id": "0x" + "f1" * 32,
         "webhook_id": "00000000-0000-0000-0000-000000000000",
         "delivery_id": "1",
+        "park": "Phu My 3",
     }
     return {"headers": headers, "paths": path_values, "transfer": transfer, "parties": parties}
 

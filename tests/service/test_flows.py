@@ -390,4 +390,4 @@ def test_a_deployment_record_from_before_the_modules_is_completed(tmp_path, sett
     assert result.exit_code == 0, result.output
     assert Deployment.load(record).missing_modules == []
     again = runner.invoke(cli_app, ["deploy-modules"])
-    assert again.exit_code == 1 and "names both modules already" in again.output
+    assert again.exit_code == 1 and "names every module already" in again.output

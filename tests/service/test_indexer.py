@@ -270,6 +270,21 @@ def varied_history(client: TestClient, regulator: Party) -> None:
         f"/permits/{old_permit}/revocation",
         {"regulator": regulator.address, "reason": "replaced"},
     )
+    # A regulator's actions: a certificate it revokes, a correction it asks of a transfer's parties.
+    revoked = certify(client, lab, shipper.lot_id)
+    submit_prepared(
+        client,
+        regulator,
+        f"/certificates/{revoked['id']}/revocation",
+        {"lab": regulator.address, "reason": "accreditation withdrawn"},
+    )
+    asked = f"/transfers/{direct['id']}/correction-requests"
+    terms = {
+        "regulator": regulator.address,
+        "reason": "ticket and receipt disagree",
+        "report_hash": "0x" + "a1" * 32,
+    }
+    signed_submit(client, regulator, asked + "/prepare", terms, asked)
 
 
 def test_reindex_from_the_chain_alone_gives_the_read_model_built_live(
@@ -293,6 +308,7 @@ def test_reindex_from_the_chain_alone_gives_the_read_model_built_live(
         "LegPickedUp",
         "LegDelivered",
         "TransferReceived",
+        "CorrectionRequested",
     }
 
     fresh = fresh_database(settings.resolved_database_url, tmp_path, "reindexed")

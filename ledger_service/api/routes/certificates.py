@@ -1,4 +1,4 @@
-"""Certificates of analysis: issued by an accredited lab for one lot, revocable by that lab."""
+"""Certificates of analysis: issued by an accredited lab for one lot, revocable by that lab or a regulator."""
 
 from fastapi import APIRouter, Response, status
 
@@ -74,7 +74,7 @@ def issue_certificate(
 def prepare_revocation(
     certificate_id: Bytes32, terms: CertificateRevocationTerms, runtime: RuntimeDep, session: SessionDep
 ) -> PreparedStatement:
-    """The RevokeCertificate statement the issuing lab signs."""
+    """The RevokeCertificate statement the issuing lab, or an active regulator, signs (naming itself as `lab`)."""
     certificate = _get(session, certificate_id)
     fields = {
         "lab": terms.lab,
@@ -82,6 +82,8 @@ def prepare_revocation(
         "lotId": certificate.lot_id,
         "reason": terms.reason,
     }
+    if terms.lab != certificate.lab:
+        require_role(runtime, REVOKE_CERTIFICATE, fields, terms.lab, Role.REGULATOR)
     return prepare(runtime, session, REVOKE_CERTIFICATE, fields, terms)
 
 
@@ -93,7 +95,7 @@ def revoke_certificate(
     session: SessionDep,
     response: Response,
 ) -> CertificateOut | Submission:
-    """Records the issuing lab's signed revocation."""
+    """Records the signed revocation of the issuing lab or of a regulator."""
     if body.message.certificateId != certificate_id:
         raise ApiError(
             422,

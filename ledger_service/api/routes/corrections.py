@@ -7,7 +7,12 @@ from typing import Any
 from fastapi import APIRouter, Response, status
 from sqlalchemy import select
 
-from ledger_service.api.custody import dispatch_encoding, recorded_message, transfer_row
+from ledger_service.api.custody import (
+    dispatch_encoding,
+    recorded_message,
+    require_same_transfer,
+    transfer_row,
+)
 from ledger_service.api.deps import SIGNED_IN, CurrentParty, RuntimeDep, SessionDep
 from ledger_service.api.errors import ApiError
 from ledger_service.api.routes.transfers import visible_transfer
@@ -102,7 +107,7 @@ def propose_correction(
     transfer_id: Bytes32, body: SignedCorrection, runtime: RuntimeDep, session: SessionDep, response: Response
 ) -> CorrectionOut | Submission:
     """Records a party's signed proposal; its id (the statement's digest) awaits the other's countersignature."""
-    _require_path(body, transfer_id)
+    require_same_transfer(body.message.transferId, transfer_id)
     transfer = transfer_row(session, transfer_id)
     return record(
         runtime,
@@ -161,7 +166,7 @@ def countersign_correction(
     response: Response,
 ) -> CorrectionOut | Submission:
     """Records the counterparty's signature of the proposed statement; the correction takes effect."""
-    _require_path(body, transfer_id)
+    require_same_transfer(body.message.transferId, transfer_id)
     message = normalise_message(CORRECTION, body.message.model_dump())
     payload = typed_data(CORRECTION, runtime.chain_id, runtime.gateway.ledger_address, message)
     if "0x" + digest(payload).hex() != correction_id:
@@ -203,16 +208,6 @@ def _effect(transfer: Transfer, correction: Correction, message: dict[str, Any])
         "receivedDelta": str(message["receivedDelta"]),
         "deadline": str(message["deadline"]),
     }
-
-
-def _require_path(body: SignedCorrection, transfer_id: str) -> None:
-    if body.message.transferId != transfer_id:
-        raise ApiError(
-            422,
-            "path_mismatch",
-            f"message names transfer {body.message.transferId}, not {transfer_id}",
-            ["body", "message", "transferId"],
-        )
 
 
 def _correction(session: SessionDep, transfer_id: str, correction_id: str) -> Correction:

@@ -23,9 +23,8 @@ from ledger_service.api.schemas import (
 )
 from ledger_service.api.signing import ACCEPTED, prepare, record, require_role
 from ledger_service.api.views import lot_out, processing_out
-from ledger_service.db.models import Lot, LotLineage, Processing, SignedPayload, WasteCode
+from ledger_service.db.models import Lot, LotLineage, Processing, WasteCode
 from ledger_service.roles import Role
-from ledger_service.runtime import Runtime
 from ledger_service.statements import DECLARE_USE, OUTPUT_KINDS, RECORD_PROCESSING, code_key
 
 router = APIRouter(tags=["processing"], dependencies=SIGNED_IN)
@@ -209,8 +208,6 @@ def prepare_use(
         "documentHash": terms.document_hash,
     }
     require_role(runtime, DECLARE_USE, fields, lot.holder, Role.RECEIVER)
-    if terms.nonce is None:
-        terms = terms.model_copy(update={"nonce": _next_use_nonce(runtime, session, lot.holder)})
     return prepare(runtime, session, DECLARE_USE, fields, terms)
 
 
@@ -261,25 +258,6 @@ def _conversion(code: WasteCode, given: int | None, loc: list[str | int]) -> int
             422, "conversion_required", f"code {code.code} is in {code.unit}: give its density in g/L", loc
         )
     return given
-
-
-def _next_use_nonce(runtime: Runtime, session: Session, holder: str) -> int:
-    """The holder's next unused nonce in the processing module, after those waiting in the outbox."""
-    taken = session.scalars(
-        select(SignedPayload.nonce).where(
-            SignedPayload.contract == runtime.gateway.address_for(DECLARE_USE),
-            SignedPayload.signer == holder,
-            SignedPayload.statement == DECLARE_USE.primary_type,
-        )
-    ).all()
-    candidate = max((int(n) for n in taken if n is not None), default=-1) + 1
-    for _ in range(NONCE_PROBES):
-        if not runtime.gateway.module_nonce_used(DECLARE_USE, holder, candidate):
-            return candidate
-        candidate += 1
-    raise ApiError(
-        409, "no_free_nonce", f"no unused nonce found for {holder}; pass one explicitly", ["body", "nonce"]
-    )
 
 
 def _code_labels(session: Session, message: RecordProcessingMessage) -> dict[str, str]:

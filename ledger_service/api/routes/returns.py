@@ -3,7 +3,12 @@ its own (to the shipper, or on to another permitted receiver), closed by the exi
 
 from fastapi import APIRouter, Response
 
-from ledger_service.api.custody import dispatch_encoding, dispatch_labels, transfer_row
+from ledger_service.api.custody import (
+    dispatch_encoding,
+    dispatch_labels,
+    require_same_transfer,
+    transfer_row,
+)
 from ledger_service.api.deps import SIGNED_IN, RuntimeDep, SessionDep
 from ledger_service.api.errors import ApiError
 from ledger_service.api.schemas import (
@@ -83,13 +88,7 @@ def reject_transfer(
     transfer_id: Bytes32, body: SignedRejection, runtime: RuntimeDep, session: SessionDep, response: Response
 ) -> TransferOut | Submission:
     """Records the named receiver's signed rejection; the answer lists the return transfer in `returns`."""
-    if body.message.transferId != transfer_id:
-        raise ApiError(
-            422,
-            "path_mismatch",
-            f"message names transfer {body.message.transferId}, not {transfer_id}",
-            ["body", "message", "transferId"],
-        )
+    require_same_transfer(body.message.transferId, transfer_id)
     transfer = transfer_row(session, transfer_id)
     return record(
         runtime,

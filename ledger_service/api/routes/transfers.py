@@ -5,6 +5,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Response, status
 
 from ledger_service.access import transfers_visible_to, visible
+from ledger_service.api.custody import require_same_transfer
 from ledger_service.api.deps import SIGNED_IN, CurrentParty, Party, RuntimeDep, SessionDep
 from ledger_service.api.errors import ApiError
 from ledger_service.api.schemas import (
@@ -125,13 +126,7 @@ def confirm_receipt(
     transfer_id: Bytes32, body: SignedReceipt, runtime: RuntimeDep, session: SessionDep, response: Response
 ) -> TransferOut | Submission:
     """Records the named receiver's signed receipt."""
-    if body.message.transferId != transfer_id:
-        raise ApiError(
-            422,
-            "path_mismatch",
-            f"message names transfer {body.message.transferId}, not {transfer_id}",
-            ["body", "message", "transferId"],
-        )
+    require_same_transfer(body.message.transferId, transfer_id)
     return record(
         runtime,
         session,
