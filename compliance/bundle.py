@@ -36,6 +36,7 @@ from compliance.operations import operations_mask
 from compliance.verdicts import Report
 
 FORMAT = "symbiosis-ledger/evidence-bundle/1"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # a time no block of the bundle has
 # The EIP-712 domain every statement is signed in (eth_account hashes the domain from its values, so a
 # changed type list would otherwise go unnoticed).
 DOMAIN_TYPE = [
@@ -190,16 +191,18 @@ def _records(bundle: dict[str, Any], case: CaseFile) -> Iterator[Problem]:
     signed_by = {(s.get("digest"), str(s.get("signer")).lower()): s for s in bundle.get("statements", [])}
     wrapper = {id(s["typed_data"]["message"]): s for s in bundle.get("statements", []) if "typed_data" in s}
 
-    def attested(where: str, evidence: Evidence, statement: dict[str, Any]) -> Iterator[Problem]:
+    def attested(
+        where: str, evidence: Evidence, statement: dict[str, Any], field: str = "evidence"
+    ) -> Iterator[Problem]:
         """The record's evidence is the transaction that recorded its statement, and its signer."""
         if evidence.tx_hash != statement.get("tx_hash"):
             yield Problem(
-                f"{where}.evidence.tx_hash",
+                f"{where}.{field}.tx_hash",
                 f"{evidence.tx_hash}, but its statement was recorded by {statement.get('tx_hash')}",
             )
         if evidence.signer is not None and evidence.signer.lower() != str(statement.get("signer")).lower():
             yield Problem(
-                f"{where}.evidence.signer",
+                f"{where}.{field}.signer",
                 f"{evidence.signer}, but {statement.get('signer')} signed its statement",
             )
 
@@ -355,6 +358,17 @@ def _records(bundle: dict[str, Any], case: CaseFile) -> Iterator[Problem]:
             ],
             "the regulator",
         )
+    revocations = [("permits", p, "RevokePermit", "permitId") for p in case.permits]
+    revocations += [("certificates", c, "RevokeCertificate", "certificateId") for c in case.certificates]
+    for name, record, primary, key in revocations:
+        if record.revocation is None:
+            continue
+        where = f"case.{name}[{getattr(case, name).index(record)}]"
+        signed = [m for m in by_type.get(primary, []) if m.get(key) == record.id]
+        if not signed:
+            yield Problem(f"{where}.revocation", f"no signed {primary} of {record.id} is in the bundle")
+        else:
+            yield from attested(where, record.revocation, wrapper[id(signed[0])], "revocation")
     registrations = {str(m.get("participant")).lower(): m for m in by_type.get("RegisterParticipant", [])}
     for i, party in enumerate(case.parties):
         where = f"case.parties[{i}]"
@@ -491,6 +505,16 @@ def _timed(case: CaseFile) -> Iterator[tuple[str, datetime, Evidence]]:
         yield f"case.lots[{i}].created_at", lot.created_at, lot.evidence
     for i, c in enumerate(case.certificates):
         yield f"case.certificates[{i}].issued_at", c.issued_at, c.evidence
+    for name in ("permits", "certificates"):
+        for i, record in enumerate(getattr(case, name)):
+            if (record.revoked_at is None) != (record.revocation is None):
+                yield (
+                    f"case.{name}[{i}].revoked_at",
+                    record.revoked_at or _EPOCH,
+                    record.revocation or record.evidence,
+                )
+            elif record.revocation is not None:
+                yield f"case.{name}[{i}].revoked_at", record.revoked_at, record.revocation
     for i, p in enumerate(case.processings):
         yield f"case.processings[{i}].recorded_at", p.recorded_at, p.evidence
     for i, t in enumerate(case.transfers):
@@ -512,6 +536,8 @@ def _all_evidence(case: CaseFile) -> Iterator[tuple[str, Evidence]]:
     for name in ("parties", "codes", "permits", "lots", "certificates", "transfers", "processings"):
         for i, record in enumerate(getattr(case, name)):
             yield f"case.{name}[{i}].evidence", record.evidence
+            if getattr(record, "revocation", None) is not None:
+                yield f"case.{name}[{i}].revocation", record.revocation
             for j, sig in enumerate(getattr(record, "signatures", ())):
                 yield f"case.{name}[{i}].signatures[{j}].evidence", sig.evidence
 

@@ -72,6 +72,7 @@ class Permit:
     valid_until: datetime
     revoked_at: datetime | None = None
     evidence: Evidence = Evidence()
+    revocation: Evidence | None = None  # where its revocation is recorded
 
     def valid_on(self, when: datetime) -> bool:
         revoked = self.revoked_at is not None and self.revoked_at <= when
@@ -114,6 +115,7 @@ class Certificate:
     # per litre of leachate); None when they are not available.
     results: tuple[tuple[str, int], ...] | None = None
     evidence: Evidence = Evidence()
+    revocation: Evidence | None = None  # where its revocation is recorded
 
     def valid_on(self, when: datetime) -> bool:
         revoked = self.revoked_at is not None and self.revoked_at <= when

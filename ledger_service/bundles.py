@@ -16,7 +16,7 @@ from typing import Any
 
 from compliance import bundle, packs, serialise
 from compliance.bundle import Problem
-from compliance.casefile import CaseFile
+from compliance.casefile import CaseFile, Signature
 from compliance.engine import evaluate
 from ledger_service.chain.gateway import (
     ChainGateway,
@@ -48,9 +48,10 @@ def assemble(
         documents=tuple(replace(d, intact=True if d.sha256 in bodies else None) for d in case.documents),
     )
     pack_data = packs.data(pack_id, overrides)
-    report = evaluate(case, packs.load(pack_id, overrides))
     evidence_txs = {e.tx_hash for _, e in bundle._all_evidence(case) if e.tx_hash}
     statements = _statements(gateway, deployment.chain_id, case, sorted(evidence_txs))
+    case = _with_digests(case, statements)
+    report = evaluate(case, packs.load(pack_id, overrides))
     tx_hashes = sorted(evidence_txs | {s["tx_hash"] for s in statements})
     transactions, blocks = bundle_chain_records(gateway, tx_hashes)
     data = {
@@ -103,6 +104,28 @@ def check_on_chain(reader: ChainReader, data: dict[str, Any]) -> list[Problem]:
                 )
             )
     return problems
+
+
+def _with_digests(case: CaseFile, statements: list[dict[str, Any]]) -> CaseFile:
+    """The transfers' signatures with the digest of the statement each signed, from the calldata: an
+    event does not carry it, and the read model knows it only for what this service relayed. A statement
+    is found by its transaction, type, signer and transfer (a batch carries several)."""
+    signed = {}
+    for s in statements:
+        message = s["typed_data"]["message"]
+        about = message.get("transferId", s["digest"])  # a dispatch's digest is its transfer's id
+        signed[(s["tx_hash"], s["typed_data"]["primaryType"], str(s["signer"]).lower(), about)] = s["digest"]
+
+    def fill(transfer_id: str, sig: Signature) -> Signature:
+        digest = signed.get((sig.evidence.tx_hash, sig.statement, sig.party.lower(), transfer_id))
+        return replace(sig, digest=digest) if digest and digest != sig.digest else sig
+
+    return replace(
+        case,
+        transfers=tuple(
+            replace(t, signatures=tuple(fill(t.id, s) for s in t.signatures)) for t in case.transfers
+        ),
+    )
 
 
 def _contracts(deployment: Deployment) -> dict[str, str]:
@@ -207,4 +230,3 @@ def _bodies(case: CaseFile, store: DocumentStore) -> dict[str, tuple[str | None,
         except DocumentUnreadable:
             continue  # left out: the verifier then says its integrity is unknown
     return bodies
-

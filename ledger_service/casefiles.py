@@ -379,6 +379,11 @@ def _evidence(event: Row[Any] | None, signer: str | None, document: str | None =
     return cf.Evidence(event.tx_hash, event.block_number, event.log_index, signer, document)
 
 
+def _revocation(event: Row[Any] | None) -> cf.Evidence | None:
+    # Who signed a revocation (the regulator, the lab) is in its statement; the bundle reads it from there.
+    return None if event is None else _evidence(event, None)
+
+
 def _utc(moment: datetime) -> datetime:
     # SQLite hands stored times back without their UTC offset.
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
@@ -430,6 +435,7 @@ def _permit(p: Row[Any], events: _Events) -> cf.Permit:
         valid_until=_utc(p.valid_until),
         revoked_at=_at(events.first(p.permit_id, "PermitRevoked")),
         evidence=_evidence(events.first(p.permit_id, "PermitRegistered"), p.registered_by),
+        revocation=_revocation(events.first(p.permit_id, "PermitRevoked")),
     )
 
 
@@ -463,6 +469,7 @@ def _certificate(c: Row[Any], events: _Events) -> cf.Certificate:
         valid_until=_utc(c.valid_until),
         revoked_at=_at(events.first(c.id, "CertificateRevoked")),
         evidence=_evidence(events.first(c.id, "CertificateIssued"), c.lab, c.document_hash),
+        revocation=_revocation(events.first(c.id, "CertificateRevoked")),
     )
 
 

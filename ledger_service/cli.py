@@ -1844,6 +1844,33 @@ def verify(
     typer.echo(f"{out}: {len(content)} bytes{', verdict ' + verdict if verdict else ''}")
 
 
+@app.command("bundle")
+def evidence_bundle(
+    what: Annotated[str, typer.Argument(help="lot or transfer")],
+    ident: Annotated[str, typer.Argument(help="The lot's or transfer's id")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Write the bundle here")],
+    api: ApiUrl,
+    keystore: Keystore,
+    pack: Annotated[str | None, typer.Option(help="Rule pack: VN, EU or US (default: the service's)")] = None,
+    documents: Annotated[bool, typer.Option(help="Carry the documents' bodies too")] = False,
+    password_file: PasswordFile = None,
+) -> None:
+    """Take the evidence bundle of a lot's lineage or a transfer (a regulator's KEYSTORE), to check with
+    `symledger verify-bundle` anywhere, without this service."""
+    if what not in ("lot", "transfer"):
+        fail(f"what: expected lot or transfer, got {what!r}")
+    params = {"pack": pack, "documents": "true" if documents else None}
+    path = f"/verification/{VERIFY_PATHS[what]}/{quote(ident, safe='')}/bundle"
+    response = _document_call(
+        api, _account(keystore, password_file), "GET", path, params={k: v for k, v in params.items() if v}
+    )
+    try:
+        out.write_bytes(response.content)
+    except OSError as exc:
+        fail(f"--out: {exc.strerror}: {out}")
+    typer.echo(f"{out}: {len(response.content)} bytes")
+
+
 @app.command("verify-bundle")
 def verify_bundle(
     file: Annotated[

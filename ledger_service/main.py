@@ -15,6 +15,7 @@ from ledger_service.api.routes import (
     correction_requests,
     corrections,
     documents,
+    evidence,
     flows,
     lots,
     participants,
@@ -66,4 +67,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(flows.router)
     app.include_router(webhooks.router)
     app.include_router(verification.router)
+    app.include_router(evidence.router)
     return app

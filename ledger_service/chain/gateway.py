@@ -752,7 +752,12 @@ def recorded_statements(gateway: ChainGateway, tx_hash: str) -> list[RecordedSta
 def _statements_in(contract: Contract, data: Any) -> list[RecordedStatement]:
     from ledger_service.statements import DECLARE_USE, RECORD_PROCESSING, REGISTER_FLOW, STATEMENTS
 
-    known = {s.fields: s for s in (*STATEMENTS.values(), RECORD_PROCESSING, DECLARE_USE, REGISTER_FLOW)}
+    # The function names which statement it records (PickUp and Delivery have the same fields); a module's
+    # statements are told apart by their fields.
+    by_function = {
+        name: STATEMENTS[t] for t, name in (FUNCTIONS | DISPATCH_PROVEN).items() if t in STATEMENTS
+    }
+    known = {s.fields: s for s in (RECORD_PROCESSING, DECLARE_USE, REGISTER_FLOW)}
     try:
         function, params = contract.decode_function_input(data)
     except ValueError:
@@ -771,8 +776,10 @@ def _statements_in(contract: Contract, data: Any) -> list[RecordedStatement]:
         if item["type"] != "tuple":
             continue
         names = tuple(c["name"] for c in item["components"])
-        statement = next((s for fields, s in known.items() if tuple(n for n, _ in fields) == names), None)
-        if statement is None:
+        statement = by_function.get(function.fn_name) or next(
+            (s for fields, s in known.items() if tuple(n for n, _ in fields) == names), None
+        )
+        if statement is None or tuple(n for n, _ in statement.fields) != names:
             continue
         value = params[item["name"]]
         fields = value if isinstance(value, Mapping) else dict(zip(names, value, strict=True))
