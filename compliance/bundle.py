@@ -112,14 +112,8 @@ def verify(raw: bytes) -> Verification:
     except (KeyError, serialise.BundleFormatError) as error:
         result.problems.append(Problem("bundle", f"malformed: {error}"))
         return result
-    checks: list[Callable[[dict[str, Any], CaseFile], Iterator[Problem]]] = [
-        _statements,
-        _records,
-        _evidence,
-        _documents,
-    ]
-    for check_ in checks:
-        result.problems.extend(check_(bundle, case))
+    result.problems.extend(check_records(bundle, case))
+    result.problems.extend(_documents(bundle, case))
     result.problems.extend(_rerun(bundle, case, bundled_report, result))
     result.checked = {
         "statements": len(bundle.get("statements", [])),
@@ -132,6 +126,15 @@ def verify(raw: bytes) -> Verification:
         ),
     }
     return result
+
+
+def check_records(chain_evidence: dict[str, Any], case: CaseFile) -> list[Problem]:
+    """The case's records against the chain: every statement's digest and signature, every record against
+    the statement it comes from, every piece of evidence against the transactions and blocks. Takes the
+    `chain`, `statements`, `transactions` and `blocks` sections of a bundle (what a verification report's
+    integrity check gathers too, ledger_service.integrity)."""
+    checks: list[Callable[[dict[str, Any], CaseFile], Iterator[Problem]]] = [_statements, _records, _evidence]
+    return [problem for check_ in checks for problem in check_(chain_evidence, case)]
 
 
 def _statements(bundle: dict[str, Any], case: CaseFile) -> Iterator[Problem]:

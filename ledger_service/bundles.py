@@ -48,28 +48,39 @@ def assemble(
         documents=tuple(replace(d, intact=True if d.sha256 in bodies else None) for d in case.documents),
     )
     pack_data = packs.data(pack_id, overrides)
-    evidence_txs = {e.tx_hash for _, e in bundle._all_evidence(case) if e.tx_hash}
-    statements = _statements(gateway, deployment.chain_id, case, sorted(evidence_txs))
-    case = _with_digests(case, statements)
+    case, evidence = chain_evidence(gateway, deployment, case)
     report = evaluate(case, packs.load(pack_id, overrides))
-    tx_hashes = sorted(evidence_txs | {s["tx_hash"] for s in statements})
-    transactions, blocks = bundle_chain_records(gateway, tx_hashes)
     data = {
         "format": bundle.FORMAT,
         "subject": case.subject,
-        "chain": {"chain_id": deployment.chain_id, "contracts": _contracts(deployment)},
+        **evidence,
         "pack": pack_data,
         "case": serialise.encode(case),
         "report": serialise.encode(report),
-        "statements": statements,
-        "transactions": transactions,
-        "blocks": blocks,
         "documents": [
             {"sha256": sha, "media_type": media, "body": base64.b64encode(body).decode()}
             for sha, (media, body) in sorted(bodies.items())
         ],
     }
     return bundle.canonical(data)
+
+
+def chain_evidence(
+    gateway: ChainGateway, deployment: Deployment, case: CaseFile
+) -> tuple[CaseFile, dict[str, Any]]:
+    """What the chain holds for the case's records: the statements they come from (read back from the
+    calldata), the transactions' receipts and their blocks, as a bundle's `chain`, `statements`,
+    `transactions` and `blocks`; and the case with each signature's digest from its statement."""
+    evidence_txs = {e.tx_hash for _, e in bundle._all_evidence(case) if e.tx_hash}
+    statements = _statements(gateway, deployment.chain_id, case, sorted(evidence_txs))
+    tx_hashes = sorted(evidence_txs | {s["tx_hash"] for s in statements})
+    transactions, blocks = bundle_chain_records(gateway, tx_hashes)
+    return _with_digests(case, statements), {
+        "chain": {"chain_id": deployment.chain_id, "contracts": _contracts(deployment)},
+        "statements": statements,
+        "transactions": transactions,
+        "blocks": blocks,
+    }
 
 
 def check_on_chain(reader: ChainReader, data: dict[str, Any]) -> list[Problem]:

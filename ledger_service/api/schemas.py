@@ -1647,6 +1647,13 @@ class PackOut(BaseModel):
     overrides: dict[str, str] = Field(description="Parameter -> value (JSON) set by this deployment")
 
 
+class IntegrityOut(BaseModel):
+    check: str = Field(description="records, documents or contracts")
+    status: str = Field(description="verified, failed or not checked")
+    summary: str
+    problems: list[str] = Field(description="Each difference found (for a regulator; others get the summary)")
+
+
 class VerificationReport(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
@@ -1680,6 +1687,9 @@ class VerificationReport(BaseModel):
     subject: str = Field(description="What was verified")
     verdict: VerdictName = Field(description="The worst verdict of its rules")
     counts: dict[str, int] = Field(description="Rules by verdict")
+    integrity: list[IntegrityOut] = Field(
+        default_factory=list, description="What the verdicts rest on, checked: records, documents, contracts"
+    )
     rules: list[RuleOut]
 
 

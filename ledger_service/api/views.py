@@ -385,18 +385,32 @@ from compliance.verdicts import Report  # noqa: E402
 from ledger_service.api.schemas import (  # noqa: E402
     EvidenceOut,
     FindingOut,
+    IntegrityOut,
     PackOut,
     RuleOut,
     VerificationReport,
 )
+from ledger_service.integrity import Integrity  # noqa: E402
 
 HIDDEN_REASON = "a record of others that you may not see: only its verdict is told"
 
 
-def verification_out(report: Report, hidden: frozenset[str]) -> VerificationReport:
+def verification_out(
+    report: Report, hidden: frozenset[str], checks: list[Integrity], differences: bool
+) -> VerificationReport:
     """The report as the caller may read it: findings about the records in `hidden` tell their verdict
-    only (the lineage graph shows those records' place in the same way)."""
+    only (the lineage graph shows those records' place in the same way); the integrity checks' differences
+    only when `differences`."""
     return VerificationReport(
+        integrity=[
+            IntegrityOut(
+                check=c.check,
+                status=c.status,
+                summary=c.summary,
+                problems=list(c.problems) if differences else [],
+            )
+            for c in checks
+        ],
         pack=PackOut(
             id=report.pack_id,
             version=report.pack_version,

@@ -13,6 +13,7 @@ HERE = Path(__file__).parent
 # DejaVu Sans covers Vietnamese and every other Latin script a legal name may use (Debian: fonts-dejavu-core,
 # in the base image); without it the PDF falls back to a core font and Latin-1.
 DEJAVU = Path("/usr/share/fonts/truetype/dejavu")
+INTEGRITY_COLOURS = {"verified": (22, 120, 60), "failed": (180, 30, 30), "not checked": (160, 60, 0)}
 VERDICT_COLOURS = {
     "PASS": (22, 120, 60),
     "FAIL": (180, 30, 30),
@@ -84,6 +85,16 @@ def pdf(report: VerificationReport) -> bytes:
     doc.style(12, bold=True, colour=VERDICT_COLOURS[report.verdict])
     counts = ", ".join(f"{n} {v}" for v, n in report.counts.items() if n)
     doc.para(f"Verdict: {report.verdict} ({counts})", 8)
+    doc.style(9)
+    for check in report.integrity:
+        colour = INTEGRITY_COLOURS.get(check.status, (0, 0, 0))
+        doc.style(9, bold=True, colour=colour)
+        doc.para(f"Integrity of the {check.check}: {check.status}", 5)
+        doc.style(9)
+        doc.para(check.summary, 5)
+        for problem in check.problems:
+            doc.para(f"- {problem}", 4)
+    doc.ln(3)
 
     doc.style(9)
     with doc.table(col_widths=(30, 100, 22, 28), text_align="LEFT", line_height=5) as table:

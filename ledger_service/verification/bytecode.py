@@ -45,12 +45,18 @@ from ledger_service.chain.gateway import (
     LEDGER_CONTRACT,
     METERED_FLOWS_CONTRACT,
     PROCESSING_CONTRACT,
+    REGULATOR_ACTIONS_CONTRACT,
     ChainGateway,
 )
 from ledger_service.deployment import Deployment
 from ledger_service.settings import REPO_ROOT
 
-DEPLOYED_CONTRACTS = (LEDGER_CONTRACT, PROCESSING_CONTRACT, METERED_FLOWS_CONTRACT)
+DEPLOYED_CONTRACTS = (
+    LEDGER_CONTRACT,
+    PROCESSING_CONTRACT,
+    METERED_FLOWS_CONTRACT,
+    REGULATOR_ACTIONS_CONTRACT,
+)
 CONTRACTS_DIR = "contracts"  # brownie's default project layout
 
 
@@ -275,6 +281,7 @@ def verify_deployment(
         LEDGER_CONTRACT: deployment.ledger,
         PROCESSING_CONTRACT: deployment.processing,
         METERED_FLOWS_CONTRACT: deployment.metered_flows,
+        REGULATOR_ACTIONS_CONTRACT: deployment.regulator_actions,
     }
     results = []
     for name in DEPLOYED_CONTRACTS:

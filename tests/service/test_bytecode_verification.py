@@ -61,6 +61,7 @@ def test_the_deployed_contracts_are_the_source_compiled(client, deployment: Depl
         "SymbiosisLedger": deployment.ledger.address,
         "Processing": deployment.processing.address,
         "MeteredFlows": deployment.metered_flows.address,
+        "RegulatorActions": deployment.regulator_actions.address,
     }
     head = subprocess.run(["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"], capture_output=True, text=True)
     pinned = json.loads((REPO_ROOT / "package.json").read_text())["dependencies"]["solc"]
@@ -75,11 +76,12 @@ def test_the_deployed_contracts_are_the_source_compiled(client, deployment: Depl
         assert hashlib.sha256(listing.stdout).hexdigest() == c["sources_sha256"]
     assert "contracts/custody/Transfers.sol" in contracts["SymbiosisLedger"]["source_files"]
     assert "contracts/custody/Transfers.sol" not in contracts["MeteredFlows"]["source_files"]
-    # The immutables the constructors fixed tie the three contracts together.
+    # The immutables the constructors fixed tie the contracts together.
     ledger, processing = deployment.ledger.address, deployment.processing.address
     assert contracts["SymbiosisLedger"]["immutables"]["Lots.processing"] == processing
     assert contracts["Processing"]["immutables"]["Processing.ledger"] == ledger
     assert contracts["MeteredFlows"]["immutables"]["MeteredFlows._registry"] == ledger
+    assert ledger in contracts["RegulatorActions"]["immutables"].values()
     assert contracts["Processing"]["immutables"]["EIP712._cachedThis"] == processing
 
 
@@ -91,6 +93,7 @@ def test_the_cli_prints_one_line_per_verified_contract(settings: Settings, deplo
         ["SymbiosisLedger", deployment.ledger.address, "verified:"],
         ["Processing", deployment.processing.address, "verified:"],
         ["MeteredFlows", deployment.metered_flows.address, "verified:"],
+        ["RegulatorActions", deployment.regulator_actions.address, "verified:"],
     ]
     assert all("source commit " in line and "sources sha256 " in line for line in lines)
 

@@ -8,16 +8,20 @@ page, a PDF and from the CLI.
 
 import io
 import json
+import subprocess
 import uuid
 
 import pytest
 from parties import Party, dispatch, ensure_waste_code, register, register_lot, register_permit, sign_in
 from pypdf import PdfReader
+from sqlalchemy import update
 from typer.testing import CliRunner
 from workflows import keystore_of, receive, served
 
 from compliance import packs
 from ledger_service.cli import app as cli_app
+from ledger_service.db.models import Transfer
+from ledger_service.settings import REPO_ROOT
 
 GEN_RULES = {"GEN-CHAIN-01", "GEN-CHAIN-02", "GEN-SIG-01", "GEN-PERMIT-02"}
 
@@ -222,6 +226,45 @@ def test_the_report_as_a_page_and_as_a_pdf(client, world):
     for rule, verdict in verdicts:
         assert f"{rule}: " in text and f"Verdict {verdict};" in text
     assert world["revoked_permit"] in text
+    # The integrity checks head both, as in the JSON.
+    for check in report["integrity"]:
+        assert (
+            check["summary"] in page.text and f"Integrity of the {check['check']}: {check['status']}" in text
+        )
+
+
+def test_every_report_says_its_records_documents_and_contracts_are_intact(client, world):
+    report = verify(client, world, f"lots/{world['transfers']['t1']}").json()
+    checks = {c["check"]: c for c in report["integrity"]}
+    assert {name: c["status"] for name, c in checks.items()} == {
+        "records": "verified",
+        "documents": "verified",
+        "contracts": "verified",
+    }
+    assert "signed statements they come from, every signature re-verified" in checks["records"]["summary"]
+    head = subprocess.run(["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"], capture_output=True, text=True)
+    assert checks["contracts"]["summary"].startswith(
+        f"contracts verified against source commit {head.stdout.strip()}"
+    )
+
+
+def test_a_read_model_row_that_is_not_what_was_signed_fails_the_records_check(client, world):
+    t2 = world["transfers"]["t2"]
+    sessions = client.app.state.runtime.sessions
+    with sessions.begin() as session:
+        session.execute(update(Transfer).where(Transfer.id == t2).values(quantity=650))
+    try:
+        report = verify(client, world, f"transfers/{t2}").json()
+        records = next(c for c in report["integrity"] if c["check"] == "records")
+        assert records["status"] == "failed"
+        assert any(p.endswith(".quantity: 650, but the shipper signed 600") for p in records["problems"])
+        # The disposer may verify its transfer: it learns the records fail, not what another party's say.
+        as_disposer = verify(client, world, f"transfers/{t2}", as_="D").json()
+        records = next(c for c in as_disposer["integrity"] if c["check"] == "records")
+        assert (records["status"], records["problems"]) == ("failed", [])
+    finally:
+        with sessions.begin() as session:
+            session.execute(update(Transfer).where(Transfer.id == t2).values(quantity=600))
 
 
 def test_bad_options_are_named(client, world):

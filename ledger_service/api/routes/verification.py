@@ -23,6 +23,7 @@ from compliance import packs
 from ledger_service import rendering
 from ledger_service.api.deps import SIGNED_IN, CurrentParty, Party, RuntimeDep, SessionDep
 from ledger_service.api.errors import ApiError
+from ledger_service.api.routes.documents import Store
 from ledger_service.api.routes.lots import visible_lot
 from ledger_service.api.routes.transfers import visible_transfer
 from ledger_service.api.schemas import (
@@ -46,7 +47,10 @@ from ledger_service.casefiles import (
     transfer_case,
 )
 from ledger_service.db.models import Participant
+from ledger_service.documents.store import DocumentStore
+from ledger_service.integrity import integrity
 from ledger_service.roles import Role
+from ledger_service.runtime import Runtime
 from ledger_service.search import Period, period
 from ledger_service.verification.bytecode import SourceError, compile_tree, verify_deployment
 
@@ -85,11 +89,14 @@ class Options:
     pack: packs.Pack
     format: str
     evaluation_date: datetime | None
+    runtime: Runtime
+    store: DocumentStore
 
 
 def options(
     request: Request,
     runtime: RuntimeDep,
+    store: Store,
     pack: Annotated[
         PackId | None,
         Query(description="The rule pack (default: the deployment's, SYMLEDGER_COMPLIANCE_PACK)"),
@@ -111,7 +118,7 @@ def options(
     accept = request.headers.get("accept", "")
     negotiated = "html" if "text/html" in accept else "pdf" if "application/pdf" in accept else "json"
     when = at if at is None or at.tzinfo else at.replace(tzinfo=UTC)
-    return Options(loaded, format_ or negotiated, when)
+    return Options(loaded, format_ or negotiated, when, runtime, store)
 
 
 def verification_period(
@@ -213,7 +220,11 @@ def _sees_firm(party: Party, firm: Participant) -> bool:
 
 
 def _answer(session: SessionDep, party: Party, case: Case, how: Options, name: str) -> Response:
-    report = verification_out(evaluate(case, how.pack), hidden_from(session, party, case.judged))
+    checks = integrity(how.runtime, how.store, case.file)
+    # The differences name records; a regulator reads them, others their summary (records may be others').
+    report = verification_out(
+        evaluate(case, how.pack), hidden_from(session, party, case.judged), checks, party.has(Role.REGULATOR)
+    )
     headers = {"X-Verdict": report.verdict}
     if how.format == "html":
         return HTMLResponse(rendering.html(report), headers=headers)
