@@ -4,13 +4,19 @@ from collections import defaultdict
 from collections.abc import Iterator
 from datetime import datetime
 
-from compliance.casefile import CaseFile, Certificate, Evidence, Permit, Transfer
+from compliance.casefile import CaseFile, Certificate, Evidence, Permit, Signature, Transfer
 from compliance.engine import Judge, check
 from compliance.verdicts import Finding
 
 ENVIRONMENTAL_PERMIT = "environmental_permit"
 TRANSPORT_LICENCE = "hazardous_waste_transport_licence"
 ZERO = "0x" + "00" * 32
+
+
+def custody_order(s: Signature) -> tuple[datetime, int, int]:
+    """Statements in the order the chain recorded them: several can share a block time, and within one
+    block the order is the log's."""
+    return (s.recorded_at, s.evidence.block or 0, s.evidence.log_index or 0)
 
 
 def subject(transfer: Transfer) -> str:
@@ -146,10 +152,7 @@ def signatures_bound_and_in_order(case: CaseFile, judge: Judge) -> Iterator[Find
     for t in case.transfers:
         if t.return_of is not None:
             continue  # a return is the rejection the receiver signed; its receipt is judged like any other
-        # Several steps can share a block time: within one, the chain's order is the block's and the log's.
-        signed = sorted(
-            t.signatures, key=lambda s: (s.recorded_at, s.evidence.block or 0, s.evidence.log_index or 0)
-        )
+        signed = sorted(t.signatures, key=custody_order)
         if not any(s.statement == "Dispatch" for s in signed):
             yield judge.inconclusive(
                 subject(t), "the shipper's signed dispatch is not in the case file", t.evidence

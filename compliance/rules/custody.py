@@ -8,7 +8,7 @@ from datetime import datetime
 
 from compliance.casefile import CaseFile, Certificate, Correction, Signature, Transfer, WasteCode
 from compliance.engine import Judge, check
-from compliance.rules.common import ZERO, day, subject
+from compliance.rules.common import ZERO, custody_order, day, subject
 from compliance.verdicts import Finding
 
 TransferCheck = Callable[[CaseFile, Judge, Transfer, WasteCode], Finding]
@@ -17,7 +17,7 @@ TransferCheck = Callable[[CaseFile, Judge, Transfer, WasteCode], Finding]
 def signature(t: Transfer, statement: str, party: str | None = None) -> Signature | None:
     """The first `statement` signed on `t` (by `party`, if named)."""
     signed = [s for s in t.signatures if s.statement == statement and party in (None, s.party)]
-    return min(signed, key=lambda s: (s.recorded_at, s.evidence), default=None)
+    return min(signed, key=custody_order, default=None)
 
 
 def acceptance(t: Transfer) -> Signature | None:

@@ -28,7 +28,7 @@ from compliance.casefile import (
     WasteCode,
 )
 from compliance.engine import Check, Judge, check
-from compliance.rules.common import ENVIRONMENTAL_PERMIT, ZERO, day, subject, why_invalid
+from compliance.rules.common import ENVIRONMENTAL_PERMIT, ZERO, custody_order, day, subject, why_invalid
 from compliance.verdicts import Finding
 
 SCHEME = "VN-TT02-2022"  # the list of Circular 02/2022/TT-BTNMT Annex III, as the ledger's catalogue names it
@@ -702,7 +702,7 @@ def vehicles_tracked(case: CaseFile, judge: Judge, t: Transfer, code: WasteCode)
 def signature(t: Transfer, party: str, *statements: str) -> Signature | None:
     signed = sorted(
         (s for s in t.signatures if s.party == party and s.statement in statements),
-        key=lambda s: (s.recorded_at, s.digest),
+        key=custody_order,
     )
     return signed[0] if signed else None
 

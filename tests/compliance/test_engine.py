@@ -179,3 +179,26 @@ def test_a_verdict_never_depends_on_record_order_nor_on_an_unrelated_transfer(or
     widened = evaluate(case((*records, unrelated), (generated_lot(),)), pack)
     for before, after in zip(baseline.rules, widened.rules, strict=True):
         assert set(before.findings) <= set(after.findings), before.rule_id
+
+
+def test_statements_in_one_block_are_in_the_logs_order():
+    # A dispatch and a receipt recorded in the same block, the receipt's transaction hash sorting first: the
+    # chain's order is the log's, so custody is in order.
+    good = transfer(1)
+    dispatch, receipt = good.signatures
+    same_block = replace(
+        good,
+        signatures=(
+            replace(
+                dispatch,
+                evidence=replace(dispatch.evidence, tx_hash="0x" + "ff" * 32, block=200, log_index=0),
+            ),
+            replace(
+                receipt,
+                recorded_at=dispatch.recorded_at,
+                evidence=replace(receipt.evidence, tx_hash="0x" + "00" * 32, block=200, log_index=3),
+            ),
+        ),
+    )
+    report = evaluate(case((same_block,)), packs.load("VN"))
+    assert rule(report, "GEN-SIG-01").verdict is Verdict.PASS
