@@ -14,6 +14,8 @@ import base64
 from dataclasses import replace
 from typing import Any
 
+from eth_utils import keccak
+
 from compliance import bundle, packs, serialise
 from compliance.bundle import Problem
 from compliance.casefile import CaseFile, Signature
@@ -137,6 +139,68 @@ def _with_digests(case: CaseFile, statements: list[dict[str, Any]]) -> CaseFile:
             replace(t, signatures=tuple(fill(t.id, s) for s in t.signatures)) for t in case.transfers
         ),
     )
+
+
+# The ledger's events that undo an authorisation, by the signature their first topic hashes: what a bundle
+# might leave out to make a permit, a certificate or a participant look in good standing.
+PERMIT_REVOKED = "PermitRevoked(bytes32,address,string)"
+CERTIFICATE_REVOKED = "CertificateRevoked(bytes32,bytes32,address,string)"
+PARTICIPANT_SUSPENDED = "ParticipantSuspended(address,address,string)"
+PARTICIPANT_REINSTATED = "ParticipantReinstated(address,address,string)"
+
+
+def check_complete(reader: ChainReader, data: dict[str, Any]) -> list[Problem]:
+    """What the bundle may have left out: a revocation of one of its permits or certificates, or a
+    suspension of one of its parties, recorded on chain by the report's evaluation date."""
+    try:
+        case = serialise.case_file(data["case"])
+        ledger = data["chain"]["contracts"]["SymbiosisLedger"]
+    except (KeyError, serialise.BundleFormatError):
+        return []  # the offline check has named it
+    horizon = int(case.evaluation_date.timestamp())
+    times: dict[int, int] = {}
+
+    def recorded(signature: str, key: str) -> list[dict[str, Any]]:
+        logs = reader.logs(ledger, ["0x" + keccak(text=signature).hex(), key])
+        for log in logs:
+            if log["block_number"] not in times:
+                times[log["block_number"]] = int(
+                    (reader.block(log["block_number"]) or {}).get("timestamp", 0)
+                )
+        return [log for log in logs if times[log["block_number"]] <= horizon]
+
+    problems = []
+    for name, signature in (("permits", PERMIT_REVOKED), ("certificates", CERTIFICATE_REVOKED)):
+        for i, record in enumerate(getattr(case, name)):
+            for log in recorded(signature, record.id):
+                if record.revocation is None or record.revocation.tx_hash != log["tx_hash"]:
+                    problems.append(
+                        Problem(
+                            f"case.{name}[{i}]",
+                            f"revoked on chain in transaction {log['tx_hash']} (block {log['block_number']}), "
+                            "which the bundle leaves out",
+                        )
+                    )
+    for i, party in enumerate(case.parties):
+        topic = "0x" + party.address.lower().removeprefix("0x").rjust(64, "0")
+        changes = sorted(
+            [
+                (log["block_number"], log["log_index"], "suspended")
+                for log in recorded(PARTICIPANT_SUSPENDED, topic)
+            ]
+            + [
+                (log["block_number"], log["log_index"], "active")
+                for log in recorded(PARTICIPANT_REINSTATED, topic)
+            ]
+        )
+        if changes and changes[-1][2] != party.status:
+            problems.append(
+                Problem(
+                    f"case.parties[{i}].status",
+                    f"{party.status}, but the chain has it {changes[-1][2]} since block {changes[-1][0]}",
+                )
+            )
+    return problems
 
 
 def _contracts(deployment: Deployment) -> dict[str, str]:

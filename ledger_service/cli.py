@@ -1884,7 +1884,7 @@ def verify_bundle(
     its signed statement, the documents, a re-run of the rules; with --rpc, each transaction on chain. One
     line per problem; exit code 1 if there is any."""
     from compliance import bundle
-    from ledger_service.bundles import check_on_chain
+    from ledger_service.bundles import check_complete, check_on_chain
     from ledger_service.chain.gateway import ChainReader, NodeUnavailable
 
     raw = file.read_bytes()
@@ -1892,7 +1892,8 @@ def verify_bundle(
     problems = list(result.problems)
     if rpc is not None and result.report is not None:
         try:
-            problems += check_on_chain(ChainReader(rpc), json.loads(raw))
+            reader, data = ChainReader(rpc), json.loads(raw)
+            problems += check_on_chain(reader, data) + check_complete(reader, data)
         except NodeUnavailable as exc:
             fail(f"--rpc: the node at {rpc} does not answer: {exc}")
     for problem in problems:

@@ -817,6 +817,28 @@ class ChainReader:
             return None
         return block_record(block)
 
+    def logs(self, address: str, topics: list[str]) -> list[dict[str, Any]]:
+        """Every log of `address` whose first topics are `topics`, from the first block, with its block."""
+        found = ChainGateway._call(
+            lambda: self.w3.eth.get_logs(
+                {
+                    "address": to_checksum_address(address),
+                    "topics": topics,
+                    "fromBlock": 0,
+                    "toBlock": "latest",
+                }
+            )
+        )
+        return [
+            {
+                "tx_hash": "0x" + bytes(log["transactionHash"]).hex(),
+                "block_number": int(log["blockNumber"]),
+                "log_index": int(log["logIndex"]),
+                "topics": ["0x" + bytes(t).hex() for t in log["topics"]],
+            }
+            for log in found
+        ]
+
 
 def transaction_record(receipt: Mapping[str, Any]) -> dict[str, Any]:
     return {

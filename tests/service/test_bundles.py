@@ -10,12 +10,21 @@ import hashlib
 import json
 
 import pytest
+from eth_utils import event_abi_to_log_topic, keccak
 from parties import Party, dispatch, ensure_waste_code, register, register_lot, register_permit, sign_in
 from typer.testing import CliRunner
 from workflows import keystore_of, receive, served
 
-from compliance import bundle
+from compliance import bundle, packs, serialise
+from compliance.engine import evaluate
+from ledger_service.bundles import (
+    CERTIFICATE_REVOKED,
+    PARTICIPANT_REINSTATED,
+    PARTICIPANT_SUSPENDED,
+    PERMIT_REVOKED,
+)
 from ledger_service.cli import app as cli_app
+from ledger_service.settings import REPO_ROOT
 
 TICKET = b"%PDF-1.7\n% weighbridge ticket: gross 31,240 kg, tare 12,640 kg\n%%EOF\n"
 
@@ -167,3 +176,28 @@ def test_cli_takes_a_bundle_and_checks_it(client, regulator, world, tmp_path):
     checked = CliRunner().invoke(cli_app, ["verify-bundle", str(path)])
     assert checked.exit_code == 0, checked.output
     assert "pack EU" in checked.output and f"transfer {world['t2']}" in checked.output
+
+
+def test_the_events_a_bundle_may_leave_out_are_the_ledgers():
+    abi = json.loads((REPO_ROOT / "build" / "contracts" / "SymbiosisLedger.json").read_text())["abi"]
+    topics = {"0x" + event_abi_to_log_topic(e).hex() for e in abi if e["type"] == "event"}
+    for signature in (PERMIT_REVOKED, CERTIFICATE_REVOKED, PARTICIPANT_SUSPENDED, PARTICIPANT_REINSTATED):
+        assert "0x" + keccak(text=signature).hex() in topics, signature
+
+
+def test_a_revocation_left_out_is_caught_with_the_node(client, world, tmp_path, anvil):
+    # A forger drops the permit's revocation and re-runs the pack: the bundle is consistent offline; the node
+    # still has the revocation.
+    data = json.loads(client.get(f"/verification/transfers/{world['t2']}/bundle").content)
+    (j,) = [n for n, p in enumerate(data["case"]["permits"]) if p["revoked_at"]]
+    data["case"]["permits"][j].update(revoked_at=None, revocation=None)
+    data["statements"] = [s for s in data["statements"] if s["typed_data"]["primaryType"] != "RevokePermit"]
+    forged = evaluate(serialise.case_file(data["case"]), packs.from_data(data["pack"]))
+    data["report"] = serialise.encode(forged)
+    path = tmp_path / "forged.json"
+    path.write_bytes(bundle.canonical(data))
+    assert bundle.verify(path.read_bytes()).ok
+    result = CliRunner().invoke(cli_app, ["verify-bundle", str(path), "--rpc", anvil])
+    assert result.exit_code == 1
+    assert f"FAIL case.permits[{j}]: revoked on chain in transaction 0x" in result.output
+    assert "which the bundle leaves out" in result.output
