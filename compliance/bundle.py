@@ -11,7 +11,8 @@ that recorded them (status, block, logs) and their blocks' headers, and optional
 - every record of the case file matches the signed statement it comes from, field by field;
 - every piece of evidence names a transaction of the bundle that succeeded, in a block of the bundle, with
   a log at that index;
-- every document body hashes to its SHA-256;
+- every document body hashes to its SHA-256, and a certificate's results are those its results document
+  (carried in the bundle) holds;
 - the pack's content hash is the report's, and re-running the pack over the case file gives the report.
 Each failure names exactly what failed ("case.transfers[3].quantity: 12301, the shipper signed 12300").
 Whether the transactions are on the chain is checked with a node (ledger_service.bundles, --rpc).
@@ -33,6 +34,7 @@ from compliance import packs, serialise
 from compliance.casefile import PERMIT_KINDS, ROLES, CaseFile, Evidence
 from compliance.engine import evaluate
 from compliance.operations import operations_mask
+from compliance.results import read_results
 from compliance.verdicts import Report
 
 FORMAT = "symbiosis-ledger/evidence-bundle/1"
@@ -114,6 +116,7 @@ def verify(raw: bytes) -> Verification:
         return result
     result.problems.extend(check_records(bundle, case))
     result.problems.extend(_documents(bundle, case))
+    result.problems.extend(_results(bundle, case))
     result.problems.extend(_rerun(bundle, case, bundled_report, result))
     result.checked = {
         "statements": len(bundle.get("statements", [])),
@@ -571,6 +574,24 @@ def _documents(bundle: dict[str, Any], case: CaseFile) -> Iterator[Problem]:
         actual = "0x" + hashlib.sha256(body).hexdigest()
         if actual != d.get("sha256"):
             yield Problem(f"documents[{i}]", f"its body hashes to {actual}, not {d.get('sha256')}")
+
+
+def _results(bundle: dict[str, Any], case: CaseFile) -> Iterator[Problem]:
+    bodies = {d.get("sha256"): d.get("body", "") for d in bundle.get("documents", [])}
+    for i, c in enumerate(case.certificates):
+        if c.results is None:
+            continue
+        where = f"case.certificates[{i}].results"
+        if c.results_hash not in bodies:
+            yield Problem(where, f"the bundle does not carry their results document {c.results_hash}")
+            continue
+        try:
+            held = read_results(base64.b64decode(bodies[c.results_hash], validate=True))
+        except ValueError as error:  # not base64, or ResultsUnreadable
+            yield Problem(where, f"their results document {c.results_hash} is unreadable: {error}")
+            continue
+        if held != c.results:
+            yield Problem(where, f"{dict(c.results)}, but the results document holds {dict(held)}")
 
 
 def _rerun(

@@ -40,10 +40,14 @@ def assemble(
     pack_id: str,
     overrides: dict[str, Any] | None = None,
     store: DocumentStore | None = None,
+    documents: bool = False,
 ) -> bytes:
-    """The bundle of `case` judged under pack `pack_id`, in canonical JSON; with the documents' bodies when
-    `store` is given (each read checked against its hash)."""
-    bodies = _bodies(case, store) if store is not None else {}
+    """The bundle of `case` judged under pack `pack_id`, in canonical JSON. It carries the body of every
+    results document whose results the case file holds (the verdicts rest on them, and the verifier reads
+    them again), and with `documents` every body `store` holds (each read checked against its hash)."""
+    results = {c.results_hash for c in case.certificates if c.results is not None}
+    wanted = {d.sha256 for d in case.documents if d.stored and (documents or d.sha256 in results)}
+    bodies = _bodies(case, store, wanted) if store is not None else {}
     # The verifier can see a document is intact only with its body: say exactly that in the case file.
     case = replace(
         case,
@@ -295,10 +299,10 @@ class _Relevance:
         return False
 
 
-def _bodies(case: CaseFile, store: DocumentStore) -> dict[str, tuple[str | None, bytes]]:
+def _bodies(case: CaseFile, store: DocumentStore, wanted: set[str]) -> dict[str, tuple[str | None, bytes]]:
     bodies = {}
     for d in case.documents:
-        if not d.stored:
+        if d.sha256 not in wanted:
             continue
         try:
             bodies[d.sha256] = (d.media_type, store.read(d.sha256))

@@ -27,10 +27,12 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from compliance import casefile as cf
 from compliance.engine import evaluate as evaluate_case
 from compliance.packs import Pack
+from compliance.results import Results, ResultsUnreadable, read_results
 from compliance.verdicts import Finding, Report, Verdict, worst
 from ledger_service.access import lots_visible_to, processings_visible_to, transfers_visible_to
 from ledger_service.api.deps import Party
 from ledger_service.db import models as m
+from ledger_service.documents.crypto import DocumentUnreadable
 from ledger_service.lineage import CHUNK, LOT, PROCESSING, traverse
 from ledger_service.roles import PermitKind, Role
 from ledger_service.search import Period
@@ -99,6 +101,27 @@ def evaluate(case: Case, pack: Pack) -> Report:
         )
         rules.append(replace(rule, findings=findings, verdict=worst([f.verdict for f in findings])))
     return replace(report, rules=tuple(rules))
+
+
+def with_results(case: Case, read: Callable[[str], bytes]) -> Case:
+    """The case with each certificate's analysis results, read (`read`: a document's body by hash, checked
+    against it) from its results document where the store holds it. A results document that cannot be read
+    or is not one leaves the results unknown: the rules needing them say so, and the report's integrity
+    section names a body that no longer matches its hash."""
+    held = {d.sha256 for d in case.file.documents if d.stored}
+    certificates = []
+    for c in case.file.certificates:
+        certificates.append(replace(c, results=_results(c, held, read)))
+    return replace(case, file=replace(case.file, certificates=tuple(certificates)))
+
+
+def _results(c: cf.Certificate, held: set[str], read: Callable[[str], bytes]) -> Results | None:
+    if c.results_hash not in held:
+        return None
+    try:
+        return read_results(read(c.results_hash))
+    except (DocumentUnreadable, ResultsUnreadable):
+        return None
 
 
 # --- the four kinds of case ------------------------------------------------------------------------------

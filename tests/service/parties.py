@@ -170,7 +170,7 @@ def accredited_lab(client: TestClient, regulator: Party) -> Party:
     return lab
 
 
-def certify(client: TestClient, lab: Party, lot_id: str, valid_days: int = 180) -> dict:
+def certify(client: TestClient, lab: Party, lot_id: str, valid_days: int = 180, **overrides: Any) -> dict:
     terms = {
         "lab": lab.address,
         "lot_id": lot_id,
@@ -178,6 +178,7 @@ def certify(client: TestClient, lab: Party, lot_id: str, valid_days: int = 180) 
         "document_hash": "0x" + "c1" * 32,
         "results_hash": "0x" + "c2" * 32,
         "valid_until": (datetime.now(UTC) + timedelta(days=valid_days)).isoformat(),
+        **overrides,
     }
     return signed_submit(client, lab, "/certificates/prepare", terms, "/certificates")
 

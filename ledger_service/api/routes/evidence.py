@@ -17,7 +17,8 @@ from ledger_service.api.routes.lots import visible_lot
 from ledger_service.api.routes.transfers import visible_transfer
 from ledger_service.api.routes.verification import PackId
 from ledger_service.bundles import assemble
-from ledger_service.casefiles import LineageTooLarge, lot_case, transfer_case
+from ledger_service.casefiles import Case, LineageTooLarge, lot_case, transfer_case, with_results
+from ledger_service.documents.store import DocumentStore
 from ledger_service.roles import Role
 from ledger_service.runtime import Runtime
 
@@ -44,7 +45,7 @@ def lot_bundle(
         case = lot_case(session, lot, runtime.settings.verification_max_records)
     except LineageTooLarge as exc:
         raise ApiError(422, "lineage_too_large", str(exc), ["path", "lot_id"]) from exc
-    return _bundle(runtime, case.file, pack, store if documents else None, f"lot-{lot_id}")
+    return _bundle(runtime, case, pack, store, documents, f"lot-{lot_id}")
 
 
 @router.get("/transfers/{transfer_id}/bundle", operation_id="transfer_evidence_bundle", responses=BUNDLE)
@@ -61,7 +62,7 @@ def transfer_bundle(
     _require_regulator(party)
     transfer = visible_transfer(session, party, transfer_id)
     case = transfer_case(session, transfer)
-    return _bundle(runtime, case.file, pack, store if documents else None, f"transfer-{transfer_id}")
+    return _bundle(runtime, case, pack, store, documents, f"transfer-{transfer_id}")
 
 
 def _require_regulator(party: Party) -> None:
@@ -74,16 +75,19 @@ def _require_regulator(party: Party) -> None:
         )
 
 
-def _bundle(runtime: Runtime, case, pack: str | None, store, name: str) -> Response:  # type: ignore[no-untyped-def]
+def _bundle(
+    runtime: Runtime, case: Case, pack: str | None, store: DocumentStore, documents: bool, name: str
+) -> Response:
     pack_id = (pack or runtime.settings.compliance_pack).upper()
     # A node that does not answer gives the app's 503 with Retry-After (ledger_service.api.errors).
     raw = assemble(
         runtime.gateway,
         runtime.deployment,
-        case,
+        with_results(case, store.read).file,
         pack_id,
         runtime.settings.compliance_overrides.get(pack_id),
         store,
+        documents,
     )
     return Response(
         raw,

@@ -45,6 +45,7 @@ from ledger_service.casefiles import (
     lot_case,
     park_case,
     transfer_case,
+    with_results,
 )
 from ledger_service.db.models import Participant
 from ledger_service.documents.store import DocumentStore
@@ -220,6 +221,7 @@ def _sees_firm(party: Party, firm: Participant) -> bool:
 
 
 def _answer(session: SessionDep, party: Party, case: Case, how: Options, name: str) -> Response:
+    case = with_results(case, how.store.read)
     checks = integrity(how.runtime, how.store, case.file)
     # The differences name records; a regulator reads them, others their summary (records may be others').
     report = verification_out(
