@@ -8,7 +8,8 @@ that recorded them (status, block, logs) and their blocks' headers, and optional
 - the file is canonical JSON (sorted keys, no spaces), so no byte can change outside a checked value;
 - every statement's digest is recomputed and its signature recovers to its named signer, on this chain and
   contract (a statement signed for another chain or contract is refused);
-- every record of the case file matches the signed statement it comes from, field by field;
+- every record of the case file matches the signed statement it comes from, field by field (a processing's
+  inputs, outputs and grams, a final use's lot and quantity included);
 - every piece of evidence names a transaction of the bundle that succeeded, in a block of the bundle, with
   a log at that index;
 - every document body hashes to its SHA-256, and a certificate's results are those its results document
@@ -125,7 +126,16 @@ def verify(raw: bytes) -> Verification:
         "documents": len(bundle.get("documents", [])),
         "records": sum(
             len(getattr(case, f))
-            for f in ("parties", "codes", "permits", "lots", "certificates", "transfers", "processings")
+            for f in (
+                "parties",
+                "codes",
+                "permits",
+                "lots",
+                "certificates",
+                "transfers",
+                "processings",
+                "uses",
+            )
         ),
     }
     return result
@@ -216,6 +226,17 @@ def _records(bundle: dict[str, Any], case: CaseFile) -> Iterator[Problem]:
         for name, recorded, signed in pairs:
             if _norm(recorded) != _norm(signed):
                 yield Problem(f"{where}.{name}", f"{_show(recorded)}, but {who} signed {_show(signed)}")
+
+    def signed_as(
+        where: str, record: Any, noun: str, who: str, fields: Callable[[Any, dict[str, Any]], list[Any]]
+    ) -> Iterator[Problem]:
+        """A record whose id is the digest of the statement it comes from, against that statement."""
+        statement = by_digest.get(record.id)
+        if statement is None:
+            yield Problem(where, f"no signed statement in the bundle has the {noun}'s id {record.id}")
+            return
+        yield from attested(where, record.evidence, statement)
+        yield from compare(where, fields(record, statement["typed_data"]["message"]), who)
 
     for i, t in enumerate(case.transfers):
         where = f"case.transfers[{i}]"
@@ -322,23 +343,18 @@ def _records(bundle: dict[str, Any], case: CaseFile) -> Iterator[Problem]:
             "the generator",
         )
     for i, c in enumerate(case.certificates):
-        where = f"case.certificates[{i}]"
-        statement = by_digest.get(c.id)
-        if statement is None:
-            yield Problem(where, f"no signed statement in the bundle has the certificate's id {c.id}")
-            continue
-        m = statement["typed_data"]["message"]
-        yield from attested(where, c.evidence, statement)
-        yield from compare(
-            where,
-            [
+        yield from signed_as(
+            f"case.certificates[{i}]",
+            c,
+            "certificate",
+            "the lab",
+            lambda c, m: [
                 ("lab", c.lab, m.get("lab")),
                 ("lot_id", c.lot_id, m.get("lotId")),
                 ("document_hash", c.document_hash, m.get("documentHash")),
                 ("results_hash", c.results_hash, m.get("resultsHash")),
                 ("valid_until", int(c.valid_until.timestamp()), m.get("validUntil")),
             ],
-            "the lab",
         )
     permits = {m.get("permitNumber"): m for m in by_type.get("RegisterPermit", [])}
     for i, p in enumerate(case.permits):
@@ -375,6 +391,22 @@ def _records(bundle: dict[str, Any], case: CaseFile) -> Iterator[Problem]:
             yield Problem(f"{where}.revocation", f"no signed {primary} of {record.id} is in the bundle")
         else:
             yield from attested(where, record.revocation, wrapper[id(signed[0])], "revocation")
+    for i, p in enumerate(case.processings):
+        yield from _processing(f"case.processings[{i}]", p, by_digest, attested, compare)
+    for i, u in enumerate(case.uses):
+        yield from signed_as(
+            f"case.uses[{i}]",
+            u,
+            "use",
+            "the holder",
+            lambda u, m: [
+                ("holder", u.holder, m.get("holder")),
+                ("lot_id", u.lot_id, m.get("lotId")),
+                ("quantity", u.quantity, m.get("quantity")),
+                ("use", u.use, m.get("use")),
+                ("document_hash", u.document_hash, m.get("documentHash")),
+            ],
+        )
     registrations = {str(m.get("participant")).lower(): m for m in by_type.get("RegisterParticipant", [])}
     for i, party in enumerate(case.parties):
         where = f"case.parties[{i}]"
@@ -419,6 +451,61 @@ def _records(bundle: dict[str, Any], case: CaseFile) -> Iterator[Problem]:
             ],
             "the regulator",
         )
+
+
+OUTPUT_KINDS = {1: "product", 2: "by_product", 3: "residue"}  # Processing.OutputKind
+
+
+def _processing(where, p, by_digest, attested, compare) -> Iterator[Problem]:  # type: ignore[no-untyped-def]
+    """A processing against the RecordProcessing its processor signed: every input and output, the grams
+    its mass balance is judged on, and its record."""
+    statement = by_digest.get(p.id)
+    if statement is None:
+        yield Problem(where, f"no signed statement in the bundle has the processing's id {p.id}")
+        return
+    m = statement["typed_data"]["message"]
+    inputs, outputs = m.get("inputs", []), m.get("outputs", [])
+    external = sum(_as_int(e.get("grams")) for e in m.get("externalInputs", []))
+    yield from attested(where, p.evidence, statement)
+    yield from compare(
+        where,
+        [
+            ("processor", p.processor, m.get("processor")),
+            (
+                "inputs",
+                [[x.lot_id, x.quantity, x.code_key] for x in p.inputs],
+                [[x.get("lotId"), x.get("quantity"), x.get("codeKey")] for x in inputs],
+            ),
+            (
+                "outputs",
+                [[o.lot_id, o.kind, o.quantity, o.code_key] for o in p.outputs],
+                [
+                    [
+                        # An output's lot id is keccak256(abi.encode(processingId, index)).
+                        "0x" + keccak(bytes.fromhex(p.id[2:]) + j.to_bytes(32, "big")).hex(),
+                        OUTPUT_KINDS.get(_as_int(o.get("kind"))),
+                        o.get("quantity"),
+                        o.get("codeKey"),
+                    ]
+                    for j, o in enumerate(outputs)
+                ],
+            ),
+            ("external_grams", p.external_grams, external),
+            (
+                "input_grams",
+                p.input_grams,
+                external + sum(_as_int(x.get("quantity")) * _as_int(x.get("gramsPerUnit")) for x in inputs),
+            ),
+            (
+                "output_grams",
+                p.output_grams,
+                sum(_as_int(o.get("quantity")) * _as_int(o.get("gramsPerUnit")) for o in outputs),
+            ),
+            ("loss_grams", p.loss_grams, m.get("lossGrams")),
+            ("evidence.document_hash", p.evidence.document_hash, m.get("documentHash")),
+        ],
+        "the processor",
+    )
 
 
 def _signed_status(t: Any, by_type: dict[str, list[dict[str, Any]]]) -> str:
@@ -523,6 +610,8 @@ def _timed(case: CaseFile) -> Iterator[tuple[str, datetime, Evidence]]:
                 yield f"case.{name}[{i}].revoked_at", record.revoked_at, record.revocation
     for i, p in enumerate(case.processings):
         yield f"case.processings[{i}].recorded_at", p.recorded_at, p.evidence
+    for i, u in enumerate(case.uses):
+        yield f"case.uses[{i}].used_at", u.used_at, u.evidence
     for i, t in enumerate(case.transfers):
         yield f"case.transfers[{i}].dispatched_at", t.dispatched_at, t.evidence
         for j, sig in enumerate(t.signatures):
@@ -539,7 +628,7 @@ def _utc(timestamp: Any) -> str:
 
 
 def _all_evidence(case: CaseFile) -> Iterator[tuple[str, Evidence]]:
-    for name in ("parties", "codes", "permits", "lots", "certificates", "transfers", "processings"):
+    for name in ("parties", "codes", "permits", "lots", "certificates", "transfers", "processings", "uses"):
         for i, record in enumerate(getattr(case, name)):
             yield f"case.{name}[{i}].evidence", record.evidence
             if getattr(record, "revocation", None) is not None:
@@ -550,6 +639,7 @@ def _all_evidence(case: CaseFile) -> Iterator[tuple[str, Evidence]]:
 
 def _documents(bundle: dict[str, Any], case: CaseFile) -> Iterator[Problem]:
     cited = {t.document_hash for t in case.transfers} | {lot.document_hash for lot in case.lots}
+    cited |= {u.document_hash for u in case.uses} | {p.evidence.document_hash for p in case.processings}
     cited |= {h for c in case.certificates for h in (c.document_hash, c.results_hash)}
     bodies = {d.get("sha256"): d for d in bundle.get("documents", [])}
     for i, doc in enumerate(case.documents):

@@ -205,6 +205,21 @@ class Processing:
 
 
 @dataclass(frozen=True)
+class Use:
+    """A holder's declaration that part of a product or by-product lot went to its final use, which closes
+    that part of the chain."""
+
+    id: str
+    lot_id: str
+    holder: str
+    quantity: int
+    use: str  # what it was used for, in the holder's words
+    used_at: datetime
+    document_hash: str | None = None
+    evidence: Evidence = Evidence()
+
+
+@dataclass(frozen=True)
 class Document:
     sha256: str
     media_type: str | None
@@ -227,6 +242,7 @@ class CaseFile:
     processings: tuple[Processing, ...] = ()
     documents: tuple[Document, ...] = ()
     corrections: tuple[Correction, ...] = ()
+    uses: tuple[Use, ...] = ()
     _index: dict[str, dict[str, object]] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:

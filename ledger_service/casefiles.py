@@ -237,6 +237,7 @@ def _build(session: Session, judged: Judged, subject: str, evaluation_date: date
         ),
         processings=tuple(_processing(p, events) for p in r.processings),
         corrections=tuple(_correction(c, events) for c in r.corrections),
+        uses=tuple(_use(u, events) for u in r.uses),
         documents=tuple(
             cf.Document(sha256, stored.media_type if stored else None, stored is not None)
             for sha256, stored in r.documents.items()
@@ -252,6 +253,7 @@ class _Rows:
     transfers: list[Row[Any]]
     rejections: list[Row[Any]]
     corrections: list[Row[Any]]
+    uses: list[Row[Any]]
     processings: list[Row[Any]]
     lots: list[Row[Any]]
     certificates: list[Row[Any]]
@@ -276,6 +278,8 @@ class _Rows:
         lot_ids = set(judged.lots) | {t.lot_id for t in transfers} | set(transfer_ids)
         lot_ids |= {i["lot_id"] for p in processings for i in p.inputs + p.outputs}
         lots = q.rows(m.Lot, m.Lot.id, lot_ids)
+        # Final uses close a lot's chain: its balance is judged on them too.
+        uses = q.rows(m.LotUse, m.LotUse.lot_id, [x.id for x in lots])
         cited = {c for t in transfers for c in t.certificates}
         certificates = q.rows(m.Certificate, m.Certificate.lot_id, [x.id for x in lots])
         certificates += q.rows(m.Certificate, m.Certificate.id, cited - {c.id for c in certificates})
@@ -329,12 +333,14 @@ class _Rows:
             | {x.document_hash for x in lots if x.document_hash}
             | {h for c in certificates for h in (c.document_hash, c.results_hash)}
             | {p.document_hash for p in processings}
+            | {u.document_hash for u in uses}
         ) - {ZERO_HASH}
         stored = {d.sha256: d for d in q.rows(m.Document, m.Document.sha256, hashes)}
         return cls(
             transfers,
             rejections,
             corrections,
+            uses,
             processings,
             lots,
             certificates,
@@ -612,4 +618,20 @@ def _correction(c: Row[Any], events: _Events) -> cf.Correction:
         proposed_at=_utc(c.proposed_at),
         countersigned_at=c.countersigned_at and _utc(c.countersigned_at),
         evidence=_evidence(applied, c.counterparty) if applied else _evidence(proposed, c.proposer),
+    )
+
+
+def _use(u: Row[Any], events: _Events) -> cf.Use:
+    declared = next(
+        (e for e in events.of.get(u.lot_id, ()) if e.event == "LotUsed" and e.args.get("useId") == u.id), None
+    )
+    return cf.Use(
+        id=u.id,
+        lot_id=u.lot_id,
+        holder=u.holder,
+        quantity=int(u.quantity),
+        use=u.use,
+        used_at=_utc(u.declared_at),
+        document_hash=u.document_hash,
+        evidence=_evidence(declared, u.holder, u.document_hash),
     )

@@ -78,7 +78,7 @@ def why_invalid(record: Permit | Certificate, when: datetime) -> str:
 
 @check("GEN-CHAIN-01")
 def mass_balance_of_each_lot(case: CaseFile, judge: Judge) -> Iterator[Finding]:
-    """What left a lot (shipped, processed) never exceeds what it held, within the pack's tolerance; its
+    """What left a lot (shipped, processed, put to its final use) never exceeds what it held, within the pack's tolerance; its
     balance is what it held less what left."""
     tolerance = judge.param("tolerance")  # per mille of what the lot held
     taken: dict[str, int] = defaultdict(int)
@@ -91,6 +91,9 @@ def mass_balance_of_each_lot(case: CaseFile, judge: Judge) -> Iterator[Finding]:
         for i in p.inputs:
             taken[i.lot_id] += i.quantity
             evidence[i.lot_id].append(p.evidence)
+    for u in case.uses:
+        taken[u.lot_id] += u.quantity
+        evidence[u.lot_id].append(u.evidence)
     for lot in case.lots:
         out = taken.get(lot.id, 0)
         where = f"lot {lot.id}"

@@ -10,6 +10,7 @@ from eth_account import Account
 from parties import CODE, SCHEME, Party, ensure_waste_code, register, register_lot
 from typer.testing import CliRunner
 
+from compliance import bundle
 from ledger_service.cli import app as cli_app
 from ledger_service.statements import code_key, output_lot_id
 
@@ -265,6 +266,36 @@ def test_final_use_of_a_product_but_not_of_a_residue(client, processor):
         generated.status_code == 422
         and "not produced by a processing" in generated.json()["detail"][0]["msg"]
     )
+
+
+def test_a_used_products_lineage_counts_its_final_use_and_its_bundle_carries_it(client, processor):
+    processing = process(client, processor)
+    product_id = processing["outputs"][0]["lot_id"]
+    prepared = client.post(
+        f"/lots/{product_id}/uses/prepare", json={"quantity": 500, "use": "road base", "document_hash": NOTE}
+    )
+    used = client.post(f"/lots/{product_id}/uses", json=processor.signed_body(prepared.json()))
+    assert used.status_code == 201, used.text
+
+    report = client.get(f"/verification/lots/{product_id}", params={"pack": "EU"}).json()
+    (balance,) = (r for r in report["rules"] if r["id"] == "GEN-CHAIN-01")
+    (product,) = (f for f in balance["findings"] if f["subject"] == f"lot {product_id}")
+    assert product["verdict"] == "PASS", product
+    assert product["reason"] == "500 of the 800 it held left the lot; 300 remains"
+
+    raw = client.get(f"/verification/lots/{product_id}/bundle", params={"pack": "EU"}).content
+    assert bundle.verify(raw).ok
+    data = json.loads(raw)
+    (use,) = data["case"]["uses"]
+    assert (use["lot_id"], use["quantity"], use["use"]) == (product_id, 500, "road base")
+    use["quantity"] = 400
+    (recorded,) = data["case"]["processings"]
+    recorded["outputs"][0]["quantity"] = 900
+    recorded["loss_grams"] = 0
+    problems = [str(p) for p in bundle.verify(bundle.canonical(data)).problems]
+    assert "case.uses[0].quantity: 400, but the holder signed 500" in problems
+    assert "case.processings[0].loss_grams: 0, but the processor signed 100000" in problems
+    assert any(p.startswith("case.processings[0].outputs: ") for p in problems), problems
 
 
 def test_the_module_refuses_to_declare_a_residue_used(client, processor):
