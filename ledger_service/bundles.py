@@ -153,19 +153,26 @@ PARTICIPANT_SUSPENDED = "ParticipantSuspended(address,address,string)"
 PARTICIPANT_REINSTATED = "ParticipantReinstated(address,address,string)"
 
 
+TRANSFER_DISPATCHED = (
+    "TransferDispatched(bytes32,address,address,bytes32,uint64,uint8,bytes32,bytes32[],bytes32)"
+)
+LOT_USED = "LotUsed(bytes32,address,bytes32,uint64,string,bytes32)"
+
+
 def check_complete(reader: ChainReader, data: dict[str, Any]) -> list[Problem]:
-    """What the bundle may have left out: a revocation of one of its permits or certificates, or a
-    suspension of one of its parties, recorded on chain by the report's evaluation date."""
+    """What the bundle may have left out, recorded on chain by the report's evaluation date: a revocation
+    of one of its permits or certificates, a suspension of one of its parties, a transfer shipped from or
+    a final use declared of one of its lots."""
     try:
         case = serialise.case_file(data["case"])
-        ledger = data["chain"]["contracts"]["SymbiosisLedger"]
+        contracts = data["chain"]["contracts"]
+        ledger = contracts["SymbiosisLedger"]
     except (KeyError, serialise.BundleFormatError):
         return []  # the offline check has named it
     horizon = int(case.evaluation_date.timestamp())
     times: dict[int, int] = {}
 
-    def recorded(signature: str, key: str) -> list[dict[str, Any]]:
-        logs = reader.logs(ledger, ["0x" + keccak(text=signature).hex(), key])
+    def by_horizon(logs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         for log in logs:
             if log["block_number"] not in times:
                 times[log["block_number"]] = int(
@@ -173,18 +180,22 @@ def check_complete(reader: ChainReader, data: dict[str, Any]) -> list[Problem]:
                 )
         return [log for log in logs if times[log["block_number"]] <= horizon]
 
+    def recorded(signature: str, *keys: str, address: str = ledger) -> list[dict[str, Any]]:
+        return by_horizon(reader.logs(address, ["0x" + keccak(text=signature).hex(), *keys]))
+
+    def left_out(where: str, what: str, log: dict[str, Any]) -> Problem:
+        return Problem(
+            where,
+            f"{what} on chain in transaction {log['tx_hash']} (block {log['block_number']}), "
+            "which the bundle leaves out",
+        )
+
     problems = []
     for name, signature in (("permits", PERMIT_REVOKED), ("certificates", CERTIFICATE_REVOKED)):
         for i, record in enumerate(getattr(case, name)):
             for log in recorded(signature, record.id):
                 if record.revocation is None or record.revocation.tx_hash != log["tx_hash"]:
-                    problems.append(
-                        Problem(
-                            f"case.{name}[{i}]",
-                            f"revoked on chain in transaction {log['tx_hash']} (block {log['block_number']}), "
-                            "which the bundle leaves out",
-                        )
-                    )
+                    problems.append(left_out(f"case.{name}[{i}]", "revoked", log))
     for i, party in enumerate(case.parties):
         topic = "0x" + party.address.lower().removeprefix("0x").rjust(64, "0")
         changes = sorted(
@@ -204,6 +215,28 @@ def check_complete(reader: ChainReader, data: dict[str, Any]) -> list[Problem]:
                     f"{party.status}, but the chain has it {changes[-1][2]} since block {changes[-1][0]}",
                 )
             )
+    lots = {lot.id: i for i, lot in enumerate(case.lots)}
+    shipped = {t.id for t in case.transfers}
+    # The lot is no topic of a dispatch: every dispatch is read, and only the lot's are checked for time.
+    topic = "0x" + keccak(text=TRANSFER_DISPATCHED).hex()
+    dispatches = [
+        log
+        for log in reader.logs(ledger, [topic])
+        if "0x" + log["data"][2:66] in lots and log["topics"][1] not in shipped
+    ]
+    for log in by_horizon(dispatches):
+        where = f"case.lots[{lots['0x' + log['data'][2:66]]}]"
+        problems.append(left_out(where, f"transfer {log['topics'][1]} was shipped from it", log))
+    if "Processing" in contracts:
+        declared = {u.id for u in case.uses}
+        uses = [
+            log
+            for log in reader.logs(contracts["Processing"], ["0x" + keccak(text=LOT_USED).hex()])
+            if log["topics"][1] in lots and log["topics"][3] not in declared
+        ]
+        for log in by_horizon(uses):
+            where = f"case.lots[{lots[log['topics'][1]]}]"
+            problems.append(left_out(where, f"final use {log['topics'][3]} of it was declared", log))
     return problems
 
 

@@ -4,8 +4,8 @@ lot's whole lineage, a transfer, a firm over a period or a park over a period.
 Judged records and context. A case names the records it is about (the judged ones) and also holds, as
 context, the records their verdicts need: everything that took from a judged lot (its mass balance is
 judged on all that left it, so the siblings of an upstream lot come along), the lots a judged transfer or
-processing took from or opened, and the parties, codes, permits, certificates and documents all of these
-name. `evaluate` drops the findings about context records, so a report speaks only of what was asked for.
+processing took from or opened, every transfer and final use that took from any of those lots, and the
+parties, codes, permits, certificates and documents all of these name. `evaluate` drops the findings about context records, so a report speaks only of what was asked for.
 
 Every record carries its Evidence: the chain event that recorded it (transaction, block, log index) and
 who signed it. A transfer's Signatures are read from its indexed events (dispatch, legs, receipt,
@@ -278,6 +278,14 @@ class _Rows:
         lot_ids = set(judged.lots) | {t.lot_id for t in transfers} | set(transfer_ids)
         lot_ids |= {i["lot_id"] for p in processings for i in p.inputs + p.outputs}
         lots = q.rows(m.Lot, m.Lot.id, lot_ids)
+        # The other transfers that took from these lots, as context (their own lots stay out): every lot's
+        # balance is judged on all that was shipped from it, and a verifier with a node can tell that a
+        # bundle left none out.
+        known = set(transfer_ids)
+        transfers += [
+            t for t in q.rows(m.Transfer, m.Transfer.lot_id, lot_ids - judged.lots) if t.id not in known
+        ]
+        transfer_ids = [t.id for t in transfers]
         # Final uses close a lot's chain: its balance is judged on them too.
         uses = q.rows(m.LotUse, m.LotUse.lot_id, [x.id for x in lots])
         cited = {c for t in transfers for c in t.certificates}

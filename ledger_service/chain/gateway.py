@@ -835,6 +835,7 @@ class ChainReader:
                 "block_number": int(log["blockNumber"]),
                 "log_index": int(log["logIndex"]),
                 "topics": ["0x" + bytes(t).hex() for t in log["topics"]],
+                "data": "0x" + bytes(log["data"]).hex(),
             }
             for log in found
         ]

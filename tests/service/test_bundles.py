@@ -1,7 +1,7 @@
 """Evidence bundles (GET /verification/{lots,transfers}/{id}/bundle, `symledger verify-bundle`): made from the
 real chain and read model, checked without the service, and any change named.
 
-    G lot (1,000) ──t1 (600, carried by T, with its weighbridge ticket)──▶ R
+    G lot (1,000) ──t1 (600, carried by T, with its weighbridge ticket)──▶ R ──t3 (100)──▶ V
                   └─t2 (400)──▶ V, received after V's permit was revoked
 """
 
@@ -19,9 +19,11 @@ from compliance import bundle, packs, serialise
 from compliance.engine import evaluate
 from ledger_service.bundles import (
     CERTIFICATE_REVOKED,
+    LOT_USED,
     PARTICIPANT_REINSTATED,
     PARTICIPANT_SUSPENDED,
     PERMIT_REVOKED,
+    TRANSFER_DISPATCHED,
 )
 from ledger_service.cli import app as cli_app
 from ledger_service.settings import REPO_ROOT
@@ -41,7 +43,7 @@ def world(client, regulator) -> dict:
     ensure_waste_code(client, regulator)
     g, r, t, v = (Party(n) for n in ("generator", "recycler", "truck", "closed plant"))
     register(client, regulator, g, "SHIPPER")
-    register(client, regulator, r, "RECEIVER")
+    register(client, regulator, r, "SHIPPER", "RECEIVER")
     register(client, regulator, t, "TRANSPORTER")
     register(client, regulator, v, "RECEIVER")
     for holder in (r, v):
@@ -63,6 +65,7 @@ def world(client, regulator) -> dict:
     handover(client, t, t1, "pick-up")
     handover(client, t, t1, "delivery")
     receive(client, r, t1, 590)
+    t3 = dispatch(client, r, v, lot_id=t1, quantity=100)["id"]
     t2 = dispatch(client, g, v, lot_id=lot, quantity=400)["id"]
     revocation = client.post(
         f"/permits/{v.permit_id}/revocation/prepare",
@@ -75,7 +78,7 @@ def world(client, regulator) -> dict:
         == 200
     )
     receive(client, v, t2, 400)
-    return {"lot": lot, "t1": t1, "t2": t2, "G": g, "ticket": ticket.json()["sha256"]}
+    return {"lot": lot, "t1": t1, "t2": t2, "t3": t3, "G": g, "ticket": ticket.json()["sha256"]}
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +97,7 @@ def test_a_lots_bundle_verifies_offline_with_the_report_re_run(lot_bundle, world
     result = bundle.verify(lot_bundle)
     assert result.ok, [str(p) for p in result.problems]
     data = json.loads(lot_bundle)
-    assert {t["id"] for t in data["case"]["transfers"]} == {world["t1"], world["t2"]}
+    assert {t["id"] for t in data["case"]["transfers"]} == {world["t1"], world["t2"], world["t3"]}
     kinds = sorted(s["typed_data"]["primaryType"] for s in data["statements"])
     for kind in (
         "Dispatch",
@@ -178,11 +181,21 @@ def test_cli_takes_a_bundle_and_checks_it(client, regulator, world, tmp_path):
     assert "pack EU" in checked.output and f"transfer {world['t2']}" in checked.output
 
 
-def test_the_events_a_bundle_may_leave_out_are_the_ledgers():
-    abi = json.loads((REPO_ROOT / "build" / "contracts" / "SymbiosisLedger.json").read_text())["abi"]
-    topics = {"0x" + event_abi_to_log_topic(e).hex() for e in abi if e["type"] == "event"}
-    for signature in (PERMIT_REVOKED, CERTIFICATE_REVOKED, PARTICIPANT_SUSPENDED, PARTICIPANT_REINSTATED):
-        assert "0x" + keccak(text=signature).hex() in topics, signature
+def test_the_events_a_bundle_may_leave_out_are_the_contracts():
+    def topics(contract: str) -> set[str]:
+        abi = json.loads((REPO_ROOT / "build" / "contracts" / f"{contract}.json").read_text())["abi"]
+        return {"0x" + event_abi_to_log_topic(e).hex() for e in abi if e["type"] == "event"}
+
+    ledger = (
+        PERMIT_REVOKED,
+        CERTIFICATE_REVOKED,
+        PARTICIPANT_SUSPENDED,
+        PARTICIPANT_REINSTATED,
+        TRANSFER_DISPATCHED,
+    )
+    for contract, signatures in (("SymbiosisLedger", ledger), ("Processing", (LOT_USED,))):
+        for signature in signatures:
+            assert "0x" + keccak(text=signature).hex() in topics(contract), signature
 
 
 def test_a_revocation_left_out_is_caught_with_the_node(client, world, tmp_path, anvil):
@@ -201,3 +214,40 @@ def test_a_revocation_left_out_is_caught_with_the_node(client, world, tmp_path, 
     assert result.exit_code == 1
     assert f"FAIL case.permits[{j}]: revoked on chain in transaction 0x" in result.output
     assert "which the bundle leaves out" in result.output
+
+
+def test_a_transfer_from_the_same_lot_left_out_is_caught_with_the_node(client, world, tmp_path, anvil):
+    # t2's bundle holds t1 as context: it left the same lot; and t3, which left t1's lot. The honest bundle is
+    # complete on chain.
+    raw = client.get(f"/verification/transfers/{world['t2']}/bundle").content
+    path = tmp_path / "t2.json"
+    path.write_bytes(raw)
+    honest = CliRunner().invoke(cli_app, ["verify-bundle", str(path), "--rpc", anvil])
+    assert honest.exit_code == 0, honest.output
+    data = json.loads(raw)
+    case = data["case"]
+    assert {world["t1"], world["t3"]} <= {t["id"] for t in case["transfers"]}
+    # A forger drops t1 with everything that names it and re-runs the pack; offline the bundle holds
+    # together, but the node has t1's dispatch from that lot.
+    dropped = {world["t1"], world["t3"]}
+    case["transfers"] = [t for t in case["transfers"] if t["id"] not in dropped]
+    case["lots"] = [x for x in case["lots"] if x["id"] not in dropped]
+    case["documents"] = [d for d in case["documents"] if d["sha256"] != world["ticket"]]
+    case["lots"] = [
+        {**x, "balance": x["balance"] + 600} if x["id"] == world["lot"] else x for x in case["lots"]
+    ]
+    data["statements"] = [
+        s
+        for s in data["statements"]
+        if not dropped & {s["digest"], s["typed_data"]["message"].get("transferId")}
+    ]
+    data["report"] = serialise.encode(evaluate(serialise.case_file(case), packs.from_data(data["pack"])))
+    path = tmp_path / "forged.json"
+    path.write_bytes(bundle.canonical(data))
+    assert bundle.verify(path.read_bytes()).ok, bundle.verify(path.read_bytes()).problems
+    result = CliRunner().invoke(cli_app, ["verify-bundle", str(path), "--rpc", anvil])
+    assert result.exit_code == 1
+    (k,) = [n for n, x in enumerate(case["lots"]) if x["id"] == world["lot"]]
+    assert f"FAIL case.lots[{k}]: transfer {world['t1']} was shipped from it on chain in transaction 0x" in (
+        result.output
+    )
