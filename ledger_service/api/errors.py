@@ -28,7 +28,6 @@ TRANSFER_STATUSES = (
     "partially_rejected",
     "rejected",
     "returning",
-    "corrected",
 )
 
 

@@ -1430,8 +1430,9 @@ LotOut.model_rebuild()
 
 # --- search and lineage (ledger_service.search, ledger_service.lineage) -----------------------------
 
-# The statuses the read model gives transfers (all the ledger's but "none").
-TransferStatus = Literal[TRANSFER_STATUSES[1:]]  # type: ignore[valid-type]
+# The statuses the read model gives transfers: the chain's (but "none"), and the read model's "corrected" once a correction was countersigned (the chain
+# keeps the status its custody rules need; a correction's history is in its events).
+TransferStatus = Literal[(*TRANSFER_STATUSES[1:], "corrected")]  # type: ignore[valid-type]
 LotOrigin = Literal["generated", "received", "produced"]
 _DAY = r"^\d{4}-\d{2}-\d{2}$"
 
