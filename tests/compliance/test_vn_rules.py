@@ -431,6 +431,14 @@ def test_hw04_the_receivers_permit_covers_the_code_and_its_yearly_capacity():
         "with this transfer 60000 KGM was sent under the receiver's permit GPMT-36/2025 in 2026, beyond its "
         "yearly capacity of 50000",
     )
+    # Dispatched in the same second, in consecutive blocks: the capacity is drawn in the chain's order, not
+    # in the order of the transfers' ids.
+    earlier, later = (
+        replace(t, dispatched_at=first.dispatched_at, evidence=replace(first.evidence, block=block))
+        for t, block in ((second, 7), (first, 8))
+    )
+    found = judged(vn_case((earlier, later), permits=(small,)), "VN-HW-04")
+    assert (found[of(earlier)][0], found[of(later)][0]) == (PASS, FAIL)
     uncovered = vn_transfer(3, VN_SOLVENT, operation="D10")
     assert judged(vn_case((uncovered,)), "VN-HW-04")[of(uncovered)] == (
         FAIL,
