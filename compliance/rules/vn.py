@@ -601,7 +601,7 @@ def receiver_permit_covers_hazardous_waste(
         for other in case.transfers
         if other.permit_id == t.permit_id
         and other.dispatched_at.year == year
-        and (other.dispatched_at, other.id) <= (t.dispatched_at, t.id)
+        and dispatch_order(other) <= dispatch_order(t)
     )
     if drawn > permit.yearly_capacity:
         return judge.failed(
@@ -618,6 +618,11 @@ def receiver_permit_covers_hazardous_waste(
         t.evidence,
         permit.evidence,
     )
+
+
+def dispatch_order(t: Transfer) -> tuple[datetime, int, int, str]:
+    """Transfers in the order the chain recorded their dispatches: blocks a second apart share a time."""
+    return (t.dispatched_at, t.evidence.block or 0, t.evidence.log_index or 0, t.id)
 
 
 @check("VN-HW-05")

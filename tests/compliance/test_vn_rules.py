@@ -1,6 +1,7 @@
 """Vietnam's Critical and High rules on hand-built case files: for each, what passes, what fails (or is
 inconclusive, where the ledger cannot hold the evidence) and the reason a regulator reads."""
 
+import ast
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -103,10 +104,23 @@ def test_the_coverage_table_names_each_rules_check_and_tests():
         if len(cells := [c.strip() for c in line.split("|")]) > 5 and cells[1].startswith("VN-")
     }
     assert set(rows) == {r.id for r in PACK.rules if r.jurisdiction == "VN"}
+    service_cases = rule_cases_of(Path(__file__).parents[1] / "service" / "test_rules_vn.py")
     for rule_id, cells in rows.items():
         assert cells[3] == f"`{CHECKS[rule_id].__name__}`", rule_id
         tests = [name.strip(" `") for name in cells[5].split(",")]
-        assert tests and all(callable(globals().get(name)) for name in tests), rule_id
+        here = [name for name in tests if "::" not in name]
+        assert here and all(callable(globals().get(name)) for name in here), rule_id
+        # The cases built through the service: test_rule, parametrized by the rules of its CASES table.
+        assert [name for name in tests if "::" in name] == [f"test_rules_vn.py::test_rule[{rule_id}]"]
+        assert rule_id in service_cases, rule_id
+
+
+def rule_cases_of(module: Path) -> set[str]:
+    """The rules the service test module's CASES table holds (read, not imported: it needs a chain)."""
+    for node in ast.parse(module.read_text()).body:
+        if isinstance(node, ast.AnnAssign) and getattr(node.target, "id", None) == "CASES":
+            return {key.value for key in node.value.keys}
+    return set()
 
 
 # --- classification -------------------------------------------------------------------------------------
@@ -431,6 +445,14 @@ def test_hw04_the_receivers_permit_covers_the_code_and_its_yearly_capacity():
         "with this transfer 60000 KGM was sent under the receiver's permit GPMT-36/2025 in 2026, beyond its "
         "yearly capacity of 50000",
     )
+    # Dispatched in the same second, in consecutive blocks: the capacity is drawn in the chain's order, not
+    # in the order of the transfers' ids.
+    earlier, later = (
+        replace(t, dispatched_at=first.dispatched_at, evidence=replace(first.evidence, block=block))
+        for t, block in ((second, 7), (first, 8))
+    )
+    found = judged(vn_case((earlier, later), permits=(small,)), "VN-HW-04")
+    assert (found[of(earlier)][0], found[of(later)][0]) == (PASS, FAIL)
     uncovered = vn_transfer(3, VN_SOLVENT, operation="D10")
     assert judged(vn_case((uncovered,)), "VN-HW-04")[of(uncovered)] == (
         FAIL,

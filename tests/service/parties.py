@@ -66,6 +66,7 @@ def ensure_waste_code(
     code: str = CODE,
     unit: str = UNIT,
     hazardous: bool = False,
+    description: str | None = None,
 ) -> dict:
     for known in client.get("/waste-codes").json():
         if (known["scheme"], known["code"]) == (scheme, code):
@@ -76,7 +77,7 @@ def ensure_waste_code(
         "code": code,
         "unit": unit,
         "hazardous": hazardous,
-        "description": f"{scheme} {code}",
+        "description": description or f"{scheme} {code}",
     }
     return signed_submit(client, regulator, "/waste-codes/prepare", terms, "/waste-codes")
 
@@ -105,13 +106,20 @@ def register_permit(
     return permit
 
 
-def register_lot(client: TestClient, generator: Party, quantity: int = 100_000) -> dict:
+def register_lot(
+    client: TestClient,
+    generator: Party,
+    quantity: int = 100_000,
+    scheme: str = SCHEME,
+    code: str = CODE,
+    unit: str = UNIT,
+) -> dict:
     terms = {
         "generator": generator.address,
-        "waste_scheme": SCHEME,
-        "waste_code": CODE,
+        "waste_scheme": scheme,
+        "waste_code": code,
         "quantity": quantity,
-        "unit": UNIT,
+        "unit": unit,
         "document_hash": "0x" + "9e" * 32,
     }
     lot = signed_submit(client, generator, "/lots/prepare", terms, "/lots")

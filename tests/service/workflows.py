@@ -12,7 +12,7 @@ from conftest import free_port
 from eth_account import Account
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from parties import Party
+from parties import Party, sign_in
 from sqlalchemy import select
 
 from ledger_service.chain.gateway import ChainGateway
@@ -33,6 +33,24 @@ def receive(client: TestClient, party: Party, transfer_id: str, quantity: int) -
     response = client.post(f"/transfers/{transfer_id}/receipt", json=party.signed_body(prepared.json()))
     assert response.status_code == 200, response.text
     return response.json()
+
+
+def handover(client: TestClient, transporter: Party, transfer_id: str, kind: str, leg: int = 0) -> None:
+    """The transporter of `leg` signs its pick-up or delivery (`kind`: "pick-up" or "delivery")."""
+    url = f"/transfers/{transfer_id}/legs/{leg}/{kind}"
+    prepared = client.post(url + "/prepare", json={})
+    assert prepared.status_code == 200, prepared.text
+    response = client.post(url, json=transporter.signed_body(prepared.json()))
+    assert response.status_code == 200, response.text
+
+
+def upload(client: TestClient, party: Party, body: bytes, media_type: str) -> str:
+    """`party` uploads a document; returns its SHA-256 (0x-hex), as a statement cites it."""
+    response = client.post(
+        "/documents", files={"file": ("results", body, media_type)}, headers=sign_in(client, party)
+    )
+    assert response.status_code == 201, response.text
+    return response.json()["sha256"]
 
 
 def in_outbox(client: TestClient, digest: str) -> bool:
