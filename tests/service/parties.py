@@ -105,13 +105,20 @@ def register_permit(
     return permit
 
 
-def register_lot(client: TestClient, generator: Party, quantity: int = 100_000) -> dict:
+def register_lot(
+    client: TestClient,
+    generator: Party,
+    quantity: int = 100_000,
+    scheme: str = SCHEME,
+    code: str = CODE,
+    unit: str = UNIT,
+) -> dict:
     terms = {
         "generator": generator.address,
-        "waste_scheme": SCHEME,
-        "waste_code": CODE,
+        "waste_scheme": scheme,
+        "waste_code": code,
         "quantity": quantity,
-        "unit": UNIT,
+        "unit": unit,
         "document_hash": "0x" + "9e" * 32,
     }
     lot = signed_submit(client, generator, "/lots/prepare", terms, "/lots")

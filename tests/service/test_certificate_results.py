@@ -5,19 +5,12 @@ again (compliance.results)."""
 import json
 
 import pytest
-from parties import Party, accredited_lab, certify, sign_in, trading_pair
+from parties import accredited_lab, certify, trading_pair
+from workflows import upload
 
 from compliance import bundle
 
 RESULTS = {"foreign_materials_ppm": 4_000, "Pb_leachate_ug_l": 120}
-
-
-def upload(client, party: Party, body: bytes, media_type: str) -> str:
-    response = client.post(
-        "/documents", files={"file": ("results", body, media_type)}, headers=sign_in(client, party)
-    )
-    assert response.status_code == 201, response.text
-    return response.json()["sha256"]
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ from parties import Party, dispatch, ensure_waste_code, register, register_lot, 
 from pypdf import PdfReader
 from sqlalchemy import update
 from typer.testing import CliRunner
-from workflows import keystore_of, receive, served
+from workflows import handover, keystore_of, receive, served
 
 from compliance import packs
 from ledger_service.cli import app as cli_app
@@ -24,14 +24,6 @@ from ledger_service.db.models import Transfer
 from ledger_service.settings import REPO_ROOT
 
 GEN_RULES = {"GEN-CHAIN-01", "GEN-CHAIN-02", "GEN-SIG-01", "GEN-PERMIT-02"}
-
-
-def handover(client, transporter: Party, transfer_id: str, kind: str) -> None:
-    url = f"/transfers/{transfer_id}/legs/0/{kind}"
-    prepared = client.post(url + "/prepare", json={})
-    assert prepared.status_code == 200, prepared.text
-    response = client.post(url, json=transporter.signed_body(prepared.json()))
-    assert response.status_code == 200, response.text
 
 
 @pytest.fixture(scope="module")
