@@ -243,7 +243,9 @@ class CaseFile:
     documents: tuple[Document, ...] = ()
     corrections: tuple[Correction, ...] = ()
     uses: tuple[Use, ...] = ()
-    _index: dict[str, dict[str, object]] = field(default_factory=dict, compare=False, repr=False)
+    # Not an argument: `dataclasses.replace` would hand the copy this very dict, and re-indexing it for the
+    # copy's records would change what the original finds.
+    _index: dict[str, dict[str, object]] = field(default_factory=dict, init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         def by(records: Iterable[object], key: str) -> dict[str, object]:

@@ -3,9 +3,11 @@ lot's whole lineage, a transfer, a firm over a period or a park over a period.
 
 Judged records and context. A case names the records it is about (the judged ones) and also holds, as
 context, the records their verdicts need: everything that took from a judged lot (its mass balance is
-judged on all that left it, so the siblings of an upstream lot come along), the lots a judged transfer or
-processing took from or opened, every transfer and final use that took from any of those lots, and the
-parties, codes, permits, certificates and documents all of these name. `evaluate` drops the findings about context records, so a report speaks only of what was asked for.
+judged on all that left it, so the siblings of an upstream lot come along), the processing that opened a
+judged lot (what a product or by-product claims rests on it), the lots a judged transfer or processing took
+from or opened, every transfer and final use that took from any of those lots, and the parties, codes,
+permits, certificates and documents all of these name. `evaluate` drops the findings about context
+records, so a report speaks only of what was asked for.
 
 Every record carries its Evidence: the chain event that recorded it (transaction, block, log index) and
 who signed it. A transfer's Signatures are read from its indexed events (dispatch, legs, receipt,
@@ -32,7 +34,7 @@ from compliance.verdicts import Finding, Report, Verdict, worst
 from ledger_service.access import lots_visible_to, processings_visible_to, transfers_visible_to
 from ledger_service.api.deps import Party
 from ledger_service.db import models as m
-from ledger_service.documents.crypto import DocumentUnreadable
+from ledger_service.documents.crypto import DocumentMissing, DocumentUnreadable, IntegrityFailure
 from ledger_service.lineage import CHUNK, LOT, PROCESSING, traverse
 from ledger_service.roles import PermitKind, Role
 from ledger_service.search import Period
@@ -113,6 +115,28 @@ def with_results(case: Case, read: Callable[[str], bytes]) -> Case:
     for c in case.file.certificates:
         certificates.append(replace(c, results=_results(c, held, read)))
     return replace(case, file=replace(case.file, certificates=tuple(certificates)))
+
+
+def with_documents_checked(case: Case, read: Callable[[str], bytes]) -> tuple[Case, dict[str, str]]:
+    """The case with each document the service received re-read against its hash (`read`: its body, checked
+    against it), so that the rules keeping records for a period see what a regulator would: a body gone from
+    the store is no longer held, one that no longer matches its hash is not intact. Also why each one that
+    could not be read failed, for the report's integrity section."""
+    documents, unreadable = [], {}
+    for d in case.file.documents:
+        if d.stored:
+            try:
+                read(d.sha256)
+                d = replace(d, intact=True)
+            except DocumentUnreadable as exc:
+                unreadable[d.sha256] = str(exc)
+                if isinstance(exc, DocumentMissing):
+                    d = replace(d, stored=False)
+                elif isinstance(exc, IntegrityFailure):
+                    d = replace(d, intact=False)
+                # Otherwise (a master key this service is not configured with) whether it matches is unknown.
+        documents.append(d)
+    return replace(case, file=replace(case.file, documents=tuple(documents))), unreadable
 
 
 def _results(c: cf.Certificate, held: set[str], read: Callable[[str], bytes]) -> Results | None:
@@ -271,10 +295,10 @@ class _Rows:
         transfers = q.rows(m.Transfer, m.Transfer.lot_id, judged.lots)
         transfers += q.rows(m.Transfer, m.Transfer.id, judged.transfers - {t.id for t in transfers})
         transfer_ids = [t.id for t in transfers]
-        taken_by = q.values(
-            m.LotLineage.processing_id, m.LotLineage.lot_id, judged.lots, m.LotLineage.role == "input"
-        )
-        processings = q.rows(m.Processing, m.Processing.id, judged.processings | set(taken_by))
+        # The processings that took from a judged lot or opened one: a produced lot's claim (by-product,
+        # end-of-waste) and the consignments it makes are judged on the processing that made it.
+        taken_or_made_by = q.values(m.LotLineage.processing_id, m.LotLineage.lot_id, judged.lots)
+        processings = q.rows(m.Processing, m.Processing.id, judged.processings | set(taken_or_made_by))
         lot_ids = set(judged.lots) | {t.lot_id for t in transfers} | set(transfer_ids)
         lot_ids |= {i["lot_id"] for p in processings for i in p.inputs + p.outputs}
         lots = q.rows(m.Lot, m.Lot.id, lot_ids)

@@ -11,14 +11,13 @@ what they rest on is what the parties signed and the chain holds:
 A check that cannot run (node down, sources not shipped with this deployment) says "not checked" and why.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from compliance.bundle import check_records
 from compliance.casefile import CaseFile
 from ledger_service.bundles import chain_evidence
 from ledger_service.chain.gateway import NodeUnavailable
-from ledger_service.documents.crypto import DocumentUnreadable
-from ledger_service.documents.store import DocumentStore
 from ledger_service.runtime import Runtime
 from ledger_service.verification.bytecode import SourceError, compile_tree, verify_deployment
 
@@ -33,8 +32,8 @@ class Integrity:
     problems: tuple[str, ...] = ()
 
 
-def integrity(runtime: Runtime, store: DocumentStore, case: CaseFile) -> list[Integrity]:
-    return [records(runtime, case), documents(store, case), contracts(runtime)]
+def integrity(runtime: Runtime, case: CaseFile, unreadable: Mapping[str, str]) -> list[Integrity]:
+    return [records(runtime, case), documents(case, unreadable), contracts(runtime)]
 
 
 def records(runtime: Runtime, case: CaseFile) -> Integrity:
@@ -59,14 +58,11 @@ def records(runtime: Runtime, case: CaseFile) -> Integrity:
     )
 
 
-def documents(store: DocumentStore, case: CaseFile) -> Integrity:
+def documents(case: CaseFile, unreadable: Mapping[str, str]) -> Integrity:
+    """`case`'s documents as the service received them, against what re-reading them found (`unreadable`:
+    why each that failed did; ledger_service.casefiles.with_documents_checked)."""
     held = [d for d in case.documents if d.stored]
-    problems = []
-    for d in held:
-        try:
-            store.read(d.sha256)
-        except DocumentUnreadable as exc:
-            problems.append(f"document {d.sha256}: {exc}")
+    problems = [f"document {d.sha256}: {unreadable[d.sha256]}" for d in held if d.sha256 in unreadable]
     elsewhere = len(case.documents) - len(held)
     note = f"; {elsewhere} cited but not held by this service" if elsewhere else ""
     if problems:

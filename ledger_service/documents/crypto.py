@@ -44,6 +44,10 @@ class IntegrityFailure(DocumentUnreadable):
     """The blob was altered, truncated, or is not the document of the hash it is stored under."""
 
 
+class DocumentMissing(DocumentUnreadable):
+    """The store no longer holds the blob of a document it had received."""
+
+
 class MasterKey:
     def __init__(self, key: bytes) -> None:
         if len(key) != KEY_BYTES:

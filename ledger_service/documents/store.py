@@ -9,6 +9,7 @@ from typing import BinaryIO
 
 from ledger_service.documents.crypto import (
     HEADER_BYTES,
+    DocumentMissing,
     DocumentUnreadable,
     MasterKey,
     SealingWriter,
@@ -62,7 +63,7 @@ class DocumentStore:
         try:
             blob = self.path(sha256).read_bytes()
         except FileNotFoundError:
-            raise DocumentUnreadable("the blob is missing from the document store") from None
+            raise DocumentMissing("the blob is missing from the document store") from None
         return unseal(self.master, blob, bytes.fromhex(sha256[2:]))
 
     def remove(self, sha256: str) -> None:

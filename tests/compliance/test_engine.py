@@ -202,3 +202,9 @@ def test_statements_in_one_block_are_in_the_logs_order():
     )
     report = evaluate(case((same_block,)), packs.load("VN"))
     assert rule(report, "GEN-SIG-01").verdict is Verdict.PASS
+
+
+def test_a_changed_copy_of_a_case_file_leaves_the_original_as_it_was():
+    original = case((transfer(1),))
+    copy = replace(original, transfers=(transfer(1, quantity=0),))
+    assert (original.transfer(transfer(1).id).quantity, copy.transfer(transfer(1).id).quantity) == (12_300, 0)

@@ -4,6 +4,8 @@ import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -44,13 +46,66 @@ def handover(client: TestClient, transporter: Party, transfer_id: str, kind: str
     assert response.status_code == 200, response.text
 
 
-def upload(client: TestClient, party: Party, body: bytes, media_type: str) -> str:
-    """`party` uploads a document; returns its SHA-256 (0x-hex), as a statement cites it."""
+def upload(client: TestClient, party: Party, body: bytes, media_type: str = "application/pdf") -> str:
+    """`party` uploads a document; returns its SHA-256 (0x-hex), to cite in a signed statement."""
     response = client.post(
-        "/documents", files={"file": ("results", body, media_type)}, headers=sign_in(client, party)
+        "/documents", files={"file": ("document", body, media_type)}, headers=sign_in(client, party)
     )
     assert response.status_code == 201, response.text
     return response.json()["sha256"]
+
+
+def correct(client: TestClient, proposer: Party, counterparty: Party, transfer_id: str, **terms: Any) -> dict:
+    """A correction of a transfer one party proposes and the other countersigns; returns it applied."""
+    terms = {"proposer": proposer.address, "reason": "weighbridge ticket re-read", **terms}
+    prepared = client.post(f"/transfers/{transfer_id}/corrections/prepare", json=terms)
+    assert prepared.status_code == 200, prepared.text
+    proposed = client.post(
+        f"/transfers/{transfer_id}/corrections", json=proposer.signed_body(prepared.json())
+    )
+    assert proposed.status_code == 201, proposed.text
+    url = f"/transfers/{transfer_id}/corrections/{proposed.json()['id']}/countersignature"
+    prepared = client.post(url + "/prepare", json={})
+    assert prepared.status_code == 200, prepared.text
+    applied = client.post(url, json=counterparty.signed_body(prepared.json()))
+    assert applied.status_code == 200, applied.text
+    return applied.json()
+
+
+def verdict_on(report: dict, rule: str, subject: str) -> dict:
+    """The finding of `rule` on `subject` in a verification report; for a rule with nothing in its scope
+    (no finding on `subject`), the rule's own verdict and its one finding saying why."""
+    (judged,) = [r for r in report["rules"] if r["id"] == rule]
+    found = [f for f in judged["findings"] if f["subject"] == subject]
+    if found:
+        return found[0]
+    (why,) = judged["findings"]
+    return {**why, "verdict": judged["verdict"]}
+
+
+@dataclass(frozen=True)
+class Seen:
+    """A verdict a regulator reads: a rule's finding on a record (`kind` "lot" or "transfer", `key` its name
+    in a test's world), in the record's own verification report (a lot's is its lineage), evaluated
+    `days_later` days from now if given (deadlines run without moving the chain's clock)."""
+
+    kind: str
+    key: str
+    verdict: str
+    words: str
+    days_later: int | None = None
+
+    def check(self, client: TestClient, world: dict, pack: str, rule: str) -> None:
+        record = world[self.kind][self.key]
+        params = {"pack": pack}
+        if self.days_later is not None:
+            at = datetime.now(UTC) + timedelta(days=self.days_later)
+            params["at"] = at.replace(tzinfo=None).isoformat(timespec="seconds")
+        response = client.get(f"/verification/{self.kind}s/{record}", params=params)
+        assert response.status_code == 200, response.text
+        finding = verdict_on(response.json(), rule, f"{self.kind} {record}")
+        assert finding["verdict"] == self.verdict, finding
+        assert self.words in finding["reason"], finding["reason"]
 
 
 def in_outbox(client: TestClient, digest: str) -> bool:

@@ -45,6 +45,7 @@ from ledger_service.casefiles import (
     lot_case,
     park_case,
     transfer_case,
+    with_documents_checked,
     with_results,
 )
 from ledger_service.db.models import Participant
@@ -222,10 +223,14 @@ def _sees_firm(party: Party, firm: Participant) -> bool:
 
 def _answer(session: SessionDep, party: Party, case: Case, how: Options, name: str) -> Response:
     case = with_results(case, how.store.read)
-    checks = integrity(how.runtime, how.store, case.file)
+    checked, unreadable = with_documents_checked(case, how.store.read)
+    checks = integrity(how.runtime, case.file, unreadable)
     # The differences name records; a regulator reads them, others their summary (records may be others').
     report = verification_out(
-        evaluate(case, how.pack), hidden_from(session, party, case.judged), checks, party.has(Role.REGULATOR)
+        evaluate(checked, how.pack),
+        hidden_from(session, party, case.judged),
+        checks,
+        party.has(Role.REGULATOR),
     )
     headers = {"X-Verdict": report.verdict}
     if how.format == "html":
