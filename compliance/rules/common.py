@@ -19,6 +19,11 @@ def custody_order(s: Signature) -> tuple[datetime, int, int]:
     return (s.recorded_at, s.evidence.block or 0, s.evidence.log_index or 0)
 
 
+def dispatch_order(t: Transfer) -> tuple[datetime, int, int, str]:
+    """Transfers in the order the chain recorded their dispatches: several can share a block time."""
+    return (t.dispatched_at, t.evidence.block or 0, t.evidence.log_index or 0, t.id)
+
+
 def subject(transfer: Transfer) -> str:
     return f"transfer {transfer.id}"
 

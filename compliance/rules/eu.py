@@ -18,7 +18,7 @@ from datetime import datetime
 
 from compliance.casefile import CaseFile, Certificate, Lot, Processing, Transfer, WasteCode
 from compliance.engine import Judge, check
-from compliance.rules.common import day, subject
+from compliance.rules.common import day, dispatch_order, subject
 from compliance.rules.custody import (
     add_months,
     amount,
@@ -60,7 +60,7 @@ def _recovered_products(case: CaseFile) -> Iterator[tuple[Processing, str, Lot |
 def _shipments(case: CaseFile, lot_id: str) -> list[Transfer]:
     return sorted(
         (t for t in case.transfers if t.lot_id == lot_id and t.return_of is None),
-        key=lambda t: (t.dispatched_at, t.id),
+        key=dispatch_order,
     )
 
 

@@ -28,7 +28,15 @@ from compliance.casefile import (
     WasteCode,
 )
 from compliance.engine import Check, Judge, check
-from compliance.rules.common import ENVIRONMENTAL_PERMIT, ZERO, custody_order, day, subject, why_invalid
+from compliance.rules.common import (
+    ENVIRONMENTAL_PERMIT,
+    ZERO,
+    custody_order,
+    day,
+    dispatch_order,
+    subject,
+    why_invalid,
+)
 from compliance.verdicts import Finding
 
 SCHEME = "VN-TT02-2022"  # the list of Circular 02/2022/TT-BTNMT Annex III, as the ledger's catalogue names it
@@ -618,11 +626,6 @@ def receiver_permit_covers_hazardous_waste(
         t.evidence,
         permit.evidence,
     )
-
-
-def dispatch_order(t: Transfer) -> tuple[datetime, int, int, str]:
-    """Transfers in the order the chain recorded their dispatches: blocks a second apart share a time."""
-    return (t.dispatched_at, t.evidence.block or 0, t.evidence.log_index or 0, t.id)
 
 
 @check("VN-HW-05")
