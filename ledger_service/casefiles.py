@@ -623,19 +623,39 @@ def _processing(p: Row[Any], events: _Events) -> cf.Processing:
     )
 
 
-def hidden_from(session: Session, party: Party, judged: Judged) -> frozenset[str]:
-    """The subjects of the judged records `party` may not see (ledger_service.access)."""
+@dataclass(frozen=True)
+class Hidden:
+    """What a caller may not see of a case: the subjects of others' records, and where those records are
+    recorded (transaction, log index), so that a finding resting on one tells its verdict only."""
+
+    subjects: frozenset[str]
+    evidence: frozenset[tuple[str, int]]
+
+    def hides(self, subject: str, evidence: Iterable[cf.Evidence]) -> bool:
+        return subject in self.subjects or any((e.tx_hash, e.log_index) in self.evidence for e in evidence)
+
+
+def hidden_from(session: Session, party: Party, case: Case) -> Hidden:
+    """What of the case's records, judged or context, `party` may not see (ledger_service.access)."""
     rules = {
-        "lot": (m.Lot.id, lots_visible_to(party)),
-        "transfer": (m.Transfer.id, transfers_visible_to(party)),
-        "processing": (m.Processing.id, processings_visible_to(party)),
+        "lot": (m.Lot.id, lots_visible_to(party), case.file.lots),
+        "transfer": (m.Transfer.id, transfers_visible_to(party), case.file.transfers),
+        "processing": (m.Processing.id, processings_visible_to(party), case.file.processings),
     }
-    q, hidden = _Query(session), set()
-    for kind, ids in judged.subjects().items():
-        key, rule = rules[kind]
-        seen = set(q.values(key, key, ids, rule))
-        hidden |= {f"{kind} {i}" for i in ids - seen}
-    return frozenset(hidden)
+    q, subjects, evidence = _Query(session), set(), set()
+    for kind, (key, rule, records) in rules.items():
+        seen = set(q.values(key, key, {r.id for r in records}, rule))
+        for record in records:
+            if record.id not in seen:
+                subjects.add(f"{kind} {record.id}")
+                marks = [record.evidence, *(s.evidence for s in getattr(record, "signatures", ()))]
+                evidence |= {(e.tx_hash, e.log_index) for e in marks if e.tx_hash}
+    evidence |= {
+        (u.evidence.tx_hash, u.evidence.log_index)
+        for u in case.file.uses
+        if f"lot {u.lot_id}" in subjects and u.evidence.tx_hash
+    }
+    return Hidden(frozenset(subjects), frozenset(evidence))  # type: ignore[arg-type]
 
 
 def _correction(c: Row[Any], events: _Events) -> cf.Correction:

@@ -390,17 +390,19 @@ from ledger_service.api.schemas import (  # noqa: E402
     RuleOut,
     VerificationReport,
 )
+from ledger_service.casefiles import Hidden  # noqa: E402
 from ledger_service.integrity import Integrity  # noqa: E402
 
 HIDDEN_REASON = "a record of others that you may not see: only its verdict is told"
+RESTS_ON_HIDDEN = "this finding rests on records of others that you may not see: only its verdict is told"
 
 
 def verification_out(
-    report: Report, hidden: frozenset[str], checks: list[Integrity], differences: bool
+    report: Report, hidden: Hidden, checks: list[Integrity], differences: bool
 ) -> VerificationReport:
-    """The report as the caller may read it: findings about the records in `hidden` tell their verdict
-    only (the lineage graph shows those records' place in the same way); the integrity checks' differences
-    only when `differences`."""
+    """The report as the caller may read it: findings about the records `hidden` names, or resting on them
+    (another firm's shipment of the same lot), tell their verdict only (the lineage graph shows those
+    records' place in the same way); the integrity checks' differences only when `differences`."""
     return VerificationReport(
         integrity=[
             IntegrityOut(
@@ -434,12 +436,12 @@ def verification_out(
                     FindingOut(
                         subject=f.subject,
                         verdict=f.verdict.value,
-                        reason=HIDDEN_REASON,
+                        reason=HIDDEN_REASON if f.subject in hidden.subjects else RESTS_ON_HIDDEN,
                         evidence=[],
                         parameters=list(f.parameters),
                         redacted=True,
                     )
-                    if f.subject in hidden
+                    if hidden.hides(f.subject, f.evidence)
                     else FindingOut(
                         subject=f.subject,
                         verdict=f.verdict.value,

@@ -20,7 +20,7 @@ from workflows import handover, keystore_of, receive, served
 
 from compliance import packs
 from ledger_service.cli import app as cli_app
-from ledger_service.db.models import Transfer
+from ledger_service.db.models import Lot, Transfer
 from ledger_service.settings import REPO_ROOT
 
 GEN_RULES = {"GEN-CHAIN-01", "GEN-CHAIN-02", "GEN-SIG-01", "GEN-PERMIT-02"}
@@ -195,6 +195,28 @@ def test_in_a_lineage_others_records_tell_their_verdict_only(client, world):
     hidden = permit[f"transfer {t1}"]
     assert (hidden["redacted"], hidden["evidence"], hidden["verdict"]) == (True, [], "PASS")
     assert world["parties"]["G"].address not in json.dumps(mine)
+
+
+def test_a_finding_resting_on_anothers_shipment_tells_its_verdict_only(client, world):
+    # A read-model balance that is not what left the lot makes its mass balance rest on every shipment from
+    # it: t3, to V, is no business of R's, which shipped nothing and received t1 from the same lot.
+    t1, lot = world["transfers"]["t1"], world["lot"]
+    sessions = client.app.state.runtime.sessions
+    with sessions.begin() as session:
+        session.execute(update(Lot).where(Lot.id == lot).values(balance=5))
+    try:
+        full = findings(verify(client, world, f"transfers/{t1}").json(), "GEN-CHAIN-01")[f"lot {lot}"]
+        t3 = client.get(f"/transfers/{world['transfers']['t3']}").json()["evidence"]
+        (shipped,) = [e["tx_hash"] for e in t3 if e["event"] == "TransferDispatched"]
+        assert full["verdict"] == "WARN" and shipped in {e["tx_hash"] for e in full["evidence"]}
+        mine = findings(verify(client, world, f"transfers/{t1}", as_="R").json(), "GEN-CHAIN-01")[
+            f"lot {lot}"
+        ]
+        assert (mine["verdict"], mine["redacted"], mine["evidence"]) == ("WARN", True, [])
+        assert mine["reason"].startswith("this finding rests on records of others that you may not see")
+    finally:
+        with sessions.begin() as session:
+            session.execute(update(Lot).where(Lot.id == lot).values(balance=0))
 
 
 def test_the_report_as_a_page_and_as_a_pdf(client, world):

@@ -228,7 +228,7 @@ def _answer(session: SessionDep, party: Party, case: Case, how: Options, name: s
     # The differences name records; a regulator reads them, others their summary (records may be others').
     report = verification_out(
         evaluate(checked, how.pack),
-        hidden_from(session, party, case.judged),
+        hidden_from(session, party, case),
         checks,
         party.has(Role.REGULATOR),
     )
