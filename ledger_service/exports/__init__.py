@@ -10,6 +10,7 @@ Which records an export holds follows ledger_service.access, as the park's opera
 sees them; the route checks that the caller may ask for that park or firm.
 """
 
+import unicodedata
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -55,7 +56,11 @@ class Scope:
     def slug(self) -> str:
         if self.firm is not None:
             return f"firm-{self.firm.address}"
-        return "park-" + "".join(c if c.isalnum() else "-" for c in str(self.park)).strip("-")
+        # A file name in a header, which HTTP sends as Latin-1: "Đình Vũ" becomes "park-Dinh-Vu".
+        plain = unicodedata.normalize("NFKD", str(self.park).replace("Đ", "D").replace("đ", "d"))
+        letters = (c for c in plain if not unicodedata.combining(c))  # the accents NFKD split off
+        words = "".join(c if c.isascii() and c.isalnum() else " " for c in letters).split()
+        return "-".join(["park", *words])
 
 
 @dataclass(frozen=True)

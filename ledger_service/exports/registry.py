@@ -146,6 +146,7 @@ def write_xlsx(pages: Iterable[list[TransferRecord]], pack: str, title: str, out
     disk as they come."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
 
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("Registry")
@@ -153,7 +154,7 @@ def write_xlsx(pages: Iterable[list[TransferRecord]], pack: str, title: str, out
     header = []
     for name in COLUMNS:
         cell = WriteOnlyCell(sheet, name)
-        cell.font = cell.font.copy(bold=True)
+        cell.font = Font(bold=True)
         header.append(cell)
     sheet.append(header)
     for page in pages:

@@ -2,7 +2,7 @@
 and chain: the legal registry as CSV and XLSX, GS1 EPCIS 2.0 and US EPA e-Manifest JSON, each read back
 and checked against the official schemas (copies in tests/standards/), and from the CLI.
 
-    Dinh Vu park:   G ──t1 (600, carried by T; 590 received)──▶ R ──processing──▶ aggregate 500 + slag 50
+    Đình Vũ park:   G ──t1 (600, carried by T; 590 received)──▶ R ──processing──▶ aggregate 500 + slag 50
                     G ──t2 (300: R accepts 200, rejects 100, returned as r2)──▶ R
                     G ──t3 (50)──▶ X (another park)
                     G ──t4 (50)──▶ V: V's permit was revoked before the receipt
@@ -47,6 +47,9 @@ AGGREGATE = ("UN-CPC", "15320", "KGM", False)
 US_CODE = ("US-RCRA", "D001", "KGM", True)
 HOUR = 3600
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+FORMATS = FormatChecker()
+# Both schemas lean on `uri` and `date-time`: checked only with rfc3986-validator and rfc3339-validator.
+assert {"uri", "date-time"} <= set(FORMATS.checkers), "install the dev dependencies (pyproject.toml)"
 
 
 def carried(client, shipper, receiver, transporter, received: int, **terms) -> str:
@@ -125,7 +128,7 @@ def us_world(client, regulator, park: str) -> dict:
 @pytest.fixture(scope="module")
 def world(client, regulator) -> dict:
     build = uuid.uuid4().hex[:6]
-    park, elsewhere, houston = f"Dinh Vu {build}", f"Tan Tao {build}", f"Houston {build}"
+    park, elsewhere, houston = f"Đình Vũ {build}", f"Tan Tao {build}", f"Houston {build}"
     ensure_waste_code(client, regulator)
     ensure_waste_code(client, regulator, *AGGREGATE)
     g, r, t, v, op, x = (
@@ -172,6 +175,7 @@ def world(client, regulator) -> dict:
     parties = {"G": g, "R": r, "T": t, "V": v, "OP": op, "X": x}
     us = us_world(client, regulator, houston)
     return {
+        "build": build,
         "park": park,
         "houston": houston,
         "parties": parties,
@@ -277,7 +281,10 @@ def test_the_registry_as_xlsx_reads_back_the_same_rows(client, world):
     response = export(client, world, "registry", park=world["park"], format="xlsx")
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == XLSX
-    assert response.headers["content-disposition"].endswith('.xlsx"')
+    # The park's name, in the Latin-1 a header allows.
+    assert response.headers["content-disposition"].endswith(
+        f'filename="registry-park-Dinh-Vu-{world["build"]}.xlsx"'
+    )
     sheet = load_workbook(io.BytesIO(response.content), read_only=True)["Registry"]
     header, *rows = [list(r) for r in sheet.iter_rows(values_only=True)]
     assert tuple(header) == COLUMNS
@@ -342,7 +349,7 @@ def test_epcis_events_validate_against_the_official_schema(client, world):
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("application/ld+json")
     document = response.json()
-    Draft7Validator(EPCIS_SCHEMA, format_checker=FormatChecker()).validate(document)
+    Draft7Validator(EPCIS_SCHEMA, format_checker=FORMATS).validate(document)
     assert (document["type"], document["schemaVersion"]) == ("EPCISDocument", "2.0")
     events = document["epcisBody"]["eventList"]
     base = client.app.state.runtime.settings.resolved_public_url
@@ -396,7 +403,7 @@ def test_emanifest_of_us_transfers_validates_against_the_official_schema(client,
     entries = {e["transfer_id"]: e for e in response.json()["manifests"]}
     assert set(entries) == {us["u1"], us["u2"]}
     manifest = entries[us["u1"]]["manifest"]
-    Draft4Validator(EMANIFEST_SCHEMA, format_checker=FormatChecker()).validate(manifest)
+    Draft4Validator(EMANIFEST_SCHEMA, format_checker=FORMATS).validate(manifest)
     assert manifest["generator"]["epaSiteId"] == "VAD000000001"
     assert [t["epaSiteId"] for t in manifest["transporters"]] == ["TXR000000002"]
     assert manifest["designatedFacility"]["epaSiteId"] == "TXD000000003"
@@ -450,7 +457,7 @@ def test_cli_exports_to_a_file(client, world, api_url, tmp_path):
     assert (
         run(cli_app, ["export", "epcis", "--park", world["park"], "-o", str(epcis), *common]).exit_code == 0
     )
-    Draft7Validator(EPCIS_SCHEMA).validate(json.loads(epcis.read_text()))
+    Draft7Validator(EPCIS_SCHEMA, format_checker=FORMATS).validate(json.loads(epcis.read_text()))
     refused = run(
         cli_app,
         [
