@@ -19,8 +19,21 @@ from typing import Any
 from ledger_service.exports import Firm, Step, TransferRecord
 
 US_SCHEME = "US-RCRA"
-# Two-letter activity location code and up to ten letters or digits (the schema's EpaSiteId).
+# The schema's EpaSiteId: a two-letter activity location code (a US state's or territory's postal code),
+# then up to ten letters or digits. The location code keeps most other countries' tax ids (FR…, IT…)
+# out; not all (a German DE… id reads as Delaware's): docs/exports.md.
 EPA_ID = re.compile(r"^[A-Z]{2}[A-Z0-9]{1,10}$")
+_STATES_AND_TERRITORIES = (
+    "AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM NY NC "
+    "ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY AS GU MP PR VI"
+)
+LOCATIONS = frozenset(_STATES_AND_TERRITORIES.split())
+
+
+def epa_id(enterprise_id: str) -> bool:
+    return bool(EPA_ID.match(enterprise_id)) and enterprise_id[:2] in LOCATIONS
+
+
 # e-Manifest's units of the ledger's units (ledger_service.api.schemas.UNITS); energy has none.
 UNITS = {
     "KGM": ("K", "Kilograms"),
@@ -86,7 +99,7 @@ def manifest(r: TransferRecord) -> Entry:
     for role, firm in [("generator (shipper)", r.shipper), ("designated facility (receiver)", r.receiver)] + [
         (f"transporter {i + 1}", t) for i, t in enumerate(r.transporters)
     ]:
-        if not EPA_ID.match(firm.enterprise_id):
+        if not epa_id(firm.enterprise_id):
             return Entry(
                 r.id,
                 None,
