@@ -199,7 +199,8 @@ def _records(
             verdicts[finding.subject].append(finding.verdict)
             if finding.verdict in (Verdict.FAIL, Verdict.INCONCLUSIVE):
                 failed[finding.subject].add(rule.rule_id)
-    judged = {t.id: t for t in case.file.transfers if t.id in set(ids)}
+    wanted = set(ids)
+    judged = {t.id: t for t in case.file.transfers if t.id in wanted}
     codes = {c.key: c for c in case.file.codes}
     addresses = {a for t in rows for a in (t.shipper, t.receiver, *t.transporters)}
     known = {

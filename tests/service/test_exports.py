@@ -266,7 +266,15 @@ def test_the_registry_as_csv_has_a_row_per_transfer_with_its_record_fields(
         tr["r2"],
         p["R"].address,
     )
-    assert by_id[tr["r2"]]["return_of"] == tr["t2"]
+    r2 = by_id[tr["r2"]]
+    assert (r2["return_of"], r2["shipper_address"], r2["receiver_address"]) == (
+        tr["t2"],
+        p["R"].address,
+        p["G"].address,
+    )
+    # A return is opened by the receiver's signed rejection, not by a dispatch.
+    assert (r2["dispatch_signed_by"], r2["rejection_signed_by"]) == ("", p["R"].address)
+    assert r2["rejection_tx"] == t2["rejection_tx"]
 
     # The verdict is the transfer's own verification verdict, with the rules that failed it.
     t4 = by_id[tr["t4"]]
