@@ -174,6 +174,18 @@ def transfer_case(session: Session, transfer: m.Transfer, evaluation_date: datet
     return _build(session, judged, f"transfer {transfer.id}", evaluation_date)
 
 
+def transfers_case(
+    session: Session, transfer_ids: Iterable[str], evaluation_date: datetime | None = None
+) -> Case:
+    """Several transfers at once, each judged as transfer_case judges it (the lots they took and opened,
+    not their returns): what an export of many transfers reads a page at a time."""
+    ids = frozenset(transfer_ids)
+    taken = set(session.scalars(select(m.Transfer.lot_id).where(m.Transfer.id.in_(ids))))
+    opened = set(session.scalars(select(m.Lot.id).where(m.Lot.id.in_(ids))))
+    judged = Judged(frozenset(taken | opened), ids, frozenset())
+    return _build(session, judged, f"{len(ids)} transfers", evaluation_date)
+
+
 def firm_case(
     session: Session,
     participant: m.Participant,

@@ -830,13 +830,19 @@ def _document_call(api: str, account: Any, method: str, path: str, **kwargs: Any
     except httpx.HTTPError as exc:
         fail(f"cannot reach the service at {api}: {exc}")
     if response.status_code >= 400:
-        try:
-            first = response.json()["detail"][0]
-            where = ".".join(str(p) for p in first.get("loc", []) if p not in ("body", "path", "header"))
-            fail(f"{where + ': ' if where else ''}{first['msg']} (HTTP {response.status_code})")
-        except (ValueError, KeyError, IndexError, TypeError):
-            fail(f"HTTP {response.status_code}: {response.text[:200]}")
+        _refused(response, ("body", "path", "header"))
     return response
+
+
+def _refused(response: httpx.Response, unnamed: tuple[str, ...]) -> NoReturn:
+    """Fails with the service's first error: the field it names (but for the parts in `unnamed`), why."""
+    try:
+        first = response.json()["detail"][0]
+        where = ".".join(str(p) for p in first.get("loc", []) if p not in unnamed)
+        message = f"{where + ': ' if where else ''}{first['msg']} (HTTP {response.status_code})"
+    except (ValueError, KeyError, IndexError, TypeError):
+        message = f"HTTP {response.status_code}: {response.text[:200]}"
+    fail(message)
 
 
 # --- rejections, corrections and batch dispatch (svc-workflows) ----------------------------------------
@@ -1908,3 +1914,98 @@ def verify_bundle(
         f"   pack {report.pack_id} {report.pack_version} ({report.pack_hash[:16]}…), {report.subject}: "
         f"{report.verdict.value} ({', '.join(f'{v} {k}' for k, v in report.counts().items() if v)})"
     )
+
+
+# --- exports (docs/exports.md) -------------------------------------------------------------------------
+
+EXPORT_FORMATS = {"registry": ("csv", "xlsx"), "epcis": ("jsonld",), "emanifest": ("json",)}
+
+
+@app.command("export")
+def export(
+    what: Annotated[str, typer.Argument(help="registry (CSV or XLSX), epcis (GS1 EPCIS 2.0) or emanifest")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Write the export here")],
+    api: ApiUrl,
+    keystore: Keystore,
+    park: Annotated[str | None, typer.Option(help="The park whose records to export")] = None,
+    firm: Annotated[str | None, typer.Option(help="…or the firm (its address)")] = None,
+    start: Annotated[str | None, typer.Option("--from", help="Transfers dispatched from this date")] = None,
+    until: Annotated[str | None, typer.Option(help="…up to this date (inclusive) or date-time")] = None,
+    output_format: Annotated[
+        str | None, typer.Option("--format", help="registry: csv (default) or xlsx")
+    ] = None,
+    pack: Annotated[
+        str | None, typer.Option(help="Rule pack of the verdicts (default: the service's)")
+    ] = None,
+    password_file: PasswordFile = None,
+) -> None:
+    """Export a park's or a firm's records over a period, as the party signed in with KEYSTORE may (a
+    regulator any, a park operator its park, a firm its own), with a progress bar while it streams."""
+    from rich.progress import DownloadColumn, Progress, SpinnerColumn, TextColumn, TransferSpeedColumn
+
+    if what not in EXPORT_FORMATS:
+        fail(f"what: expected one of {', '.join(EXPORT_FORMATS)}, got {what!r}")
+    if (park is None) == (firm is None):
+        fail("give either --park or --firm")
+    formats = EXPORT_FORMATS[what]
+    chosen = output_format or formats[0]
+    if chosen not in formats:
+        fail(f"--format: {what} is written as {' or '.join(formats)}, not {chosen!r}")
+    params = {"park": park, "firm": firm, "from": start, "until": until, "pack": pack}
+    if what == "registry":
+        params["format"] = chosen
+    headers = _signed_in(api, _account(keystore, password_file))
+    url = f"{api.rstrip('/')}/exports/{what}"
+    # Written beside OUT and moved there once whole: a failed export never leaves a file that looks whole.
+    partial = out.with_name(out.name + ".partial")
+    written = 0
+    try:
+        with httpx.stream(
+            "GET", url, params={k: v for k, v in params.items() if v}, headers=headers, timeout=300
+        ) as response:
+            if response.status_code >= 400:
+                response.read()
+                _refused(response, ("query",))
+            transfers = response.headers.get("X-Export-Transfers", "?")
+            columns = (
+                SpinnerColumn(),
+                TextColumn("{task.description}"),
+                DownloadColumn(),
+                TransferSpeedColumn(),
+            )
+            with Progress(*columns, transient=True) as progress, partial.open("wb") as file:
+                task = progress.add_task(f"{what}: {transfers} transfers", total=None)
+                for chunk in response.iter_bytes():
+                    file.write(chunk)
+                    written += len(chunk)
+                    progress.update(task, completed=written)
+        problem = _incomplete_export(chosen, partial, transfers)
+        if problem:
+            partial.unlink()
+            fail(f"the service ended the export early ({problem}); nothing was written to {out}")
+        partial.replace(out)
+    except httpx.HTTPError as exc:
+        partial.unlink(missing_ok=True)
+        fail(f"the export from {api} broke off: {exc}")
+    except OSError as exc:
+        fail(f"--out: {exc.strerror}: {out}")
+    typer.echo(f"{out}: {written} bytes, {transfers} transfers")
+
+
+def _incomplete_export(output_format: str, path: Path, transfers: str) -> str | None:
+    """Why a downloaded export is not whole, or None. The service has sent its answer's status before the
+    first row, so an error while streaming shows only as an export that stops short."""
+    import csv
+    import zipfile
+
+    if output_format == "xlsx":
+        return None if zipfile.is_zipfile(path) else "the workbook is not a whole XLSX file"
+    if output_format == "csv":
+        with path.open(newline="", encoding="utf-8-sig") as file:
+            rows = sum(1 for _ in csv.reader(file)) - 1
+        return None if str(rows) == transfers else f"{rows} of its {transfers} rows came"
+    # The service writes each event or manifest on a line of its own and the closing brackets on the last.
+    ending = {"jsonld": b"\n]}}\n", "json": b"\n]}\n"}[output_format]
+    with path.open("rb") as file:
+        file.seek(max(0, path.stat().st_size - len(ending)))
+        return None if file.read() == ending else "the JSON document is cut short"

@@ -16,6 +16,7 @@ from ledger_service.api.routes import (
     corrections,
     documents,
     evidence,
+    exports,
     flows,
     lots,
     participants,
@@ -68,4 +69,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(webhooks.router)
     app.include_router(verification.router)
     app.include_router(evidence.router)
+    app.include_router(exports.router)
     return app

@@ -28,7 +28,14 @@ class Party:
         return {"message": typed["message"], "signature": self.sign(typed)}
 
 
-def register(client: TestClient, regulator: Party, party: Party, *roles: str, park: str = "Phu My 3") -> dict:
+def register(
+    client: TestClient,
+    regulator: Party,
+    party: Party,
+    *roles: str,
+    park: str = "Phu My 3",
+    enterprise_id: str | None = None,
+) -> dict:
     prepared = client.post(
         "/participants/registrations/prepare",
         json={
@@ -36,7 +43,7 @@ def register(client: TestClient, regulator: Party, party: Party, *roles: str, pa
             "participant": party.address,
             "roles": list(roles),
             "legal_name": f"{party.name} JSC",
-            "enterprise_id": f"03{abs(hash(party.address)) % 10**8:08d}",
+            "enterprise_id": enterprise_id or f"03{abs(hash(party.address)) % 10**8:08d}",
             "park": park,
         },
     )

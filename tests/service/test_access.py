@@ -123,6 +123,10 @@ POLICY: dict[tuple[str, str], tuple[str, set[str] | None]] = {
     # An evidence bundle carries every party's signed records: a non-regulator gets 403 (test_bundles.py).
     ("GET", "/verification/lots/{lot_id}/bundle"): (SIGNED_IN, None),
     ("GET", "/verification/transfers/{transfer_id}/bundle"): (SIGNED_IN, None),
+    # The park or firm is a query parameter, scoped as for /verification/parks and /firms: test_exports.py.
+    ("GET", "/exports/registry"): (SIGNED_IN, None),
+    ("GET", "/exports/epcis"): (SIGNED_IN, None),
+    ("GET", "/exports/emanifest"): (SIGNED_IN, None),
 }
 
 CALLERS = [

@@ -13,7 +13,7 @@ import pytest
 from eth_utils import event_abi_to_log_topic, keccak
 from parties import Party, dispatch, ensure_waste_code, register, register_lot, register_permit, sign_in
 from typer.testing import CliRunner
-from workflows import keystore_of, receive, served
+from workflows import handover, keystore_of, receive, revoke_permit, served
 
 from compliance import bundle, packs, serialise
 from compliance.engine import evaluate
@@ -29,13 +29,6 @@ from ledger_service.cli import app as cli_app
 from ledger_service.settings import REPO_ROOT
 
 TICKET = b"%PDF-1.7\n% weighbridge ticket: gross 31,240 kg, tare 12,640 kg\n%%EOF\n"
-
-
-def handover(client, transporter: Party, transfer_id: str, kind: str) -> None:
-    url = f"/transfers/{transfer_id}/legs/0/{kind}"
-    prepared = client.post(url + "/prepare", json={})
-    assert prepared.status_code == 200, prepared.text
-    assert client.post(url, json=transporter.signed_body(prepared.json())).status_code == 200
 
 
 @pytest.fixture(scope="module")
@@ -67,16 +60,7 @@ def world(client, regulator) -> dict:
     receive(client, r, t1, 590)
     t3 = dispatch(client, r, v, lot_id=t1, quantity=100)["id"]
     t2 = dispatch(client, g, v, lot_id=lot, quantity=400)["id"]
-    revocation = client.post(
-        f"/permits/{v.permit_id}/revocation/prepare",
-        json={"regulator": regulator.address, "reason": "storage found unlicensed"},
-    )
-    assert (
-        client.post(
-            f"/permits/{v.permit_id}/revocation", json=regulator.signed_body(revocation.json())
-        ).status_code
-        == 200
-    )
+    revoke_permit(client, regulator, v.permit_id, "storage found unlicensed")
     receive(client, v, t2, 400)
     return {"lot": lot, "t1": t1, "t2": t2, "t3": t3, "G": g, "ticket": ticket.json()["sha256"]}
 

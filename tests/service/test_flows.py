@@ -10,6 +10,7 @@ import served
 from eth_account import Account
 from parties import Party, register
 from typer.testing import CliRunner
+from workflows import signed_flow
 
 from ledger_service.cli import app as cli_app
 from ledger_service.statements import compact_signature
@@ -45,17 +46,7 @@ def flow_terms(supplier: Party, offtaker: Party, **overrides) -> dict:
 
 
 def register_flow(client, supplier: Party, offtaker: Party, **overrides) -> dict:
-    prepared = client.post("/flows/prepare", json=flow_terms(supplier, offtaker, **overrides))
-    assert prepared.status_code == 200, prepared.text
-    typed = prepared.json()["typed_data"]
-    body = {
-        "message": typed["message"],
-        "supplier_signature": supplier.sign(typed),
-        "offtaker_signature": offtaker.sign(typed),
-    }
-    response = client.post("/flows", json=body)
-    assert response.status_code == 201, response.text
-    return response.json()
+    return signed_flow(client, supplier, offtaker, flow_terms(supplier, offtaker, **overrides))
 
 
 def reading(period: int) -> str:

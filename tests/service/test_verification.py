@@ -16,7 +16,7 @@ from parties import Party, dispatch, ensure_waste_code, register, register_lot, 
 from pypdf import PdfReader
 from sqlalchemy import update
 from typer.testing import CliRunner
-from workflows import handover, keystore_of, receive, served
+from workflows import handover, keystore_of, receive, revoke_permit, served
 
 from compliance import packs
 from ledger_service.cli import app as cli_app
@@ -53,12 +53,7 @@ def world(client, regulator) -> dict:
     t2 = dispatch(client, r, d, lot_id=t1, quantity=600)["id"]
     receive(client, d, t2, 600)
     t3 = dispatch(client, g, v, lot_id=lot, quantity=400)["id"]
-    revocation = client.post(
-        f"/permits/{v.permit_id}/revocation/prepare",
-        json={"regulator": regulator.address, "reason": "storage found unlicensed"},
-    )
-    revoked = client.post(f"/permits/{v.permit_id}/revocation", json=regulator.signed_body(revocation.json()))
-    assert revoked.status_code == 200, revoked.text
+    revoke_permit(client, regulator, v.permit_id, "storage found unlicensed")
     receive(client, v, t3, 400)
 
     parties = {"G": g, "R": r, "D": d, "T": t, "V": v, "OP": op, "X": x}

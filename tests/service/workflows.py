@@ -108,6 +108,30 @@ class Seen:
         assert self.words in finding["reason"], finding["reason"]
 
 
+def revoke_permit(client: TestClient, regulator: Party, permit_id: str, reason: str) -> None:
+    prepared = client.post(
+        f"/permits/{permit_id}/revocation/prepare", json={"regulator": regulator.address, "reason": reason}
+    )
+    assert prepared.status_code == 200, prepared.text
+    revoked = client.post(f"/permits/{permit_id}/revocation", json=regulator.signed_body(prepared.json()))
+    assert revoked.status_code == 200, revoked.text
+
+
+def signed_flow(client: TestClient, supplier: Party, offtaker: Party, terms: dict) -> dict:
+    """A metered flow registered with `terms`, signed by its supplier and its offtaker."""
+    prepared = client.post("/flows/prepare", json=terms)
+    assert prepared.status_code == 200, prepared.text
+    typed = prepared.json()["typed_data"]
+    body = {
+        "message": typed["message"],
+        "supplier_signature": supplier.sign(typed),
+        "offtaker_signature": offtaker.sign(typed),
+    }
+    response = client.post("/flows", json=body)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
 def in_outbox(client: TestClient, digest: str) -> bool:
     with client.app.state.runtime.sessions() as session:
         return session.scalar(select(SignedPayload.id).where(SignedPayload.digest == digest)) is not None

@@ -186,7 +186,7 @@ def verify_firm(
     """A firm's transfers (by dispatch date), the lots it opened and the processings it recorded in the
     period, with the lots of its own they took from."""
     firm = session.get(Participant, address)
-    if firm is None or not _sees_firm(party, firm):
+    if firm is None or not sees_firm(party, firm):
         raise ApiError(
             404, "unknown_participant", f"no participant {address} is registered", ["path", "address"]
         )
@@ -213,7 +213,7 @@ def verify_park(
     return _answer(session, party, case, how, "park")
 
 
-def _sees_firm(party: Party, firm: Participant) -> bool:
+def sees_firm(party: Party, firm: Participant) -> bool:
     return (
         party.has(Role.REGULATOR)
         or party.address == firm.address
