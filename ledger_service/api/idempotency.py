@@ -14,9 +14,11 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
+from starlette.datastructures import Headers
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ledger_service.db.models import IdempotentRequest
 
@@ -24,15 +26,27 @@ HEADER = "Idempotency-Key"
 _VALID_KEY = re.compile(r"[\x21-\x7e]{1,200}")
 
 
-class IdempotencyMiddleware(BaseHTTPMiddleware):
+class IdempotencyMiddleware:
+    """Only a keyed POST goes through `_KeyedRequests`; every other request reaches the app untouched, so
+    that a streamed answer (an export) that fails half-way fails for its client too: Starlette's
+    BaseHTTPMiddleware would end such a stream as if it were whole."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.keyed = _KeyedRequests(app)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            headers = Headers(scope=scope)
+            if HEADER in headers and not headers.get("content-type", "").startswith("multipart/"):
+                await self.keyed(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+class _KeyedRequests(BaseHTTPMiddleware):
     async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        key = request.headers.get(HEADER)
-        if (
-            request.method != "POST"
-            or key is None
-            or request.headers.get("content-type", "").startswith("multipart/")
-        ):
-            return await call_next(request)
+        key = request.headers[HEADER]
         if not _VALID_KEY.fullmatch(key):
             return _error(422, "invalid_idempotency_key", "1 to 200 printable ASCII characters, no spaces")
         runtime = request.app.state.runtime

@@ -1,11 +1,19 @@
 """Idempotency keys and the relayer's nonce manager: retries and concurrent submissions are safe."""
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
+import httpx
+import pytest
+import uvicorn
+from conftest import free_port
+from fastapi import FastAPI
+from fastapi.responses import StreamingResponse
 from fastapi.testclient import TestClient
 from parties import Party, dispatch_terms, register, sign_in, trading_pair
 from sqlalchemy import create_engine, select
 
+from ledger_service.api.idempotency import IdempotencyMiddleware
 from ledger_service.chain.gateway import NodeUnavailable
 from ledger_service.db.models import SignedPayload
 
@@ -116,3 +124,28 @@ def test_concurrent_submissions_share_one_nonce_sequence(
     gateway = client.app.state.runtime.gateway
     nonces = sorted(gateway.w3.eth.get_transaction(t)["nonce"] for t in tx_hashes)
     assert nonces == list(range(nonces[0], nonces[0] + 8))
+
+
+def test_a_stream_that_fails_half_way_fails_for_its_client() -> None:
+    # An export streams page by page; if the node or the database fails on page 2, a client reading it over
+    # HTTP must not be handed a file that looks whole. Only keyed POSTs pass through the idempotency layer.
+    app = FastAPI()
+    app.add_middleware(IdempotencyMiddleware)
+
+    def pages():
+        yield b"transfer,quantity\n"
+        raise RuntimeError("the node stopped answering on page 2")
+
+    app.get("/export")(lambda: StreamingResponse(pages(), media_type="text/csv"))
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="critical"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            threading.Event().wait(0.02)
+        with pytest.raises(httpx.RemoteProtocolError):
+            httpx.get(f"http://127.0.0.1:{port}/export")
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
