@@ -2009,3 +2009,102 @@ def _incomplete_export(output_format: str, path: Path, transfers: str) -> str | 
     with path.open("rb") as file:
         file.seek(max(0, path.stat().st_size - len(ending)))
         return None if file.read() == ending else "the JSON document is cut short"
+
+
+# --- KPIs and the compliance report (docs/kpis.md) -----------------------------------------------------
+
+SCOPES = {"park": "parks", "firm": "firms"}
+Scoped = Annotated[str, typer.Argument(help="park or firm")]
+ScopeName = Annotated[str, typer.Argument(help="The park's name, or the firm's address")]
+Start = Annotated[str | None, typer.Option("--from", help="Records from this date or date-time on")]
+Until = Annotated[str | None, typer.Option(help="…up to this date (inclusive) or date-time")]
+PackOption = Annotated[str | None, typer.Option(help="Rule pack of the verdicts (default: the service's)")]
+
+
+def _scoped_get(
+    api: str, keystore: Path, password_file: Path | None, path: str, params: dict[str, str | None]
+) -> httpx.Response:
+    headers = _signed_in(api, _account(keystore, password_file))
+    try:
+        response = httpx.get(
+            f"{api.rstrip('/')}{path}",
+            params={k: v for k, v in params.items() if v},
+            headers=headers,
+            timeout=600,
+        )
+    except httpx.HTTPError as exc:
+        fail(f"cannot reach the service at {api}: {exc}")
+    if response.status_code >= 400:
+        _refused(response, ("query",))
+    return response
+
+
+def _scope_path(scope: str, name: str) -> str:
+    if scope not in SCOPES:
+        fail(f"scope: expected park or firm, got {scope!r}")
+    from urllib.parse import quote
+
+    return f"{SCOPES[scope]}/{quote(name, safe='')}"
+
+
+@app.command("kpis")
+def kpis_command(
+    scope: Scoped,
+    name: ScopeName,
+    api: ApiUrl,
+    keystore: Keystore,
+    start: Start = None,
+    until: Until = None,
+    pack: PackOption = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write the JSON here")] = None,
+    password_file: PasswordFile = None,
+) -> None:
+    """A park's or a firm's eco-industrial-park KPIs over a period, as JSON (tonnes exchanged per material,
+    share reused or recycled, symbiosis links, CO2 avoided, water reused, a monthly series)."""
+    response = _scoped_get(
+        api,
+        keystore,
+        password_file,
+        f"/kpis/{_scope_path(scope, name)}",
+        {"from": start, "until": until, "pack": pack},
+    )
+    text = json.dumps(response.json(), indent=2, ensure_ascii=False)
+    if out is None:
+        typer.echo(text)
+        return
+    out.write_text(text + "\n", encoding="utf-8")
+    result = response.json()
+    typer.echo(
+        f"{out}: {result['tonnes_exchanged']} t exchanged, {result['links']['count']} symbiosis links, "
+        f"{result['co2_avoided']['kg']} kg CO2 avoided"
+    )
+
+
+@app.command("report")
+def report_command(
+    scope: Scoped,
+    name: ScopeName,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Write the PDF here")],
+    api: ApiUrl,
+    keystore: Keystore,
+    start: Start = None,
+    until: Until = None,
+    pack: PackOption = None,
+    password_file: PasswordFile = None,
+) -> None:
+    """A park's or a firm's compliance report over a period, as a PDF: verdict summary, failing transfers
+    with their reasons, the KPIs, and a QR code on each transfer linking to its verification page."""
+    response = _scoped_get(
+        api,
+        keystore,
+        password_file,
+        f"/reports/{_scope_path(scope, name)}.pdf",
+        {"from": start, "until": until, "pack": pack},
+    )
+    try:
+        out.write_bytes(response.content)
+    except OSError as exc:
+        fail(f"--out: {exc.strerror}: {out}")
+    typer.echo(
+        f"{out}: {len(response.content)} bytes, {response.headers.get('X-Export-Transfers', '?')} transfers"
+    )

@@ -18,6 +18,7 @@ from ledger_service.api.routes import (
     evidence,
     exports,
     flows,
+    kpis,
     lots,
     participants,
     processing,
@@ -70,4 +71,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(verification.router)
     app.include_router(evidence.router)
     app.include_router(exports.router)
+    app.include_router(kpis.router)
     return app

@@ -107,6 +107,14 @@ class Settings(BaseSettings):
         default_factory=dict,
         description='Per pack, values of its unconfirmed ([U]) parameters: {"VN": {"RULE-ID.name": 30}}',
     )
+    kpi_factors_file: Path | None = Field(
+        None,
+        description="Emission factors and water media for the KPIs (default: compliance/factors/kpi-factors.json)",
+    )
+    kpi_factor_overrides: dict[str, int] = Field(
+        default_factory=dict,
+        description='kg CO2 per tonne by factor name, in place of the file\'s: {"steam-replaces-gas-boiler": 190}',
+    )
     verification_max_records: int = Field(
         20_000, ge=1, description="Most lots and processings a lot's lineage may have to be verified"
     )

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from compliance import casefile as cf
 from compliance.packs import Pack
-from compliance.verdicts import Verdict, worst
+from compliance.verdicts import Finding, Verdict, worst
 from ledger_service.access import flows_visible_to, processings_visible_to, transfers_visible_to
 from ledger_service.api.deps import Party
 from ledger_service.casefiles import ZERO_ADDRESS, ZERO_HASH, evaluate, transfers_case, with_results
@@ -113,6 +113,7 @@ class TransferRecord:
     document_hash: str
     verdict: Verdict
     failed_rules: tuple[str, ...]  # rules whose finding on it is FAIL or INCONCLUSIVE
+    findings: tuple[Finding, ...] = ()  # every finding of the pack about it (the compliance report's reasons)
 
     def signed(self, statement: str) -> list[Step]:
         return [s for s in self.steps if s.statement == statement]
@@ -194,9 +195,11 @@ def _records(
     report = evaluate(case, pack)
     verdicts: dict[str, list[Verdict]] = defaultdict(list)
     failed: dict[str, set[str]] = defaultdict(set)
+    found: dict[str, list[Finding]] = defaultdict(list)
     for rule in report.rules:
         for finding in rule.findings:
             verdicts[finding.subject].append(finding.verdict)
+            found[finding.subject].append(finding)
             if finding.verdict in (Verdict.FAIL, Verdict.INCONCLUSIVE):
                 failed[finding.subject].add(rule.rule_id)
     wanted = set(ids)
@@ -247,6 +250,7 @@ def _records(
                 document_hash=t.document_hash,
                 verdict=worst(verdicts[subject]),
                 failed_rules=tuple(sorted(failed[subject])),
+                findings=tuple(found[subject]),
             )
         )
     return records

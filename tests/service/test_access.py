@@ -120,6 +120,10 @@ POLICY: dict[tuple[str, str], tuple[str, set[str] | None]] = {
     ("GET", "/verification/transfers/{transfer_id}"): (SCOPED, SEES_TRANSFER),
     ("GET", "/verification/firms/{address}"): (SCOPED, SEES_FIRM),
     ("GET", "/verification/parks/{park}"): (SCOPED, SEES_PARK),
+    ("GET", "/kpis/firms/{address}"): (SCOPED, SEES_FIRM),
+    ("GET", "/kpis/parks/{park}"): (SCOPED, SEES_PARK),
+    ("GET", "/reports/firms/{address}.pdf"): (SCOPED, SEES_FIRM),
+    ("GET", "/reports/parks/{park}.pdf"): (SCOPED, SEES_PARK),
     # An evidence bundle carries every party's signed records: a non-regulator gets 403 (test_bundles.py).
     ("GET", "/verification/lots/{lot_id}/bundle"): (SIGNED_IN, None),
     ("GET", "/verification/transfers/{transfer_id}/bundle"): (SIGNED_IN, None),

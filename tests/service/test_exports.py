@@ -14,7 +14,6 @@ and checked against the official schemas (copies in tests/standards/), and from 
 import csv
 import io
 import json
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -33,7 +32,7 @@ from parties import (
     signed_submit,
 )
 from typer.testing import CliRunner
-from workflows import handover, keystore_of, receive, rejection, revoke_permit, served, signed_flow
+from workflows import handover, keystore_of, metered_flow, receive, rejection, revoke_permit, served
 
 from compliance.verdicts import Verdict, worst
 from ledger_service import exports
@@ -45,7 +44,6 @@ EPCIS_SCHEMA = json.loads((STANDARDS / "epcis-2.0" / "EPCIS-JSON-Schema.json").r
 EMANIFEST_SCHEMA = json.loads((STANDARDS / "emanifest" / "emanifest.json").read_text())
 AGGREGATE = ("UN-CPC", "15320", "KGM", False)
 US_CODE = ("US-RCRA", "D001", "KGM", True)
-HOUR = 3600
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 FORMATS = FormatChecker()
 # Both schemas lean on `uri` and `date-time`: checked only with rfc3986-validator and rfc3339-validator.
@@ -58,38 +56,6 @@ def carried(client, shipper, receiver, transporter, received: int, **terms) -> s
     handover(client, transporter, transfer, "delivery")
     receive(client, receiver, transfer, received)
     return transfer
-
-
-def metered_steam(client, supplier: Party, offtaker: Party, quantities: list[int]) -> str:
-    start = (int(time.time()) // HOUR - 10) * HOUR
-    terms = {
-        "supplier": supplier.address,
-        "offtaker": offtaker.address,
-        "medium": "steam",
-        "unit": "TNE",
-        "meter_id": "0x" + "4e" * 32,
-        "period_seconds": HOUR,
-        "first_period_start": datetime.fromtimestamp(start, UTC).isoformat(),
-    }
-    flow_id = signed_flow(client, supplier, offtaker, terms)["id"]
-    batch = {
-        "periods": [{"quantity": q, "reading_hash": f"0x{i + 1:064x}"} for i, q in enumerate(quantities)]
-    }
-    prepared = client.post(f"/flows/{flow_id}/periods/prepare", json=batch).json()
-    periods = [
-        {
-            "quantity": q,
-            "reading_hash": item["typed_data"]["message"]["readingHash"],
-            "supplier_signature": supplier.sign(item["typed_data"]),
-            "offtaker_signature": offtaker.sign(item["typed_data"]),
-        }
-        for item, q in zip(prepared["periods"], quantities, strict=True)
-    ]
-    anchored = client.post(
-        f"/flows/{flow_id}/periods", json={"first_period": prepared["first_period"], "periods": periods}
-    )
-    assert anchored.status_code in (200, 201), anchored.text
-    return flow_id
 
 
 def us_world(client, regulator, park: str) -> dict:
@@ -170,7 +136,7 @@ def world(client, regulator) -> dict:
         "document_hash": "0x" + "a7" * 32,
     }
     processed = signed_submit(client, r, "/processings/prepare", processing, "/processings")
-    flow = metered_steam(client, g, r, [12, 15, 11])
+    flow = metered_flow(client, g, r, [12, 15, 11])
 
     parties = {"G": g, "R": r, "T": t, "V": v, "OP": op, "X": x}
     us = us_world(client, regulator, houston)

@@ -2,6 +2,7 @@
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -143,6 +144,48 @@ def another_relayer(client: TestClient) -> ChainGateway:
     other = ChainGateway(runtime.settings.rpc_url, runtime.settings.artifacts_dir, relayer=Account.create())
     other.bind(runtime.deployment)
     return other
+
+
+def metered_flow(
+    client: TestClient,
+    supplier: Party,
+    offtaker: Party,
+    quantities: list[int],
+    medium: str = "steam",
+    unit: str = "TNE",
+    meter_id: str = "0x" + "4e" * 32,
+) -> str:
+    """A flow both parties register, with an hourly period anchored for each quantity (ending before now)."""
+    hour = 3600
+    start = (int(time.time()) // hour - 10) * hour
+    terms = {
+        "supplier": supplier.address,
+        "offtaker": offtaker.address,
+        "medium": medium,
+        "unit": unit,
+        "meter_id": meter_id,
+        "period_seconds": hour,
+        "first_period_start": datetime.fromtimestamp(start, UTC).isoformat(),
+    }
+    flow_id = signed_flow(client, supplier, offtaker, terms)["id"]
+    batch = {
+        "periods": [{"quantity": q, "reading_hash": f"0x{i + 1:064x}"} for i, q in enumerate(quantities)]
+    }
+    prepared = client.post(f"/flows/{flow_id}/periods/prepare", json=batch).json()
+    periods = [
+        {
+            "quantity": q,
+            "reading_hash": item["typed_data"]["message"]["readingHash"],
+            "supplier_signature": supplier.sign(item["typed_data"]),
+            "offtaker_signature": offtaker.sign(item["typed_data"]),
+        }
+        for item, q in zip(prepared["periods"], quantities, strict=True)
+    ]
+    anchored = client.post(
+        f"/flows/{flow_id}/periods", json={"first_period": prepared["first_period"], "periods": periods}
+    )
+    assert anchored.status_code in (200, 201), anchored.text
+    return flow_id
 
 
 def keystore_of(party: Party, directory: Path) -> tuple[Path, Path]:

@@ -16,7 +16,6 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from compliance import packs
@@ -24,12 +23,10 @@ from ledger_service import exports
 from ledger_service.api.deps import SIGNED_IN, CurrentParty, RuntimeDep, SessionDep
 from ledger_service.api.errors import ApiError
 from ledger_service.api.routes.documents import Store
-from ledger_service.api.routes.verification import PackId, PeriodDep, sees_firm
+from ledger_service.api.routes.verification import PackId, PeriodDep, visible_firm, visible_park
 from ledger_service.api.schemas import Address, ParkName
-from ledger_service.db.models import Participant
 from ledger_service.documents.store import DocumentStore
 from ledger_service.exports import emanifest, epcis, registry
-from ledger_service.roles import Role
 from ledger_service.runtime import Runtime
 from ledger_service.search import Period
 
@@ -54,20 +51,10 @@ def _scope(session: SessionDep, party: CurrentParty, park: str | None, firm: str
             ["query", "park" if park is None else "firm"],
         )
     if firm is not None:
-        participant = session.get(Participant, firm)
-        if participant is None or not sees_firm(party, participant):
-            raise ApiError(
-                404, "unknown_participant", f"no participant {firm} is registered", ["query", "firm"]
-            )
+        participant = visible_firm(session, party, firm, ["query", "firm"])
         session.expunge(participant)
         return exports.Scope(firm=participant)
-    known = session.scalar(select(Participant.address).where(Participant.park == park).limit(1))
-    if known is None or not (
-        party.has(Role.REGULATOR) or (party.has(Role.PARK_OPERATOR) and party.park == park)
-    ):
-        raise ApiError(
-            404, "unknown_park", f"no participant is registered in park {park!r}", ["query", "park"]
-        )
+    visible_park(session, party, str(park), ["query", "park"])
     return exports.Scope(park=park)
 
 

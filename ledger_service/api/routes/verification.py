@@ -18,6 +18,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from compliance import packs
 from ledger_service import rendering
@@ -185,11 +186,7 @@ def verify_firm(
 ) -> Response:
     """A firm's transfers (by dispatch date), the lots it opened and the processings it recorded in the
     period, with the lots of its own they took from."""
-    firm = session.get(Participant, address)
-    if firm is None or not sees_firm(party, firm):
-        raise ApiError(
-            404, "unknown_participant", f"no participant {address} is registered", ["path", "address"]
-        )
+    firm = visible_firm(session, party, address, ["path", "address"])
     case = firm_case(session, firm, when[0], when[1], how.evaluation_date)
     return _answer(session, party, case, how, f"firm-{address}")
 
@@ -202,15 +199,26 @@ def verify_park(
 ) -> Response:
     """A park's records in the period: those its park operator sees (its firms' transfers, lots and
     processings)."""
+    visible_park(session, party, park, ["path", "park"])
+    case = park_case(session, park, when[0], when[1], how.evaluation_date)
+    return _answer(session, party, case, how, "park")
+
+
+def visible_park(session: Session, party: Party, park: str, loc: list[str]) -> None:
+    """Refuses, as if the park were unknown, anyone but a regulator and the park's own operator."""
     known = session.scalar(select(Participant.address).where(Participant.park == park).limit(1))
     if known is None or not (
         party.has(Role.REGULATOR) or (party.has(Role.PARK_OPERATOR) and party.park == park)
     ):
-        raise ApiError(
-            404, "unknown_park", f"no participant is registered in park {park!r}", ["path", "park"]
-        )
-    case = park_case(session, park, when[0], when[1], how.evaluation_date)
-    return _answer(session, party, case, how, "park")
+        raise ApiError(404, "unknown_park", f"no participant is registered in park {park!r}", loc)
+
+
+def visible_firm(session: Session, party: Party, address: str, loc: list[str]) -> Participant:
+    """The firm, to a party who may see its records; as if unknown to anyone else."""
+    firm = session.get(Participant, address)
+    if firm is None or not sees_firm(party, firm):
+        raise ApiError(404, "unknown_participant", f"no participant {address} is registered", loc)
+    return firm
 
 
 def sees_firm(party: Party, firm: Participant) -> bool:
