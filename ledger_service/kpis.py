@@ -24,7 +24,7 @@ from ledger_service import exports
 from ledger_service.db import models as m
 from ledger_service.settings import Settings
 
-FACTORS_FILE = Path(__file__).parent.parent / "compliance" / "factors" / "kpi-factors.json"
+FACTORS_FILE = Path(k.__file__).parent / "factors" / "kpi-factors.json"
 
 
 @cache
