@@ -55,8 +55,8 @@ def _kpis(doc: _Pdf, kpis: dict[str, Any]) -> None:
         doc.para(line)
     if kpis["materials"]:
         doc.ln(2)
-        with doc.table(col_widths=(40, 70, 15, 20, 20, 15), text_align="LEFT", line_height=5) as table:
-            table.row(["Material", "Description", "Unit", "Quantity", "Tonnes", "Not counted"])
+        with doc.table(col_widths=(38, 62, 14, 22, 20, 24), text_align="LEFT", line_height=5) as table:
+            table.row(["Material", "Description", "Unit", "Quantity", "Tonnes", "Failing"])
             for row in kpis["materials"]:
                 table.row(
                     [
