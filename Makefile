@@ -21,10 +21,11 @@ PORT ?= 8000
 RPC_PORT ?= 8545
 
 .DEFAULT_GOAL := help
-.PHONY: help setup build run test test-contracts test-service gas-snapshot lint clean
+.PHONY: help setup build run demo test test-contracts test-service gas-snapshot lint clean
 
 help:
 	@echo "make run    start the local profile: anvil (state in $(DATA_DIR)/), contracts, API on 127.0.0.1:$(PORT)"
+	@echo "make demo   with make run running: load the demo park (six months of Dinh Vu) into it"
 	@echo "make test   run every test (contracts on anvil, service on SQLite; PostgreSQL via TEST_DATABASE_URL)"
 	@echo "make gas-snapshot   rewrite snapshots/gas.json from the contract tests"
 	@echo "make lint   ruff over the Python code"
@@ -67,6 +68,11 @@ build: setup
 run: build
 	@echo "==> starting the local profile (Ctrl-C stops it; chain state stays in $(DATA_DIR)/)"
 	$(VENV)/bin/symledger up --data-dir $(DATA_DIR) --port $(PORT) --rpc-port $(RPC_PORT)
+
+# The demo park, loaded through the running system's API; its dates come from the node's clock.
+demo: $(VENV)/.installed
+	$(VENV)/bin/python scripts/demo_park.py --api http://127.0.0.1:$(PORT) \
+	  --rpc http://127.0.0.1:$(RPC_PORT) --data-dir $(DATA_DIR)
 
 test: test-contracts test-service
 

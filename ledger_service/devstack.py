@@ -10,6 +10,7 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import uvicorn
@@ -25,9 +26,12 @@ LOCAL_CHAIN_ID = 31337
 REGULATOR_NAME = "Local Environmental Regulator"
 # anvil writes its state to disk this often (seconds) besides on a clean exit.
 STATE_INTERVAL_SECONDS = 1
+# How far back a new local chain's genesis is dated: room for a history loaded later with its own dates
+# (scripts/demo_park.py, six months). The clock is set to wall-clock time once the contracts are deployed.
+HISTORY_ROOM = timedelta(days=365)
 
 
-def anvil_command(data_dir: Path, port: int) -> list[str]:
+def anvil_command(data_dir: Path, port: int, genesis: datetime | None = None) -> list[str]:
     anvil = shutil.which("anvil") or str(REPO_ROOT / "node_modules" / ".bin" / "anvil")
     if not Path(anvil).exists():
         raise RuntimeError("anvil not found: run `make setup` (it installs anvil from npm)")
@@ -50,12 +54,16 @@ def anvil_command(data_dir: Path, port: int) -> list[str]:
         str(data_dir / "chain" / "anvil-state.json"),
         "--state-interval",
         str(STATE_INTERVAL_SECONDS),
+        *(["--timestamp", str(int(genesis.timestamp()))] if genesis else []),
     ]
 
 
 @contextmanager
-def running_anvil(data_dir: Path, port: int, say: Callable[[str], None]) -> Iterator[str]:
-    """Runs anvil until the block exits, then stops it with SIGINT so it dumps its state."""
+def running_anvil(
+    data_dir: Path, port: int, say: Callable[[str], None], genesis: datetime | None = None
+) -> Iterator[str]:
+    """Runs anvil until the block exits, then stops it with SIGINT so it dumps its state. A new chain's
+    first block is dated `genesis` if given, and the node's clock runs from there until it is set."""
     if _port_open(port):
         raise RuntimeError(f"port {port} is already in use: another node or a running system?")
     (data_dir / "chain").mkdir(parents=True, exist_ok=True)
@@ -65,7 +73,10 @@ def running_anvil(data_dir: Path, port: int, say: Callable[[str], None]) -> Iter
     with open(log_path, "ab") as log:
         # Its own session: a terminal's Ctrl-C reaches the service first, which then stops anvil in order.
         process = subprocess.Popen(
-            anvil_command(data_dir, port), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            anvil_command(data_dir, port, None if state.exists() else genesis),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -141,14 +152,23 @@ def run(settings: Settings, rpc_port: int, say: Callable[[str], None]) -> None:
     # uvicorn re-raises the SIGTERM it caught once it has shut down; turning it into SystemExit lets
     # the `finally` blocks stop anvil cleanly instead of the process dying on the spot.
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    with running_anvil(settings.data_dir, rpc_port, say) as url:
+    genesis = datetime.now(UTC) - HISTORY_ROOM
+    with running_anvil(settings.data_dir, rpc_port, say, genesis) as url:
         settings = settings.model_copy(update={"rpc_url": url})
         ensure_deployment(settings, say)
+        # A new chain was deployed a year back; from here on its blocks carry today's time. (A restarted
+        # anvil runs on wall-clock time already: this changes nothing then.)
+        set_clock_to_now(url)
         say(f"serving the API on http://{settings.host}:{settings.port} (docs at /docs); Ctrl-C stops")
         # uvicorn re-raises the Ctrl-C it has already acted on.
         with contextlib.suppress(KeyboardInterrupt):
             uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
     say("stopped")
+
+
+def set_clock_to_now(rpc_url: str) -> None:
+    """The node's next block is dated now: never earlier (a history dated back is over) nor later."""
+    Web3(Web3.HTTPProvider(rpc_url)).provider.make_request("evm_setTime", [int(time.time())])
 
 
 def _exit_on_sigterm(signum: int, _frame: object) -> None:
