@@ -12,7 +12,7 @@ import httpx
 import pytest
 from conftest import deploy_stack, free_port
 from fastapi.testclient import TestClient
-from parties import Party, sign_in
+from parties import Party, register, sign_in
 
 from ledger_service import devstack
 from ledger_service.main import create_app
@@ -128,3 +128,14 @@ def test_loading_the_park_twice_is_refused_and_adds_nothing(system):
         demo_park.load(client, system["rpc"], system["regulator"].account, accounts, say=lambda _l: None)
     assert len(client.get("/participants").json()) == before
     assert len(loaded.transfers) == 6 + 6 + 4 + 3
+
+
+def test_a_chain_with_records_dated_today_cannot_take_the_parks_history(client, anvil, regulator, tmp_path):
+    """The session's chain holds records dated now: a history dated months back is refused, nothing loaded."""
+    register(client, regulator, Party("today's firm"), "SHIPPER", park="Tan Thuan")
+    before = client.get("/participants").json()
+    accounts = demo_park.party_keys(tmp_path / "keys", scrypt_n=2**4)
+    with pytest.raises(demo_park.DemoRefused, match="its history cannot go back in time"):
+        demo_park.load(client, anvil, regulator.account, accounts, say=lambda _l: None)
+    assert client.get("/participants").json() == before
+    assert block_time(anvil) > datetime.now(UTC) - timedelta(minutes=10)
