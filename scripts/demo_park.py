@@ -2,7 +2,7 @@
 
 Dinh Vu (Hai Phong): fifteen firms and six months of by-product exchange drawn from the real cases — a
 fertilizer plant's CO2 liquefied by an industrial-gas firm and steam piped to a neighbour (metered flows,
-one period a day), steel slag crushed into certified road-base aggregate, glass polishing powder used for
+one period a week), steel slag crushed into certified road-base aggregate, glass polishing powder used for
 road levelling, seafood by-products sold as feed, spent solvents carried under a hazardous-waste licence —
 with the failures a regulator must see: a licence revoked and the chain refusing its carrier, a hazardous
 consignment received 12 % short, a glass-powder analysis expired and the powder shipped without one.
