@@ -313,10 +313,10 @@ def test_a_receiver_failing_twice_gets_three_attempts_with_growing_waits(api, re
     assert {r.headers["X-Symledger-Delivery"] for r in arrivals} == {delivery["id"]}
     assert all(r.signature_ok for r in arrivals)
     first_wait, second_wait = (b.at - a.at for a, b in zip(arrivals, arrivals[1:], strict=False))
-    # Waits of base x 2^(n-1), shortened by up to the jitter: [0.4, 0.5] s, then [0.8, 1.0] s.
+    # Waits of base x 2^(n-1), shortened by up to the jitter: at least 0.4 s, then at least 0.8 s. Only the
+    # lower bounds are the service's: a loaded machine may stretch any wait.
     assert first_wait >= BACKOFF_BASE * (1 - BACKOFF_JITTER)
     assert second_wait >= 2 * BACKOFF_BASE * (1 - BACKOFF_JITTER)
-    assert second_wait > first_wait
 
 
 def test_a_receiver_that_is_down_ends_failed_then_is_redelivered_on_request(api, regulator):
