@@ -246,7 +246,7 @@ def correction_out(session: Session, c: Correction) -> CorrectionOut:
 # --- processing and metered flows --------------------------------------------------------------------
 
 from datetime import UTC, datetime  # noqa: E402
-from typing import Any  # noqa: E402
+from typing import TYPE_CHECKING, Any  # noqa: E402
 
 from ledger_service.api.schemas import (  # noqa: E402
     ExternalInputOut,
@@ -390,15 +390,17 @@ from ledger_service.api.schemas import (  # noqa: E402
     RuleOut,
     VerificationReport,
 )
-from ledger_service.casefiles import Hidden  # noqa: E402
 from ledger_service.integrity import Integrity  # noqa: E402
+
+if TYPE_CHECKING:  # casefiles reads the lineage, which reads these views
+    from ledger_service.casefiles import Hidden
 
 HIDDEN_REASON = "a record of others that you may not see: only its verdict is told"
 RESTS_ON_HIDDEN = "this finding rests on records of others that you may not see: only its verdict is told"
 
 
 def verification_out(
-    report: Report, hidden: Hidden, checks: list[Integrity], differences: bool
+    report: Report, hidden: "Hidden", checks: list[Integrity], differences: bool
 ) -> VerificationReport:
     """The report as the caller may read it: findings about the records `hidden` names, or resting on them
     (another firm's shipment of the same lot), tell their verdict only (the lineage graph shows those
