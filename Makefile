@@ -30,6 +30,8 @@ help:
 	@echo "make gas-snapshot   rewrite snapshots/gas.json from the contract tests"
 	@echo "make lint   ruff over the Python code"
 	@echo "make slither   static analysis of the contracts against the triage in docs/slither-triage.md"
+	@echo "make solhint   lint the contracts (.solhint.json; docs/solhint.md says why rules are off)"
+	@echo "make typecheck   mypy --strict over compliance/ and the chain gateway"
 
 # npm writes node_modules/.package-lock.json on every install: a cheap stamp newer than the lock.
 # Not `npm ci`: the registry here lacks anvil's non-linux-x64 optional packages, so the lock has no
@@ -94,7 +96,7 @@ lint: setup
 clean:
 	rm -rf build reports .pytest_cache
 
-# ---- static analysis (not part of `make test` / .ci/run) ---------------------------------------
+# ---- static analysis (not part of `make test`; .ci/run runs slither, solhint and typecheck) ------
 # slither over the production contracts: SymbiosisLedger.sol and what it imports (custody/, processing/,
 # utils/, interfaces/), then flows/MeteredFlows.sol and regulator/RegulatorActions.sol, compiled through the
 # solc wrapper with brownie-config.yaml's settings. OpenZeppelin and the benchmark/test-only contracts
@@ -112,7 +114,7 @@ SLITHER_CMD := $(TOOLS_VENV)/bin/slither $$target \
 	--solc-args "--optimize --optimize-runs 200 --evm-version prague --via-ir" \
 	--filter-paths "node_modules|contracts/baseline/|contracts/test/" \
 	--triage-database slither.db.json
-.PHONY: slither slither-triage
+.PHONY: slither slither-triage solhint typecheck
 
 $(TOOLS_VENV)/.installed: requirements-tools.txt
 	@echo "==> creating $(TOOLS_VENV) with $(PYTHON) and installing requirements-tools.txt"
@@ -128,3 +130,14 @@ slither: $(TOOLS_VENV)/.installed $(SOLC_SHIM)
 # findings triaged in docs/slither-triage.md; never answer "All" without reading them.
 slither-triage: $(TOOLS_VENV)/.installed $(SOLC_SHIM)
 	@set -e; for target in $(SLITHER_TARGETS); do echo "--> $$target"; $(SLITHER_CMD) --fail-none --triage-mode; done
+
+# solhint over contracts/ (.solhint.json: the recommended rules, tuned as docs/solhint.md says; the baseline and
+# test contracts are left out, as for slither). Any warning fails it. --disc: no update check over the network.
+solhint: node_modules/.package-lock.json
+	@echo "==> solhint (config: .solhint.json; fails on any warning)"
+	solhint --max-warnings 0 --disc --noPoster 'contracts/**/*.sol'
+
+# mypy --strict over compliance/ and ledger_service/chain/gateway.py (the files and settings: pyproject.toml).
+typecheck: $(VENV)/.installed
+	@echo "==> mypy --strict (compliance/, ledger_service/chain/gateway.py)"
+	$(VENV)/bin/python -m mypy

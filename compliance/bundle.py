@@ -32,7 +32,7 @@ from eth_account.messages import encode_typed_data
 from eth_utils import keccak
 
 from compliance import packs, serialise
-from compliance.casefile import PERMIT_KINDS, ROLES, CaseFile, Evidence
+from compliance.casefile import PERMIT_KINDS, ROLES, CaseFile, Certificate, Evidence, Lot, Permit, Processing
 from compliance.engine import evaluate
 from compliance.operations import operations_mask
 from compliance.results import read_results
@@ -75,6 +75,12 @@ class Problem:
 
     def __str__(self) -> str:
         return f"{self.where}: {self.what}"
+
+
+# The checks `_records` makes against its bundle's statements, handed on to the helpers that share them:
+# attested(where, evidence, statement) and compare(where, [(field, recorded, signed)], who signed).
+Attested = Callable[[str, Evidence, dict[str, Any]], Iterator[Problem]]
+Compare = Callable[[str, list[tuple[str, Any, Any]], str], Iterator[Problem]]
 
 
 @dataclass
@@ -380,7 +386,9 @@ def _records(bundle: dict[str, Any], case: CaseFile) -> Iterator[Problem]:
             ],
             "the regulator",
         )
-    revocations = [("permits", p, "RevokePermit", "permitId") for p in case.permits]
+    revocations: list[tuple[str, Permit | Certificate, str, str]] = [
+        ("permits", p, "RevokePermit", "permitId") for p in case.permits
+    ]
     revocations += [("certificates", c, "RevokeCertificate", "certificateId") for c in case.certificates]
     for name, record, primary, key in revocations:
         if record.revocation is None:
@@ -391,8 +399,8 @@ def _records(bundle: dict[str, Any], case: CaseFile) -> Iterator[Problem]:
             yield Problem(f"{where}.revocation", f"no signed {primary} of {record.id} is in the bundle")
         else:
             yield from attested(where, record.revocation, wrapper[id(signed[0])], "revocation")
-    for i, p in enumerate(case.processings):
-        yield from _processing(f"case.processings[{i}]", p, by_digest, attested, compare)
+    for i, processing in enumerate(case.processings):
+        yield from _processing(f"case.processings[{i}]", processing, by_digest, attested, compare)
     for i, u in enumerate(case.uses):
         yield from signed_as(
             f"case.uses[{i}]",
@@ -456,7 +464,13 @@ def _records(bundle: dict[str, Any], case: CaseFile) -> Iterator[Problem]:
 OUTPUT_KINDS = {1: "product", 2: "by_product", 3: "residue"}  # Processing.OutputKind
 
 
-def _processing(where, p, by_digest, attested, compare) -> Iterator[Problem]:  # type: ignore[no-untyped-def]
+def _processing(
+    where: str,
+    p: Processing,
+    by_digest: dict[str, dict[str, Any]],
+    attested: Attested,
+    compare: Compare,
+) -> Iterator[Problem]:
     """A processing against the RecordProcessing its processor signed: every input and output, the grams
     its mass balance is judged on, and its record."""
     statement = by_digest.get(p.id)
@@ -530,7 +544,15 @@ def _signed_status(t: Any, by_type: dict[str, list[dict[str, Any]]]) -> str:
     return "in_transit" if about("PickUp") else "awaiting_pick_up"
 
 
-def _received_lot(where, lot, case, by_type, attested, compare, wrapper) -> Iterator[Problem]:  # type: ignore[no-untyped-def]
+def _received_lot(
+    where: str,
+    lot: Lot,
+    case: CaseFile,
+    by_type: dict[str, list[dict[str, Any]]],
+    attested: Attested,
+    compare: Compare,
+    wrapper: dict[int, dict[str, Any]],
+) -> Iterator[Problem]:
     """A lot a receipt opened: its id is the transfer's, its holder the receiver, its quantity what the
     receiver signed it measured (plus agreed corrections)."""
     transfer = case.transfer(lot.id)

@@ -8,7 +8,6 @@ so each verdict can point at the transaction, block and log it rests on.
 Collections are tuples; rules must not depend on their order (the engine's property tests shuffle them).
 """
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -228,6 +227,19 @@ class Document:
 
 
 @dataclass(frozen=True)
+class _Index:
+    """A case file's records by the key its lookups take."""
+
+    party: dict[str, Party]
+    code: dict[str, WasteCode]
+    permit: dict[str, Permit]
+    lot: dict[str, Lot]
+    certificate: dict[str, Certificate]
+    transfer: dict[str, Transfer]
+    document: dict[str, Document]
+
+
+@dataclass(frozen=True)
 class CaseFile:
     """The records of one evaluation (a lot's lineage, a transfer, a firm or a park over a period)."""
 
@@ -243,44 +255,42 @@ class CaseFile:
     documents: tuple[Document, ...] = ()
     corrections: tuple[Correction, ...] = ()
     uses: tuple[Use, ...] = ()
-    # Not an argument: `dataclasses.replace` would hand the copy this very dict, and re-indexing it for the
-    # copy's records would change what the original finds.
-    _index: dict[str, dict[str, object]] = field(default_factory=dict, init=False, compare=False, repr=False)
+    # Not an argument: each case file indexes its own records, so a copy made with `dataclasses.replace`
+    # gets a new index of the copy's records and the original keeps finding its own.
+    _index: _Index = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        def by(records: Iterable[object], key: str) -> dict[str, object]:
-            return {getattr(r, key): r for r in records}
-
-        self._index.update(
-            party=by(self.parties, "address"),
-            code=by(self.codes, "key"),
-            permit=by(self.permits, "id"),
-            lot=by(self.lots, "id"),
-            certificate=by(self.certificates, "id"),
-            transfer=by(self.transfers, "id"),
-            document=by(self.documents, "sha256"),
+        index = _Index(
+            party={r.address: r for r in self.parties},
+            code={r.key: r for r in self.codes},
+            permit={r.id: r for r in self.permits},
+            lot={r.id: r for r in self.lots},
+            certificate={r.id: r for r in self.certificates},
+            transfer={r.id: r for r in self.transfers},
+            document={r.sha256: r for r in self.documents},
         )
+        object.__setattr__(self, "_index", index)  # frozen: set once, here
 
     def party(self, address: str) -> Party | None:
-        return self._index["party"].get(address)  # type: ignore[return-value]
+        return self._index.party.get(address)
 
     def code(self, key: str) -> WasteCode | None:
-        return self._index["code"].get(key)  # type: ignore[return-value]
+        return self._index.code.get(key)
 
     def permit(self, permit_id: str | None) -> Permit | None:
-        return self._index["permit"].get(permit_id or "")  # type: ignore[return-value]
+        return self._index.permit.get(permit_id or "")
 
     def lot(self, lot_id: str) -> Lot | None:
-        return self._index["lot"].get(lot_id)  # type: ignore[return-value]
+        return self._index.lot.get(lot_id)
 
     def certificate(self, certificate_id: str) -> Certificate | None:
-        return self._index["certificate"].get(certificate_id)  # type: ignore[return-value]
+        return self._index.certificate.get(certificate_id)
 
     def transfer(self, transfer_id: str) -> Transfer | None:
-        return self._index["transfer"].get(transfer_id)  # type: ignore[return-value]
+        return self._index.transfer.get(transfer_id)
 
     def document(self, sha256: str | None) -> Document | None:
-        return self._index["document"].get(sha256 or "")  # type: ignore[return-value]
+        return self._index.document.get(sha256 or "")
 
     def permits_of(self, holder: str, kind: str) -> tuple[Permit, ...]:
         return tuple(p for p in self.permits if p.holder == holder and p.kind == kind)

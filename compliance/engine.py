@@ -33,16 +33,21 @@ class Judge:
     def __init__(self, rule: Rule) -> None:
         self.rule = rule
         self.used: set[str] = set()
+        self._used_sorted: tuple[str, ...] = ()
 
     def param(self, name: str) -> Any:
-        self.used.add(name)
+        if name not in self.used:
+            self.used.add(name)
+            self._used_sorted = tuple(sorted(self.used))
         return self.rule.parameter(name).value
 
     def finding(self, subject: str, verdict: Verdict, reason: str, *evidence: Evidence) -> Finding:
         # A record without a place on chain (Evidence()) proves nothing; the rest are ordered with their
         # missing fields first, as a record may lack some (a document has no log index).
-        cited = sorted(set(evidence) - {Evidence()}, key=_evidence_order)
-        return Finding(self.rule.id, subject, verdict, reason, tuple(cited), tuple(sorted(self.used)))
+        unique = set(evidence)
+        unique.discard(_NOWHERE)
+        cited = sorted(unique, key=_evidence_order) if len(unique) > 1 else unique
+        return Finding(self.rule.id, subject, verdict, reason, tuple(cited), self._used_sorted)
 
     def passed(self, subject: str, reason: str, *evidence: Evidence) -> Finding:
         return self.finding(subject, Verdict.PASS, reason, *evidence)
@@ -58,6 +63,9 @@ class Judge:
 
     def not_applicable(self, subject: str, reason: str, *evidence: Evidence) -> Finding:
         return self.finding(subject, Verdict.NOT_APPLICABLE, reason, *evidence)
+
+
+_NOWHERE = Evidence()
 
 
 def _evidence_order(e: Evidence) -> tuple[str, int, int, str, str]:

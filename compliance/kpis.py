@@ -198,6 +198,8 @@ class Tally:
         default_factory=lambda: defaultdict(lambda: defaultdict(Fraction))
     )
     flows_unconverted: dict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))
+    # Tonnes from whom to whom of what (counted transfers and metered periods with a mass): the Sankey's.
+    flows_g: dict[tuple[str, str, str], int] = field(default_factory=lambda: defaultdict(int))
 
     def add_exchange(self, x: Exchange) -> None:
         if x.return_of is not None:
@@ -224,6 +226,7 @@ class Tally:
         else:
             entry.grams += mass
             month["grams"] += mass
+            self.flows_g[(x.shipper, x.receiver, x.material)] += mass
             if x.from_generated_lot:
                 if x.operation.startswith("R"):
                     self.recovered_g += mass
@@ -257,6 +260,7 @@ class Tally:
             self.flows_unconverted[(q.medium, q.unit)] += q.quantity
             return
         month["metered_grams"] += mass
+        self.flows_g[(q.supplier, q.offtaker, q.medium)] += mass
         self._co2(q.medium, mass, month)
 
     def _co2(self, key: str, mass: int, month: dict[str, Fraction]) -> None:
@@ -272,7 +276,7 @@ class Tally:
     def result(self) -> dict[str, Any]:
         counted_g = sum(m.grams for m in self.materials.values())
         by_factor = {f.name: f for f in self.factors.factors}
-        co2 = [
+        co2: list[dict[str, Any]] = [
             {
                 "factor": name,
                 "applies_to": list(by_factor[name].applies_to),
@@ -336,6 +340,10 @@ class Tally:
                     {"source": k, "m3": round(v / 1000, 3)} for k, v in sorted(self.water_sources.items())
                 ],
             },
+            "flows": [
+                {"from": a, "to": b, "material": material, "tonnes": _tonnes(g)}
+                for (a, b, material), g in sorted(self.flows_g.items())
+            ],
             "metered_unconverted": [
                 {"medium": medium, "unit": unit, "quantity": q}
                 for (medium, unit), q in sorted(self.flows_unconverted.items())

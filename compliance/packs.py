@@ -99,7 +99,7 @@ def load(pack_id: str, overrides: dict[str, Any] | None = None) -> Pack:
 def data(pack_id: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """The pack's data as its content hash covers it (includes merged, overrides applied): what an
     evidence bundle carries."""
-    raw = json.loads(json.dumps(_raw(pack_id.upper())))
+    raw: dict[str, Any] = json.loads(json.dumps(_raw(pack_id.upper())))
     for key, value in sorted((overrides or {}).items()):
         rule_id, _, name = key.rpartition(".")
         _find_parameter(raw, pack_id, rule_id, name)["value"] = value
@@ -117,7 +117,7 @@ def _raw(pack_id: str) -> dict[str, Any]:
     path = PACKS_DIR / f"{pack_id.lower()}.json"
     if pack_id.startswith("_") or not path.is_file():
         raise PackError(f"no rule pack {pack_id!r}: the packs are {', '.join(available())}")
-    data = json.loads(path.read_text())
+    data: dict[str, Any] = json.loads(path.read_text())
     included = [
         json.loads((PACKS_DIR / f"_{name}.json").read_text())["rules"] for name in data.pop("includes", [])
     ]
@@ -128,7 +128,8 @@ def _raw(pack_id: str) -> dict[str, Any]:
 def _find_parameter(data: dict[str, Any], pack_id: str, rule_id: str, name: str) -> dict[str, Any]:
     for rule in data["rules"]:
         if rule["id"] == rule_id and name in rule.get("parameters", {}):
-            return rule["parameters"][name]
+            parameter: dict[str, Any] = rule["parameters"][name]
+            return parameter
     raise PackError(f"pack {pack_id} has no parameter {rule_id}.{name}")
 
 

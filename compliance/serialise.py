@@ -72,7 +72,7 @@ def _decode(tp: Any, data: Any, where: str) -> Any:
         if not isinstance(data, list):
             raise BundleFormatError(f"{where}: expected a list, got {type(data).__name__}")
         return frozenset(_decode(arg, v, f"{where}[{i}]") for i, v in enumerate(data))
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         if not isinstance(data, dict):
             raise BundleFormatError(f"{where}: expected an object, got {type(data).__name__}")
         hints = typing.get_type_hints(tp)

@@ -672,27 +672,35 @@ _access_tokens: dict[tuple[str, str], str] = {}
 
 
 def _signed_in(api: str, account: Any) -> dict[str, str]:
-    """The Authorization header of `account`, signed in at `api` with its own key (once per command).
+    """The Authorization header of `account`, signed in at `api` with its own key (once per command)."""
+    key = (api, account.address)
+    if key not in _access_tokens:
+        message, signature = _signed_challenge(api, account)
+        token = _request(api, "POST", "/auth/token", {"message": message, "signature": signature})
+        _access_tokens[key] = token["access_token"]
+    return {"Authorization": f"Bearer {_access_tokens[key]}"}
 
-    The sign-in message is checked before it is signed: it must name this service's address (domain) and
-    this account, or a service could have the party sign in elsewhere in its name.
+
+def _signed_challenge(api: str, account: Any) -> tuple[str, str]:
+    """A sign-in challenge of the service at `api` for `account`, and the account's signature of it.
+
+    The message is checked before it is signed: it must name this service's address (domain) and this
+    account, or a service could have the party sign in elsewhere in its name (phishing).
     """
     from eth_account.messages import encode_defunct
     from siwe import SiweMessage
 
-    key = (api, account.address)
-    if key not in _access_tokens:
-        challenge = _request(api, "POST", "/auth/challenge", {"address": account.address})
-        message = challenge["message"]
+    message = _request(api, "POST", "/auth/challenge", {"address": account.address})["message"]
+    try:
         parsed = SiweMessage.from_message(message)
-        if parsed.domain != urlsplit(api).netloc or parsed.address != account.address:
-            fail(f"the service asked to sign in to {parsed.domain} as {parsed.address}; not signing")
-        signature = Account.sign_message(encode_defunct(text=message), account.key).signature
-        token = _request(
-            api, "POST", "/auth/token", {"message": message, "signature": "0x" + bytes(signature).hex()}
-        )
-        _access_tokens[key] = token["access_token"]
-    return {"Authorization": f"Bearer {_access_tokens[key]}"}
+    except ValueError:
+        fail("the service's challenge is not an EIP-4361 sign-in message; not signing")
+    if parsed.address.lower() != account.address.lower():
+        fail(f"the challenge is for {parsed.address}, not {account.address}; not signing")
+    if parsed.domain != urlsplit(api).netloc:
+        fail(f"the challenge is for {parsed.domain}, not {urlsplit(api).netloc}; not signing")
+    signature = Account.sign_message(encode_defunct(text=message), account.key).signature
+    return message, "0x" + bytes(signature).hex()
 
 
 def _request(
@@ -1578,25 +1586,8 @@ def _save_tokens(tokens: dict[str, Any]) -> None:
 
 
 def _sign_in(api: str, account: Any) -> dict[str, Any]:
-    from urllib.parse import urlsplit
-
-    from eth_account.messages import encode_defunct
-    from siwe import SiweMessage
-
-    message = _request(api, "POST", "/auth/challenge", {"address": account.address})["message"]
-    try:
-        parsed = SiweMessage.from_message(message)
-    except ValueError:
-        fail("the service's challenge is not an EIP-4361 sign-in message; not signing")
-    # Sign only a sign-in to this service with this key: a challenge naming another site is phishing.
-    if parsed.address.lower() != account.address.lower():
-        fail(f"the challenge is for {parsed.address}, not {account.address}; not signing")
-    if parsed.domain != urlsplit(api).netloc:
-        fail(f"the challenge is for {parsed.domain}, not {urlsplit(api).netloc}; not signing")
-    signature = Account.sign_message(encode_defunct(text=message), account.key).signature
-    token = _request(
-        api, "POST", "/auth/token", {"message": message, "signature": "0x" + bytes(signature).hex()}
-    )
+    message, signature = _signed_challenge(api, account)
+    token = _request(api, "POST", "/auth/token", {"message": message, "signature": signature})
     entry = {
         "address": token["address"],
         "access_token": token["access_token"],
@@ -1653,6 +1644,20 @@ def login(api: ApiUrl, keystore: Keystore, password_file: PasswordFile = None) -
     """Sign in to the service with KEYSTORE's key (EIP-4361); cache the short-lived token it gives."""
     entry = _sign_in(api, _account(keystore, password_file))
     typer.echo(f"signed in to {api.rstrip('/')} as {entry['address']} until {entry['expires_at']}")
+
+
+@app.command("login-link")
+def login_link(api: ApiUrl, keystore: Keystore, password_file: PasswordFile = None) -> None:
+    """Print a link that signs KEYSTORE's party in to the dashboard in a browser (once, within minutes).
+
+    The challenge is signed here, where the key is; the link carries the signed challenge, not the key.
+    """
+    from urllib.parse import urlencode
+
+    message, signature = _signed_challenge(api, _account(keystore, password_file))
+    typer.echo(
+        f"{api.rstrip('/')}/dashboard/sign-in/link?{urlencode({'message': message, 'signature': signature})}"
+    )
 
 
 @app.command("logout")

@@ -27,7 +27,8 @@ REGULATOR_NAME = "Local Environmental Regulator"
 # anvil writes its state to disk this often (seconds) besides on a clean exit.
 STATE_INTERVAL_SECONDS = 1
 # How far back a new local chain's genesis is dated: room for a history loaded later with its own dates
-# (scripts/demo_park.py, six months). The clock is set to wall-clock time once the contracts are deployed.
+# (scripts/demo_park.py: six months by default, up to twelve). The clock is set to wall-clock time once the
+# contracts are deployed.
 HISTORY_ROOM = timedelta(days=365)
 
 

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import delete, select
+from sqlalchemy import event as orm_events
 from sqlalchemy.orm import Session, sessionmaker
 
 from compliance.operations import OPERATIONS, operation_names
@@ -229,6 +230,10 @@ class Indexer:
             previous = session.get(IndexedBlock, start - 1)
             if previous is not None and headers[start].parent_hash != previous.block_hash:
                 raise ChainMoved(f"block {start} does not follow the indexed block {start - 1}")
+            kept = _load_referenced(session, events)
+            # The rows the handlers add are kept too: a receipt then finds the transfer dispatched earlier in
+            # the range in the session, not by a query (a reindex applies both in one range).
+            orm_events.listen(session, "transient_to_pending", lambda _session, row: kept.append(row))
             for event in events:
                 self._apply(session, event, headers[event.block_number].time)
             for number in kept_numbers:
@@ -505,6 +510,23 @@ def _open_received_lot(
         session, event, block_time, transfer.id, transfer.receiver, transfer.code_key, "received", quantity,
         source_transfer=transfer.id,
     )  # fmt: skip
+
+
+# Event arguments naming a row that handlers look up (`_existing`), and the row's model.
+_REFERENCES: tuple[tuple[str, type[Transfer] | type[Lot]], ...] = (("transferId", Transfer), ("lotId", Lot))
+_IN_LIST = 500  # ids in one IN (...) list: well below every database's limit on bound parameters
+
+
+def _load_referenced(session: Session, events: list[DecodedEvent]) -> list[Any]:
+    """Loads the transfers and lots the events name with a query for each 500, so that the handlers find
+    them in the session instead of asking one by one. The caller holds the list until its transaction
+    ends: the session keeps unchanged rows only while something else refers to them."""
+    loaded: list[Any] = []
+    for arg, model in _REFERENCES:
+        ids = sorted({str(e.args[arg]) for e in events if arg in e.args})
+        for i in range(0, len(ids), _IN_LIST):
+            loaded.extend(session.scalars(select(model).where(model.id.in_(ids[i : i + _IN_LIST]))))
+    return loaded
 
 
 def _existing(session: Session, model: type[_Row], key: str, event: DecodedEvent) -> _Row:

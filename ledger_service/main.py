@@ -3,10 +3,13 @@
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
+from ledger_service import dashboard
+from ledger_service.api.deps import refuse_nul_characters
 from ledger_service.api.errors import install_error_handlers
 from ledger_service.api.idempotency import IdempotencyMiddleware
+from ledger_service.api.openapi import document_errors
 from ledger_service.api.routes import (
     auth,
     batches,
@@ -50,6 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         summary="Signed, traceable waste-to-resource transfers between firms in eco-industrial parks",
         lifespan=lifespan,
+        dependencies=[Depends(refuse_nul_characters)],
     )
     install_error_handlers(app)
     app.add_middleware(IdempotencyMiddleware)
@@ -72,4 +76,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(evidence.router)
     app.include_router(exports.router)
     app.include_router(kpis.router)
+    dashboard.install(app)
+    document_errors(app)
     return app

@@ -10,7 +10,7 @@ statement gets the same submission back instead of a second one.
 import json
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -150,6 +150,9 @@ class Relayer:
                 payload.tx_hash,
                 payload.digest,
             )
+            # Its nonce is free again, and so may be every later one (a node restarted from an older state
+            # lost them all): the relayer's own count would leave a gap the node never mines past.
+            self._gateway.forget_tx_nonce()
         if payload.status not in (PENDING, SENT):
             return payload
         try:
@@ -173,8 +176,15 @@ class Relayer:
             # Kept in the outbox: resume() finds the transaction by its hash or sends it again.
             log.warning("statement %s not sent now, kept in the outbox: %s", payload.digest, exc)
             return payload
-        receipt = self._gateway.wait_for_receipt(tx_hash, self._receipt_timeout, self._receipt_poll)
-        return payload if receipt is None else self._settle(payload, receipt)
+        try:
+            receipt = self._gateway.wait_for_receipt(tx_hash, self._receipt_timeout, self._receipt_poll)
+            return payload if receipt is None else self._settle(payload, receipt)
+        except NodeUnavailable as exc:
+            # Sent, and the node went away before it answered for it: still accepted; resume() settles it.
+            log.warning(
+                "statement %s sent; the node stopped answering before it was settled: %s", payload.digest, exc
+            )
+            return payload
 
     def _settle(self, payload: SignedPayload, receipt: dict[str, Any]) -> SignedPayload:
         if receipt["status"] == 1:
@@ -209,6 +219,24 @@ class Relayer:
                 setattr(row, key, value)
             row.updated_at = datetime.now(UTC)
         return row
+
+    def _update_all(self, payloads: Iterable[SignedPayload], **changes: Any) -> dict[str, SignedPayload]:
+        """The same changes to many outbox records, in one transaction."""
+        updated = self._update_each({payload.id: changes for payload in payloads})
+        return {row.digest: row for row in updated.values()}
+
+    def _update_each(self, changes: dict[int, dict[str, Any]]) -> dict[int, SignedPayload]:
+        """Each outbox record's own changes (by id), all in one transaction."""
+        if not changes:
+            return {}
+        now = datetime.now(UTC)
+        with self._sessions.begin() as session:
+            rows = session.scalars(select(SignedPayload).where(SignedPayload.id.in_(list(changes)))).all()
+            for row in rows:
+                for key, value in changes[row.id].items():
+                    setattr(row, key, value)
+                row.updated_at = now
+        return {row.id: row for row in rows}
 
     def _outbox_row(
         self,
@@ -250,31 +278,76 @@ class Relayer:
         unique = {item.digest_hex: item for item in items}
         outcomes: dict[str, SignedPayload | ContractRejection | SubmissionInProgress] = {}
         with ExitStack() as stack:
-            fresh: list[tuple[BatchItem, Any]] = []
+            existing = self._find_all(list(unique))
+            candidates: list[BatchItem] = []
             for digest_hex, item in unique.items():
-                existing = self.find(digest_hex)
+                found = existing.get(digest_hex)
                 if not stack.enter_context(self._claim(digest_hex)):
-                    outcomes[digest_hex] = existing or SubmissionInProgress(digest_hex)
-                elif existing is not None:
-                    outcomes[digest_hex] = self._advance(existing)
+                    outcomes[digest_hex] = found or SubmissionInProgress(digest_hex)
+                elif found is not None:
+                    outcomes[digest_hex] = self._advance(found)
                 else:
-                    call = self._gateway.statement_call(item.statement, item.message, item.signature)
-                    try:
-                        self._gateway.simulate(call)
-                    except ContractRejection as rejection:
-                        outcomes[digest_hex] = rejection
-                        continue
-                    fresh.append((item, call))
+                    candidates.append(item)
+            fresh, refused, checked = self._checked(candidates)
+            outcomes.update(refused)
             if fresh:
-                outcomes.update(self._send_batch(fresh))
+                outcomes.update(self._send_batch(fresh, checked))
         return [outcomes[item.digest_hex] for item in items]
 
+    def _find_all(self, digests: list[str]) -> dict[str, SignedPayload]:
+        with self._sessions() as session:
+            found = session.scalars(select(SignedPayload).where(SignedPayload.digest.in_(digests)))
+            return {payload.digest: payload for payload in found}
+
+    def _checked(
+        self, items: list["BatchItem"]
+    ) -> tuple[list[tuple["BatchItem", bytes]], dict[str, ContractRejection], "CheckedBatch | None"]:
+        """The items the contract would record, the refusal of each it would not, and the recordBatch call
+        carrying the former with the gas it was checked under (None: the call must be built and its gas
+        estimated again).
+
+        All items are simulated together as the recordBatch call that will carry them (two round trips for
+        the whole batch, each item checked by the contract in the state the items before it leave); an item
+        refused there is simulated alone for the refusal to answer."""
+        calls = [
+            (item, self._gateway.statement_calldata(item.statement, item.message, item.signature))
+            for item in items
+        ]
+        if not calls:
+            return [], {}, None
+        batch = self._gateway.batch_call([calldata for _item, calldata in calls])
+        checked: CheckedBatch | None
+        try:
+            gas = self._gateway.batch_gas(batch)
+            would_record = self._gateway.batch_would_record(batch, gas)
+            checked = CheckedBatch(batch, gas)
+        except ContractRejection:  # the batch as a whole would revert: every item is checked alone
+            would_record, checked = [False] * len(calls), None
+        fresh: list[tuple[BatchItem, bytes]] = []
+        refused: dict[str, ContractRejection] = {}
+        for (item, calldata), recordable in zip(calls, would_record, strict=True):
+            if not recordable:
+                try:
+                    self._gateway.simulate(
+                        self._gateway.statement_call(item.statement, item.message, item.signature)
+                    )
+                except ContractRejection as rejection:
+                    refused[item.digest_hex] = rejection
+                    continue
+                # Refused only after an earlier item of the batch (both draw on one lot): it is sent with the
+                # others, and the ledger's refusal inside the batch (BatchItemRefused) names the reason.
+            fresh.append((item, calldata))
+        if refused and fresh and checked is not None:
+            # Without the refused items, whose changes revert alone: the others need no more gas than checked.
+            checked = CheckedBatch(self._gateway.batch_call([data for _item, data in fresh]), checked.gas)
+        return fresh, refused, checked
+
     def _send_batch(
-        self, fresh: list[tuple["BatchItem", Any]]
+        self, fresh: list[tuple["BatchItem", bytes]], checked: "CheckedBatch | None" = None
     ) -> dict[str, SignedPayload | ContractRejection]:
         rows = [
             self._outbox_row(item.statement, item.message, item.signature, item.digest_hex, {BATCH_INDEX: i})
-            for i, (item, _call) in enumerate(fresh)
+            for i, (item, _calldata) in enumerate(fresh)
         ]
         try:
             with self._sessions.begin() as session:
@@ -283,29 +356,59 @@ class Relayer:
             # Another service instance took some of them meanwhile: it owns sending those; send the others.
             return self._send_batch_one_by_one(fresh)
         payloads = {row.digest: row for row in rows}
-        batch = self._gateway.batch_call([call for _item, call in fresh])
 
         def record_hash(tx_hash: str) -> None:
-            for digest_hex, row in payloads.items():
-                payloads[digest_hex] = self._update(row, status=SENT, tx_hash=tx_hash)
+            payloads.update(self._update_all(payloads.values(), status=SENT, tx_hash=tx_hash))
 
         try:
-            gas = self._gateway.simulate(batch)
-            tx_hash = self._gateway.send(batch, gas + gas // 5, on_signed=record_hash)
+            if checked is None:
+                batch = self._gateway.batch_call([calldata for _item, calldata in fresh])
+                gas = self._gateway.simulate(batch)
+                checked = CheckedBatch(batch, gas + gas // 5)
+            tx_hash = self._gateway.send(checked.call, checked.gas, on_signed=record_hash)
         except (NodeUnavailable, Web3RPCError, ContractRejection) as exc:
             # Kept in the outbox: resume() finds the transaction by its hash or sends each item again.
             log.warning("batch of %d statements not sent now, kept in the outbox: %s", len(rows), exc)
-            return payloads
-        receipt = self._gateway.wait_for_receipt(tx_hash, self._receipt_timeout, self._receipt_poll)
-        if receipt is None:
-            return payloads
-        return {digest_hex: self._settle(row, receipt) for digest_hex, row in payloads.items()}
+            return dict(payloads)
+        try:
+            receipt = self._gateway.wait_for_receipt(tx_hash, self._receipt_timeout, self._receipt_poll)
+            if receipt is not None:
+                return dict(self._settle_batch(payloads, receipt))
+        except NodeUnavailable as exc:
+            # Sent, and the node went away before it answered for it: every item is still accepted.
+            log.warning("batch of %d statements sent; the node stopped answering: %s", len(rows), exc)
+        return dict(payloads)
+
+    def _settle_batch(
+        self, payloads: dict[str, SignedPayload], receipt: dict[str, Any]
+    ) -> dict[str, SignedPayload]:
+        """`_settle` for every item of one mined recordBatch at once: one sync of the indexer, one read of
+        the refusals, one database transaction."""
+        if receipt["status"] != 1:
+            return {d: self._settle(payload, receipt) for d, payload in payloads.items()}
+        block, block_hash = int(receipt["blockNumber"]), "0x" + bytes(receipt["blockHash"]).hex()
+        refusals = self._gateway.batch_refusals(receipt)
+        self._indexer.sync(block)
+        # Mined but not `confirmations` deep yet (or its block was just replaced): the recorded items stay
+        # sent, and resume() settles them once the indexer has applied their block.
+        included = self._indexer.includes(block, block_hash)
+        changes: dict[int, dict[str, Any]] = {}
+        for payload in payloads.values():
+            refusal = refusals.get(int((payload.context or {})[BATCH_INDEX]))
+            if refusal is not None:
+                log.warning("statement %s refused by the contract: %s", payload.digest, refusal)
+                error = json.dumps({"error": refusal.error, "args": refusal.details})
+                changes[payload.id] = {"status": FAILED, "error": error}
+            elif included:
+                changes[payload.id] = {"status": RECORDED, "block_number": block}
+        updated = self._update_each(changes)
+        return {d: updated.get(payload.id, payload) for d, payload in payloads.items()}
 
     def _send_batch_one_by_one(
-        self, fresh: list[tuple["BatchItem", Any]]
+        self, fresh: list[tuple["BatchItem", bytes]]
     ) -> dict[str, SignedPayload | ContractRejection]:
         outcomes: dict[str, SignedPayload | ContractRejection] = {}
-        for item, _call in fresh:
+        for item, _calldata in fresh:
             try:
                 outcomes[item.digest_hex] = self._submit(
                     item.statement, item.message, item.signature, item.digest_hex, None
@@ -338,6 +441,14 @@ class Relayer:
 
 # The position of a statement in the recordBatch call that carries it (kept in its outbox context).
 BATCH_INDEX = "batchIndex"
+
+
+@dataclass(frozen=True)
+class CheckedBatch:
+    """A recordBatch call and the gas limit its items were simulated under."""
+
+    call: Any
+    gas: int
 
 
 @dataclass(frozen=True)

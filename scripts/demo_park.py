@@ -1,6 +1,6 @@
 """Loads a demonstration eco-industrial park into a running Symbiosis Ledger through its public API.
 
-Dinh Vu (Hai Phong): fifteen firms and six months of by-product exchange drawn from the real cases — a
+Dinh Vu (Hai Phong): fifteen firms and six months (or --months) of by-product exchange drawn from the real cases — a
 fertilizer plant's CO2 liquefied by an industrial-gas firm and steam piped to a neighbour (metered flows,
 one period a week), steel slag crushed into certified road-base aggregate, glass polishing powder used for
 road levelling, seafood by-products sold as feed, spent solvents carried under a hazardous-waste licence —
@@ -19,7 +19,11 @@ step's date (`evm_setTime`), never before the chain's last block nor past the pr
 clock back to wall-clock time when it is done (or fails). A chain that already holds records dated after
 the demo's first day cannot take a history older than them: the loader says so and loads nothing.
 
-    .venv/bin/python scripts/demo_park.py --api http://127.0.0.1:8000 --rpc http://127.0.0.1:8545
+    .venv/bin/python scripts/demo_park.py --api http://127.0.0.1:8000 --rpc http://127.0.0.1:8545 [--months 6]
+
+Up to 12 months fit a chain started by `make run` (its genesis 365 days back); the planted failures are in
+months 3 to 5, so fewer months leave some out. Every month after the sixth repeats the park's routine
+exchanges (slag, aggregate, feed, solvents every other month, both pipes).
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
 
 PARK = "Dinh Vu"
-MONTHS = 6
+MONTHS = 6  # the default history; `load(months=...)`, `--months`
 DAY = timedelta(days=1)
 WEEK = 7 * 86_400  # a metered flow's period: the meters' weekly totals
 VN = "VN-TT02-2022"
@@ -252,10 +256,16 @@ class Park:
     """The park's firms acting, step by step, each on its date."""
 
     def __init__(
-        self, api: Api, clock: ChainClock, regulator: Party, parties: dict[str, Party], start: datetime
+        self,
+        api: Api,
+        clock: ChainClock,
+        regulator: Party,
+        parties: dict[str, Party],
+        start: datetime,
+        months: int = MONTHS,
     ):
         self.api, self.clock, self.regulator, self.p = api, clock, regulator, parties
-        self.start = start
+        self.start, self.months = start, months
         self.loaded = Loaded(first_day=start, last_day=start)
         self.permits: dict[str, str] = {}
 
@@ -434,8 +444,12 @@ def load(
     accounts: dict[str, LocalAccount],
     say: Callable[[str], None] = print,
     today: datetime | None = None,
+    months: int = MONTHS,
 ) -> Loaded:
-    """Loads the park through the API at `http` (its base URL set), dating each step on the node at `rpc_url`."""
+    """Loads `months` months of the park through the API at `http` (its base URL set), dating each step on
+    the node at `rpc_url`."""
+    if months < 1:
+        raise DemoRefused(f"a park's history is at least one month long, not {months}")
     api, clock = Api(http, say), ChainClock(rpc_url)
     regulator = Party("regulator", regulator_account)
     api.sign_in(regulator)
@@ -446,7 +460,7 @@ def load(
         )
     today = (today or datetime.now(UTC)).replace(hour=0, minute=0, second=0, microsecond=0)
     # Ends the day before today, so that no step is ever dated after the present.
-    start = today - timedelta(days=30 * MONTHS + 1)
+    start = today - timedelta(days=30 * months + 1)
     last = clock.last_block()
     if last >= start:
         raise DemoRefused(
@@ -455,7 +469,7 @@ def load(
             "(make run DATA_DIR=data-demo PORT=8001 RPC_PORT=8555, then make demo with the same settings)"
         )
     parties = {key: Party(key, account) for key, account in accounts.items()}
-    park = Park(api, clock, regulator, parties, start)
+    park = Park(api, clock, regulator, parties, start, months)
     with clock.history():
         story(park, say)
     return park.loaded
@@ -470,19 +484,22 @@ def story(park: Park, say: Callable[[str], None]) -> None:
     say(f"{start:%Y-%m-%d}: the regulator registered {len(FIRMS)} firms of {PARK}, their permits and the lab")
 
     park.on(start + timedelta(hours=10))
-    co2 = park.flow("fertilizer", "gas", "CO2 from ammonia synthesis, to liquefaction", "FT-CO2-01")
-    steam = park.flow("power", "polymers", "process steam 16 bar", "FT-STM-07")
+    co2 = park.flow("fertilizer", "gas", "CO2", "FT-CO2-01")  # from ammonia synthesis, to liquefaction
+    steam = park.flow("power", "polymers", "steam", "FT-STM-07")  # process steam, 16 bar
     loaded.flows.update(co2=co2, steam=steam)
 
     # The glass finisher's powder is analysed once, for 90 days: later shipments find it expired.
     park.on(start + timedelta(hours=11))
     powder = park.lot("glass", POWDER, 120_000, "Polishing line 3: cerium oxide sludge, filter-pressed")
     powder_cert = park.certify(powder, LEACHATE, 90, start)
-    solvent = park.lot("fertilizer", SOLVENT, 9_000, "Maintenance shop: spent degreasing solvents, drums")
+    # Enough solvent for the 2,000 kg shipped every other month (9,000 kg for six months).
+    solvent = park.lot(
+        "fertilizer", SOLVENT, 1_500 * park.months, "Maintenance shop: spent degreasing solvents, drums"
+    )
     lots.update(powder=powder, solvent=solvent)
 
     anchored = 0  # weeks of metered flow anchored so far
-    for month in range(MONTHS):
+    for month in range(park.months):
         first, m = start + timedelta(days=30 * month), month + 1
         seafood_to_feed(park, first, m)
         if month == 2:
@@ -640,6 +657,12 @@ def main(argv: list[str] | None = None) -> int:
         "--rpc", default="http://127.0.0.1:8545", help="its anvil node (the demo dates blocks)"
     )
     parser.add_argument("--data-dir", type=Path, default=Path("data"), help="holds keys/regulator.json")
+    parser.add_argument(
+        "--months",
+        type=int,
+        default=MONTHS,
+        help="months of history, ending yesterday (up to 12 on make run's chain)",
+    )
     args = parser.parse_args(argv)
     keys = args.data_dir / "keys"
     regulator_file, password_file = keys / "regulator.json", keys / "regulator.password"
@@ -653,7 +676,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         accounts = party_keys(args.data_dir / "demo" / "keys")
         with httpx.Client(base_url=args.api, timeout=60) as http:
-            loaded = load(http, args.rpc, regulator, accounts)
+            loaded = load(http, args.rpc, regulator, accounts, months=args.months)
     except (DemoRefused, httpx.HTTPError) as refused:
         print(f"demo park not loaded: {refused}", file=sys.stderr)
         return 1

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from compliance.casefile import CaseFile, Certificate, Lot, Processing, Transfer, WasteCode
+from compliance.casefile import CaseFile, Certificate, Evidence, Lot, Processing, Transfer, WasteCode
 from compliance.engine import Judge, check
 from compliance.rules.common import day, dispatch_order, subject
 from compliance.rules.custody import (
@@ -116,6 +116,7 @@ class Claim:
     def taken(self, case: CaseFile) -> str:
         """Who took it, when, for what; and the certificates valid on each dispatch."""
         users = ", ".join(
+            # A receipt (or rejection) records received_quantity and received_at together.
             f"{case.name(t.receiver)} on {day(t.received_at)} for {t.operation}"  # type: ignore[arg-type]
             for t in self.shipments
             if t.received_quantity
@@ -169,6 +170,7 @@ def _claim(case: CaseFile, p: Processing, lot: Lot, condition: str) -> Claim:
         if valid is not None:
             relied.append(valid)
         elif revoked is not None:
+            # _certified returns as revoked only a certificate with a revoked_at.
             failures.append(f"its certificate {revoked.id} was revoked on {day(revoked.revoked_at)}")  # type: ignore[arg-type]
         else:
             missing.append(f"no certificate of analysis valid on {day(when)} shows that {condition}")
@@ -176,7 +178,7 @@ def _claim(case: CaseFile, p: Processing, lot: Lot, condition: str) -> Claim:
 
 
 def _verdict(
-    judge: Judge, where: str, failures: list[str], missing: list[str], passed: str, *evidence
+    judge: Judge, where: str, failures: list[str], missing: list[str], passed: str, *evidence: Evidence
 ) -> Finding:
     # A lot shipped several times may miss the same thing on each dispatch date: say it once.
     if failures:

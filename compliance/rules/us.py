@@ -168,7 +168,8 @@ def _significant(judge: Judge, code: WasteCode, shipped: int, measured: int) -> 
     if code.unit in judge.param("piece_units"):
         return measured != shipped
     if code.unit in judge.param("weight_units"):
-        return abs(measured - shipped) * 1000 > judge.param("bulk_tolerance") * shipped
+        tolerance: int = judge.param("bulk_tolerance")  # per mille
+        return abs(measured - shipped) * 1000 > tolerance * shipped
     return None
 
 
@@ -225,6 +226,7 @@ def significant_discrepancy(case: CaseFile, judge: Judge, t: Transfer, code: Was
         return judge.warned(
             subject(t),
             f"{gap} on receipt: {beyond}, reconciled by correction {reconciled.id} countersigned on "
+            # corrected_after_receipt yields applied (countersigned) corrections only.
             f"{day(reconciled.countersigned_at)}",  # type: ignore[arg-type]
             t.evidence,
             reconciled.evidence,

@@ -15,6 +15,7 @@ import functools
 import re
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
+from typing import Any
 
 from compliance.casefile import (
     CaseFile,
@@ -76,7 +77,7 @@ def each_transfer(hazardous: bool | None, returns: bool = False) -> Callable[[Tr
     return wrap
 
 
-def read_parameters(judge: Judge) -> dict[str, object]:
+def read_parameters(judge: Judge) -> dict[str, Any]:
     return {p.name: judge.param(p.name) for p in judge.rule.parameters}
 
 
@@ -129,7 +130,8 @@ def against_limits(case: CaseFile, judge: Judge, t: Transfer, what: str, consequ
         return judge.failed(
             subject(t), f"{what} without a valid certificate of analysis: {reason}", *evidence
         )
-    over, highest = [], {}
+    over: list[str] = []
+    highest: dict[str, int] = {}
     for c in valid:
         for name, value in sorted(c.results or ()):
             if name in limits:
@@ -231,7 +233,13 @@ def treats(permit: Permit, code: WasteCode) -> bool:
 
 
 def names_material(code: WasteCode, terms: list[str]) -> bool:
-    return any(re.search(rf"\b{re.escape(term)}\b", code.description, re.IGNORECASE) for term in terms)
+    return _names_material(code.description, tuple(terms))
+
+
+@functools.cache
+def _names_material(description: str, terms: tuple[str, ...]) -> bool:
+    # Asked once per transfer of a code: a park's few codes make the answers few.
+    return any(re.search(rf"\b{re.escape(term)}\b", description, re.IGNORECASE) for term in terms)
 
 
 # --- 3.1 classification and product status ------------------------------------------------------------
@@ -659,27 +667,29 @@ def carrier_standing(
     carrier, lot = t.transporters[leg], case.lot(t.lot_id)
     name = case.name(carrier)
     licence_id = t.licences[leg] if leg < len(t.licences) else None
-    if carrier == t.shipper and lot is None:
-        return (
-            "missing",
-            f"lot {t.lot_id} is not in the case file: whether its shipper {name} generated it is unknown",
-            None,
-        )
-    if carrier == t.shipper and lot.origin in GENERATED and (lot.generator or lot.holder) == carrier:
-        return (
-            "missing",
-            f"{name} carries waste it generated: that its vehicles meet the technical and management requirements "
-            "(LEP Art. 83(4)(a)) is not on the ledger",
-            None,
-        )
+    if carrier == t.shipper:
+        if lot is None:
+            return (
+                "missing",
+                f"lot {t.lot_id} is not in the case file: whether its shipper {name} generated it is unknown",
+                None,
+            )
+        if lot.origin in GENERATED and (lot.generator or lot.holder) == carrier:
+            return (
+                "missing",
+                f"{name} carries waste it generated: that its vehicles meet the technical and management "
+                "requirements (LEP Art. 83(4)(a)) is not on the ledger",
+                None,
+            )
     named = licence_id not in (None, ZERO)
-    if named and case.permit(licence_id) is None:
+    licence = case.permit(licence_id) if named else None
+    if named and licence is None:
         return "missing", f"licence {licence_id} of {name} is not in the case file", None
     kinds = judge.param("accepted_authorisations")
     fit = sorted(
         (
             p
-            for p in ([case.permit(licence_id)] if named else case.permits)
+            for p in ([licence] if licence is not None else case.permits)
             if p.holder == carrier and p.kind in kinds and treats(p, code) and p.valid_on(t.dispatched_at)
         ),
         key=lambda p: p.number,
@@ -721,7 +731,9 @@ def received(t: Transfer) -> bool:
 
 def custody_steps(case: CaseFile, t: Transfer) -> list[tuple[str, str, tuple[str, ...]]]:
     """Who signs what on a manifest, in custody order: (step, party, statements)."""
-    steps = [(f"the dispatch of the shipper {case.name(t.shipper)}", t.shipper, ("Dispatch",))]
+    steps: list[tuple[str, str, tuple[str, ...]]] = [
+        (f"the dispatch of the shipper {case.name(t.shipper)}", t.shipper, ("Dispatch",))
+    ]
     for carrier in t.transporters:
         steps.append((f"the pick-up of the carrier {case.name(carrier)}", carrier, ("PickUp",)))
         steps.append((f"the delivery of the carrier {case.name(carrier)}", carrier, ("Delivery",)))
@@ -844,10 +856,10 @@ def received_matches_the_manifest(
             f"{stated}: a difference of {abs(delta)} {code.unit}, beyond the tolerance of {tolerance} per mille",
             *evidence,
         )
-    lot = "carries the same code" if opened else "is not in the case file"
+    opened_lot = "carries the same code" if opened else "is not in the case file"
     return judge.passed(
         subject(t),
-        f"{stated}, within the tolerance of {tolerance} per mille; the lot its receipt opened {lot}",
+        f"{stated}, within the tolerance of {tolerance} per mille; the lot its receipt opened {opened_lot}",
         *evidence,
     )
 
@@ -862,6 +874,7 @@ def no_mixing_nor_code_change(case: CaseFile, judge: Judge) -> Iterator[Finding]
         shipped, held = case.code(t.code_key), case.code(lot.code_key) if lot else None
         if (
             t.return_of is not None
+            or lot is None
             or shipped is None
             or held is None
             or not (shipped.hazardous or held.hazardous)

@@ -18,6 +18,27 @@ from ledger_service.signin import token_holder
 # The registry's ParticipantStatus values.
 ACTIVE, SUSPENDED = 1, 2
 _bearer = HTTPBearer(auto_error=False, description="The access token POST /auth/token gives")
+# The dashboard keeps the same access token in this cookie (HttpOnly, SameSite=Strict). It is taken for reads
+# only: a page of another site can make a browser send a POST with the cookie, so everything that writes
+# needs the token in the Authorization header, which only the party's own code can set.
+SESSION_COOKIE = "symledger_session"
+READS = frozenset({"GET", "HEAD"})
+
+
+def refuse_nul_characters(request: Request) -> None:
+    """A query or path parameter holding U+0000 is refused by name: PostgreSQL cannot compare text with it."""
+    for where, parameters in (
+        ("query", request.query_params.multi_items()),
+        ("path", request.path_params.items()),
+    ):
+        for name, value in parameters:
+            if isinstance(value, str) and "\x00" in value:
+                raise ApiError(
+                    422,
+                    "nul_character",
+                    f"{name} contains a NUL character (U+0000), which no text may hold",
+                    [where, name],
+                )
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -48,14 +69,28 @@ class Party:
         return bool(self.roles & role.bit)
 
 
+def request_token(request: Request, credentials: HTTPAuthorizationCredentials | None) -> str | None:
+    """The request's access token: its bearer token, else, on a read, the dashboard's cookie."""
+    if credentials is not None:
+        return credentials.credentials
+    return request.cookies.get(SESSION_COOKIE) if request.method in READS else None
+
+
 def get_current_party(
+    request: Request,
     runtime: RuntimeDep,
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Party:
-    if credentials is None:
+    token = request_token(request, credentials)
+    if token is None:
         raise _unauthorised("sign in first: POST /auth/challenge, sign it, POST /auth/token")
-    address = token_holder(session, credentials.credentials, datetime.now(UTC))
+    return party_of(runtime, session, token)
+
+
+def party_of(runtime: Runtime, session: Session, token: str) -> Party:
+    """The active participant `token` was issued to; 401 for a dead token, 403 for an inactive party."""
+    address = token_holder(session, token, datetime.now(UTC))
     if address is None:
         raise _unauthorised("the access token is unknown, expired or revoked: sign in again")
     # Asked of the chain on every request: a suspension takes effect on the suspended party's next request.

@@ -9,7 +9,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException
 
 from ledger_service.chain.gateway import ContractRejection, NodeUnavailable
 from ledger_service.relayer import SubmissionInProgress
@@ -60,6 +62,15 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
         return JSONResponse(_body(exc.loc, exc.msg, exc.type), exc.status, headers=exc.headers)
+
+    @app.exception_handler(HTTPException)
+    async def _http_error(request: Request, exc: HTTPException) -> Response:
+        if isinstance(exc.__cause__, UnicodeDecodeError):
+            # FastAPI answers a JSON body that is not UTF-8 with a 400 of another shape; it is malformed JSON.
+            return JSONResponse(
+                _body(["body"], f"the body is not UTF-8 JSON: {exc.__cause__}", "json_invalid"), 422
+            )
+        return await http_exception_handler(request, exc)
 
     @app.exception_handler(NodeUnavailable)
     async def _node_unavailable(_: Request, exc: NodeUnavailable) -> JSONResponse:

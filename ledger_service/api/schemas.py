@@ -1,7 +1,7 @@
 """Request and response bodies. Field checks here name the field and the reason in every 422."""
 
 import re
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 from eth_utils import is_checksum_address, is_hex_address, to_checksum_address
@@ -33,6 +33,15 @@ def _address(value: str) -> str:
 
 
 Address = Annotated[str, AfterValidator(_address)]
+
+
+def _utc(moment: datetime) -> datetime:
+    # SQLite hands back naive datetimes (stored as UTC); an answer's times always name their zone (RFC 3339).
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+# Every time in an answer: as the OpenAPI document says (format date-time), with its offset.
+Utc = Annotated[datetime, AfterValidator(_utc)]
 Bytes32 = Annotated[
     str, StringConstraints(pattern=r"^0x[0-9a-fA-F]{64}$", to_lower=True), Field(examples=["0x" + "ab" * 32])
 ]
@@ -84,8 +93,25 @@ Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 SignedText = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
 
+def _nul_at(value: Any, path: str) -> str | None:
+    """Where in a body's raw value a string holds U+0000, if anywhere."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    return next((found for key, item in items if (found := _nul_at(item, f"{path}.{key}")) is not None), None)
+
+
 class Strict(BaseModel):
+    """A request body: unknown fields are refused, and so is U+0000 in any text (PostgreSQL cannot store it)."""
+
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        if (path := _nul_at(data, "")) is not None:
+            raise ValueError(f"{path.lstrip('.')} contains a NUL character (U+0000), which no text may hold")
+        return data
 
 
 # --- OpenAPI examples: each checked against its schema and its model (tests/service/test_openapi.py) ----
@@ -676,7 +702,7 @@ class Evidence(BaseModel):
     log_index: int
     contract: str
     event: str
-    recorded_at: datetime
+    recorded_at: Utc
 
 
 class ParticipantOut(BaseModel):
@@ -716,8 +742,8 @@ class PermitOut(BaseModel):
     kind: str
     coverage: list[CoverageOut]
     yearly_capacity: int
-    valid_from: datetime
-    valid_until: datetime
+    valid_from: Utc
+    valid_until: Utc
     revoked: bool
     revoked_reason: str | None
     evidence: list[Evidence]
@@ -739,7 +765,7 @@ class CertificateOut(BaseModel):
     accreditation_id: str
     document_hash: str
     results_hash: str
-    valid_until: datetime
+    valid_until: Utc
     revoked: bool
     revoked_reason: str | None
     evidence: list[Evidence]
@@ -754,7 +780,7 @@ class LotOut(BaseModel):
     balance: int
     source_transfer: str | None
     document_hash: str | None
-    created_at: datetime
+    created_at: Utc
     certificates: list[str] = Field(description="Ids of the certificates of analysis bound to this lot")
     evidence: list[Evidence]
     # --- processing and metered flows ---
@@ -786,8 +812,8 @@ class TransferOut(BaseModel):
     shipper: str
     receiver: str
     document_hash: str
-    dispatched_at: datetime
-    received_at: datetime | None
+    dispatched_at: Utc
+    received_at: Utc | None
     evidence: list[Evidence]
     # svc-workflows: rejections and returns (RejectionOut below)
     rejection: "RejectionOut | None" = Field(None, description="The receiver's rejection, if it refused any")
@@ -969,7 +995,7 @@ class RejectionOut(BaseModel):
     return_operation: str | None = Field(description="None for a return to the shipper")
     tx_hash: str
     block_number: int
-    rejected_at: datetime
+    rejected_at: Utc
 
 
 TransferOut.model_rebuild()  # it refers to RejectionOut, defined just above
@@ -987,10 +1013,10 @@ class CorrectionOut(BaseModel):
     reason: str
     proposed_tx: str
     proposed_block: int
-    proposed_at: datetime
+    proposed_at: Utc
     countersigned_tx: str | None
     countersigned_block: int | None
-    countersigned_at: datetime | None
+    countersigned_at: Utc | None
     evidence: list[Evidence]
 
 
@@ -1352,7 +1378,7 @@ class LotUseOut(BaseModel):
     quantity: int
     use: str
     document_hash: str
-    declared_at: datetime
+    declared_at: Utc
 
 
 class ProcessingInputOut(BaseModel):
@@ -1384,14 +1410,14 @@ class ProcessingOut(BaseModel):
     loss_grams: int
     loss_description: str
     document_hash: str
-    recorded_at: datetime
+    recorded_at: Utc
     evidence: list[Evidence]
 
 
 class PeriodOut(BaseModel):
     period: int
-    start: datetime
-    end: datetime
+    start: Utc
+    end: Utc
     quantity: int
     reading_hash: str
     anchored_tx: str
@@ -1405,7 +1431,7 @@ class FlowOut(BaseModel):
     unit: str
     meter_id: str
     period_seconds: int
-    first_period_start: datetime
+    first_period_start: Utc
     next_period: int = Field(description="The next period to anchor (= periods anchored so far)")
     periods: list[PeriodOut] = Field(description="Anchored periods in the range asked for")
     evidence: list[Evidence]
@@ -1416,8 +1442,8 @@ class FlowTotals(BaseModel):
     unit: str
     from_period: int
     to_period: int = Field(description="Last period of the range (inclusive)")
-    start: datetime
-    end: datetime
+    start: Utc
+    end: Utc
     periods_anchored: int
     periods_missing: int = Field(description="Periods of the range not anchored (yet)")
     total: int = Field(description="Sum of the anchored periods' quantities, in the flow's unit")
@@ -1532,7 +1558,7 @@ class LineageNode(BaseModel):
     document_hash: str | None = None
     tx_hash: str | None = Field(None, description="The transaction that recorded it")
     block_number: int | None = None
-    recorded_at: datetime | None = None
+    recorded_at: Utc | None = None
 
 
 class LineageEdge(BaseModel):
@@ -1556,7 +1582,7 @@ class LineageEdge(BaseModel):
     return_of: str | None = Field(None, description="The rejected transfer a return carries back")
     tx_hash: str | None = Field(None, description="The dispatch's or processing's transaction")
     block_number: int | None = None
-    recorded_at: datetime | None = None
+    recorded_at: Utc | None = None
     receipt_tx: str | None = None
 
 
@@ -1684,7 +1710,7 @@ class VerificationReport(BaseModel):
     )  # fmt: skip
 
     pack: PackOut
-    evaluation_date: datetime
+    evaluation_date: Utc
     subject: str = Field(description="What was verified")
     verdict: VerdictName = Field(description="The worst verdict of its rules")
     counts: dict[str, int] = Field(description="Rules by verdict")
@@ -1778,7 +1804,7 @@ class CorrectionRequestOut(BaseModel):
     report_hash: str | None = Field(description="SHA-256 of the report cited; None: none")
     requested_tx: str
     requested_block: int
-    requested_at: datetime
+    requested_at: Utc
     evidence: list[Evidence]
 
 

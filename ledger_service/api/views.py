@@ -1,5 +1,7 @@
 """Read-model rows as API bodies, with the chain evidence each one rests on."""
 
+from collections.abc import Collection, Sequence
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -38,15 +40,20 @@ ZERO_ADDRESS = "0x" + "0" * 40
 
 
 def evidence(session: Session, subject: str) -> list[Evidence]:
+    return evidence_of(session, [subject])[subject]
+
+
+def evidence_of(session: Session, subjects: Collection[str]) -> dict[str, list[Evidence]]:
+    """The evidence of each of `subjects`, read with one query."""
     events = session.scalars(
         select(ChainEvent)
-        .where(ChainEvent.subject == subject)
+        .where(ChainEvent.subject.in_(subjects))
         .order_by(ChainEvent.block_number, ChainEvent.log_index)
     )
-    out = []
+    out: dict[str, list[Evidence]] = {subject: [] for subject in subjects}
     for e in events:
         signer = e.args.get(SIGNER_ARG.get(e.event, ""))
-        out.append(
+        out[e.subject].append(
             Evidence(
                 signer=None if signer in (None, ZERO_ADDRESS) else signer,
                 nonce=e.args.get("nonce"),
@@ -77,7 +84,10 @@ def participant_out(session: Session, p: Participant) -> ParticipantOut:
 
 
 def waste(session: Session, code_key: str) -> Waste:
-    code = session.get(WasteCode, code_key)
+    return _waste(session.get(WasteCode, code_key), code_key)
+
+
+def _waste(code: WasteCode | None, code_key: str) -> Waste:
     if code is None:  # the contracts refuse lots of unregistered codes; the read model mirrors them
         raise RuntimeError(f"waste code {code_key} is missing from the read model")
     return Waste(scheme=code.scheme, code=code.code, unit=code.unit, hazardous=code.hazardous)
@@ -157,30 +167,51 @@ def certificate_out(session: Session, c: Certificate) -> CertificateOut:
 
 
 def transfer_out(session: Session, t: Transfer) -> TransferOut:
-    gap = discrepancy(t.quantity, t.received_quantity)
-    out = TransferOut(
-        id=t.id,
-        status=t.status,
-        lot_id=t.lot_id,
-        waste=waste(session, t.code_key),
-        quantity=t.quantity,
-        operation=t.operation,
-        permit_id=t.permit_id,
-        certificates=t.certificates,
-        transporters=t.transporters,
-        licences=t.licences,
-        legs_picked_up=t.legs_picked_up,
-        legs_delivered=t.legs_delivered,
-        received_quantity=t.received_quantity,
-        discrepancy=None if gap is None else gap.delta,
-        shipper=t.shipper,
-        receiver=t.receiver,
-        document_hash=t.document_hash,
-        dispatched_at=t.dispatched_at,
-        received_at=t.received_at,
-        evidence=evidence(session, t.id),
+    return transfers_out(session, [t])[0]
+
+
+def transfers_out(session: Session, transfers: Sequence[Transfer]) -> list[TransferOut]:
+    """Each transfer with its evidence, rejection and returns: one query for each of those for all the
+    transfers (a page of them, a batch's), not one each per transfer."""
+    ids = [t.id for t in transfers]
+    evidence = evidence_of(session, ids)
+    codes = {t.code_key for t in transfers}
+    wastes = {c.code_key: c for c in session.scalars(select(WasteCode).where(WasteCode.code_key.in_(codes)))}
+    rejections = {
+        r.transfer_id: r for r in session.scalars(select(Rejection).where(Rejection.transfer_id.in_(ids)))
+    }
+    returns_of = dict(
+        session.execute(
+            select(Rejection.return_id, Rejection.transfer_id).where(Rejection.return_id.in_(ids))
+        ).all()
     )
-    return with_rejection(session, t, out)  # svc-workflows
+    out = []
+    for t in transfers:
+        gap = discrepancy(t.quantity, t.received_quantity)
+        transfer = TransferOut(
+            id=t.id,
+            status=t.status,
+            lot_id=t.lot_id,
+            waste=_waste(wastes.get(t.code_key), t.code_key),
+            quantity=t.quantity,
+            operation=t.operation,
+            permit_id=t.permit_id,
+            certificates=t.certificates,
+            transporters=t.transporters,
+            licences=t.licences,
+            legs_picked_up=t.legs_picked_up,
+            legs_delivered=t.legs_delivered,
+            received_quantity=t.received_quantity,
+            discrepancy=None if gap is None else gap.delta,
+            shipper=t.shipper,
+            receiver=t.receiver,
+            document_hash=t.document_hash,
+            dispatched_at=t.dispatched_at,
+            received_at=t.received_at,
+            evidence=evidence[t.id],
+        )
+        out.append(with_rejection(t, transfer, rejections.get(t.id), returns_of.get(t.id)))  # svc-workflows
+    return out
 
 
 # --- rejections, returns and corrections (svc-workflows) ----------------------------------------------
@@ -194,9 +225,11 @@ SIGNER_ARG.update(
 ZERO_BYTES32 = "0x" + "00" * 32
 
 
-def with_rejection(session: Session, t: Transfer, out: TransferOut) -> TransferOut:
-    """`out` with the transfer's rejection, the returns of its refused part, and what it returns itself."""
-    rejection = session.get(Rejection, t.id)
+def with_rejection(
+    t: Transfer, out: TransferOut, rejection: Rejection | None, return_of: str | None
+) -> TransferOut:
+    """`out` with the transfer's rejection, the returns of its refused part, and what it returns itself
+    (`return_of`: the transfer whose rejection this one returns)."""
     if rejection is not None:
         # The receiver accounted for accepted + rejected; received_quantity is the accepted part, corrected.
         gap = discrepancy(t.quantity, (t.received_quantity or 0) + rejection.rejected_quantity)
@@ -218,7 +251,7 @@ def with_rejection(session: Session, t: Transfer, out: TransferOut) -> TransferO
             rejected_at=rejection.rejected_at,
         )
         out.returns = [rejection.return_id] if rejection.return_id else []
-    out.return_of = session.scalar(select(Rejection.transfer_id).where(Rejection.return_id == t.id))
+    out.return_of = return_of
     return out
 
 

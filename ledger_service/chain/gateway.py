@@ -14,17 +14,38 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import requests
 from eth_abi import decode as abi_decode
+from eth_abi import encode as abi_encode
+from eth_abi.codec import ABICodec
 from eth_account.signers.local import LocalAccount
-from eth_utils import event_abi_to_log_topic, function_abi_to_4byte_selector, to_checksum_address
+from eth_typing import ABIError, ABIEvent, ABIFunction, ChecksumAddress, HexStr
+from eth_utils import (
+    event_abi_to_log_topic,
+    function_abi_to_4byte_selector,
+    get_abi_input_types,
+    to_checksum_address,
+)
 from web3 import Web3
-from web3._utils.events import get_event_data
-from web3.contract.contract import Contract, ContractFunction
-from web3.exceptions import BlockNotFound, ContractCustomError, ContractLogicError, TransactionNotFound
+from web3._utils.abi import (
+    exclude_indexed_event_inputs,
+    get_indexed_event_inputs,
+    named_tree,
+    normalize_event_input_types,
+)
+from web3._utils.events import get_event_abi_types_for_decoding
+from web3.contract.contract import Contract, ContractConstructor, ContractFunction
+from web3.exceptions import (
+    BlockNotFound,
+    ContractCustomError,
+    ContractLogicError,
+    TransactionNotFound,
+    Web3RPCError,
+)
 from web3.middleware import ExtraDataToPOAMiddleware
+from web3.types import Nonce, TxParams, Wei
 
 from ledger_service.deployment import MODULES, DeployedContract, Deployment
 from ledger_service.statements import Statement, normalise_message, typed_data  # svc-workflows
@@ -54,6 +75,8 @@ FUNCTIONS = {
 DISPATCH_PROVEN = {"Rejection": "reject", "Correction": "proposeCorrection"}
 COUNTERSIGN_FUNCTION = "countersignCorrection"
 BATCH_FUNCTION = "recordBatch"
+
+T = TypeVar("T")
 
 
 class NodeUnavailable(Exception):
@@ -109,6 +132,53 @@ class Artifact:
         )
 
 
+def _event_table(artifact: Artifact) -> dict[bytes, dict[str, Any]]:
+    """The artifact's events by their first log topic."""
+    return {
+        event_abi_to_log_topic(cast(ABIEvent, item)): item for item in artifact.abi if item["type"] == "event"
+    }
+
+
+@dataclass(frozen=True)
+class _EventDecoder:
+    """One event's ABI prepared for decoding its logs. web3's get_event_data prepares the ABI again for
+    every log, which was most of the indexer's decoding time; this does the same decoding with the same
+    web3 helpers, once."""
+
+    topic_names: tuple[str, ...]
+    topic_types: tuple[str, ...]
+    data_inputs: tuple[Any, ...]
+    data_types: tuple[str, ...]
+
+    @classmethod
+    def of(cls, abi: ABIEvent) -> "_EventDecoder":
+        topics = list(normalize_event_input_types(get_indexed_event_inputs(abi)))
+        data = list(normalize_event_input_types(exclude_indexed_event_inputs(abi)))
+        return cls(
+            topic_names=tuple(str(item["name"]) for item in topics),
+            topic_types=tuple(get_event_abi_types_for_decoding(topics)),
+            data_inputs=tuple(data),
+            data_types=tuple(get_event_abi_types_for_decoding(data)),
+        )
+
+    def args(self, codec: ABICodec, log: Mapping[str, Any]) -> dict[str, Any]:
+        topics = log["topics"][1:]
+        if len(topics) != len(self.topic_types):
+            raise ValueError(f"expected {len(self.topic_types)} indexed arguments, the log has {len(topics)}")
+        args = {
+            name: codec.decode([typ], bytes(topic))[0]
+            for name, typ, topic in zip(self.topic_names, self.topic_types, topics, strict=True)
+        }
+        args.update(named_tree(self.data_inputs, codec.decode(self.data_types, bytes(log["data"]))))
+        return args
+
+
+def _checksummed(address: str) -> ChecksumAddress:
+    """An address the deployment record holds, as web3 takes it. The record holds them checksummed (written
+    through to_checksum_address) and web3 checks it again: this only names the type."""
+    return cast(ChecksumAddress, address)
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, bytes):
         return "0x" + value.hex()
@@ -139,9 +209,11 @@ class ChainGateway:
         self.gas_price_wei = gas_price_wei
         self.artifact = Artifact.load(artifacts_dir, LEDGER_CONTRACT)
         self._errors = self._error_table(self.artifact)
-        self._events = {
-            event_abi_to_log_topic(item): item for item in self.artifact.abi if item["type"] == "event"
+        self._ledger_functions = {
+            item["name"]: cast(ABIFunction, item) for item in self.artifact.abi if item["type"] == "function"
         }
+        self._events = _event_table(self.artifact)
+        self._decoders: dict[bytes, _EventDecoder] = {}
         self._load_modules(artifacts_dir)  # processing and metered flows
         self._send_lock = threading.Lock()
         self._next_tx_nonce: int | None = None
@@ -159,7 +231,7 @@ class ChainGateway:
                 f"the deployment record is for chain {deployment.chain_id} but the node is chain {chain_id}"
             )
         deployed = deployment.ledger
-        if self._call(lambda: self.w3.eth.get_code(deployed.address)) in (b"", None):
+        if self._call(lambda: self.w3.eth.get_code(_checksummed(deployed.address))) in (b"", None):
             raise RuntimeError(
                 f"no contract code at {deployed.address} on chain {chain_id}: the chain state was lost; "
                 "remove the deployment record to deploy anew"
@@ -169,13 +241,13 @@ class ChainGateway:
                 f"{LEDGER_CONTRACT} was deployed from another build than build/contracts "
                 f"(artifact sha256 {deployed.artifact_sha256[:12]}… != {self.artifact.sha256[:12]}…)"
             )
-        self.ledger = self.w3.eth.contract(address=deployed.address, abi=self.artifact.abi)
+        self.ledger = self.w3.eth.contract(address=_checksummed(deployed.address), abi=self.artifact.abi)
         self.deployment = deployment
         self._bind_modules(deployment)  # processing and metered flows
 
     @property
     def ledger_address(self) -> str:
-        return self.ledger.address
+        return self._bound().address
 
     # --- reads -------------------------------------------------------------------------------------
 
@@ -226,23 +298,28 @@ class ChainGateway:
             return self._module_call(statement, message, signature, context)
         args = self._abi_struct(statement, statement.fields, message)
         extra = [(context or {})[name] for name in CONTEXT.get(statement.primary_type, ())]
-        fn = getattr(self._bound().functions, FUNCTIONS[statement.primary_type])
-        return fn(tuple(args), *extra, signature)
+        return self._bound().functions[FUNCTIONS[statement.primary_type]](tuple(args), *extra, signature)
 
     def simulate(self, call: ContractFunction) -> int:
         """Gas the call needs; raises ContractRejection if the contract would refuse it."""
-        return int(self._transact_or_call(lambda: call.estimate_gas({"from": self.relayer.address})))
+        return int(self._transact_or_call(lambda: call.estimate_gas({"from": self._signer().address})))
 
-    def send(self, call: ContractFunction, gas: int, on_signed: Callable[[str], None] | None = None) -> str:
+    def send(
+        self,
+        call: ContractFunction | ContractConstructor,
+        gas: int,
+        on_signed: Callable[[str], None] | None = None,
+    ) -> str:
         """Signs the call as the relayer and sends it raw; returns the transaction hash.
 
         `on_signed` gets the hash before the transaction leaves, so a caller can record it first: a crash
         after sending then finds the transaction by its hash instead of taking it for unsent.
         """
+        relayer = self._signer()
         with self._send_lock:
             if self._next_tx_nonce is None:
                 self._next_tx_nonce = self._call(
-                    lambda: self.w3.eth.get_transaction_count(self.relayer.address, "pending")
+                    lambda: self.w3.eth.get_transaction_count(relayer.address, "pending")
                 )
             gas_price = (
                 self.gas_price_wei
@@ -251,14 +328,16 @@ class ChainGateway:
             )
             tx = call.build_transaction(
                 {
-                    "from": self.relayer.address,
-                    "nonce": self._next_tx_nonce,
+                    "from": relayer.address,
+                    "nonce": Nonce(self._next_tx_nonce),
                     "gas": gas,
-                    "gasPrice": gas_price,
+                    "gasPrice": Wei(gas_price),
                     "chainId": self.chain_id(),
                 }
             )
-            signed = self.relayer.sign_transaction(tx)
+            # eth-account types the transaction as a plain dict of its value types; web3 builds it as its
+            # TxParams TypedDict, which mypy does not take for a dict: the same mapping at run time.
+            signed = relayer.sign_transaction(tx)  # type: ignore[arg-type]
             tx_hash_hex = "0x" + bytes(signed.hash).hex()
             if on_signed is not None:
                 on_signed(tx_hash_hex)
@@ -273,20 +352,20 @@ class ChainGateway:
 
     def receipt(self, tx_hash: str) -> dict[str, Any] | None:
         try:
-            receipt = self._call(lambda: self.w3.eth.get_transaction_receipt(tx_hash))
+            receipt = self._call(lambda: self.w3.eth.get_transaction_receipt(HexStr(tx_hash)))
         except TransactionNotFound:
             return None
         return dict(receipt) if receipt is not None else None
 
     def transaction_known(self, tx_hash: str) -> bool:
         try:
-            return self._call(lambda: self.w3.eth.get_transaction(tx_hash)) is not None
+            return self._call(lambda: self.w3.eth.get_transaction(HexStr(tx_hash))) is not None
         except TransactionNotFound:
             return False
 
     def replay_failure(self, tx_hash: str) -> ContractRejection:
         """Why a mined transaction reverted, by re-running it against the state of its block's parent."""
-        tx = self._call(lambda: self.w3.eth.get_transaction(tx_hash))
+        tx = self._call(lambda: self.w3.eth.get_transaction(HexStr(tx_hash)))
         try:
             self._transact_or_call(
                 lambda: self.w3.eth.call(
@@ -311,12 +390,12 @@ class ChainGateway:
             abi = self._events.get(bytes(log["topics"][0])) if log["topics"] else None
             if abi is None:
                 continue
-            data = get_event_data(self.w3.codec, abi, log)
+            args = self._event_args(abi, log)
             decoded.append(
                 DecodedEvent(
                     address=to_checksum_address(log["address"]),
-                    event=data["event"],
-                    args={k: _jsonable(v) for k, v in data["args"].items()},
+                    event=abi["name"],
+                    args={k: _jsonable(v) for k, v in args.items()},
                     block_number=int(log["blockNumber"]),
                     block_hash="0x" + bytes(log["blockHash"]).hex(),
                     tx_hash="0x" + bytes(log["transactionHash"]).hex(),
@@ -324,6 +403,15 @@ class ChainGateway:
                 )
             )
         return decoded
+
+    def _event_args(self, abi: dict[str, Any], log: Mapping[str, Any]) -> dict[str, Any]:
+        """A log's arguments by name, decoded as web3's get_event_data decodes them (addresses are left
+        as the codec gives them: _jsonable checksums them), with the event's ABI prepared once."""
+        topic = bytes(log["topics"][0])
+        decoder = self._decoders.get(topic)
+        if decoder is None:
+            decoder = self._decoders[topic] = _EventDecoder.of(cast(ABIEvent, abi))
+        return decoder.args(self.w3.codec, log)
 
     # --- deployment --------------------------------------------------------------------------------
 
@@ -335,25 +423,29 @@ class ChainGateway:
             chain_id=self.chain_id(),
             ledger=ledger,
             founding_regulator=to_checksum_address(founding_regulator),
-            deployer=self.relayer.address,
+            deployer=self._signer().address,
             deployed_at=datetime.now(UTC).isoformat(timespec="seconds"),
             compiler=self.artifact.compiler,
             **self.deploy_modules(ledger),
         )
 
     def wait_for_receipt(self, tx_hash: str, timeout: float, poll: float) -> dict[str, Any] | None:
+        """The receipt once mined, asked for every `poll` seconds at most: the first waits are shorter (a
+        node that mines on arrival, as anvil does, has it within milliseconds)."""
         deadline = time.monotonic() + timeout
+        wait = min(poll, 0.002)
         while True:
             receipt = self.receipt(tx_hash)
             if receipt is not None or time.monotonic() >= deadline:
                 return receipt
-            time.sleep(poll)
+            time.sleep(wait)
+            wait = min(poll, wait * 2)
 
     def _deploy(self, *constructor_args: Any, artifact: Artifact | None = None) -> DeployedContract:
         artifact = artifact or self.artifact
         factory = self.w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
         call = factory.constructor(*constructor_args)
-        gas = int(self._transact_or_call(lambda: call.estimate_gas({"from": self.relayer.address})))
+        gas = int(self._transact_or_call(lambda: call.estimate_gas({"from": self._signer().address})))
         tx_hash = self.send(call, gas + gas // 5)
         receipt = self.wait_for_receipt(tx_hash, timeout=60, poll=0.1)
         if receipt is None or receipt["status"] != 1:
@@ -371,6 +463,11 @@ class ChainGateway:
         if self.ledger is None:
             raise RuntimeError("no deployment bound: call bind() first")
         return self.ledger
+
+    def _signer(self) -> LocalAccount:
+        if self.relayer is None:
+            raise RuntimeError("this gateway has no relayer key: it reads, it does not send")
+        return self.relayer
 
     @classmethod
     def _abi_struct(
@@ -397,13 +494,13 @@ class ChainGateway:
         return value
 
     @staticmethod
-    def _call(fn: Any) -> Any:
+    def _call(fn: Callable[[], T]) -> T:
         try:
             return fn()
         except (requests.ConnectionError, requests.Timeout, ConnectionError, TimeoutError) as exc:
             raise NodeUnavailable(str(exc)) from exc
 
-    def _transact_or_call(self, fn: Any) -> Any:
+    def _transact_or_call(self, fn: Callable[[], T]) -> T:
         try:
             return self._call(fn)
         except ContractCustomError as exc:
@@ -425,7 +522,7 @@ class ChainGateway:
     @staticmethod
     def _error_table(artifact: Artifact) -> dict[bytes, tuple[str, list[dict[str, Any]]]]:
         return {
-            function_abi_to_4byte_selector(item): (item["name"], item["inputs"])
+            function_abi_to_4byte_selector(cast(ABIError, item)): (item["name"], item["inputs"])
             for item in artifact.abi
             if item["type"] == "error"
         }
@@ -449,18 +546,56 @@ class ChainGateway:
                 int(e["deadline"]),
             )
             correction_id = bytes.fromhex(countersign["correctionId"][2:])
-            return getattr(self._bound().functions, COUNTERSIGN_FUNCTION)(correction_id, effect, signature)
+            return self._bound().functions[COUNTERSIGN_FUNCTION](correction_id, effect, signature)
         encoding = [bytes.fromhex(word[2:]) for word in context["dispatchEncoding"]]
         args = tuple(self._abi_struct(statement, statement.fields, message))
-        return getattr(self._bound().functions, DISPATCH_PROVEN[statement.primary_type])(
-            encoding, args, signature
-        )
+        return self._bound().functions[DISPATCH_PROVEN[statement.primary_type]](encoding, args, signature)
 
-    def batch_call(self, calls: list[ContractFunction]) -> ContractFunction:
-        """One recordBatch call carrying each `dispatch` or `confirmReceipt` call's calldata as it would be
-        sent alone."""
-        items = [bytes.fromhex(call._encode_transaction_data()[2:]) for call in calls]
-        return getattr(self._bound().functions, BATCH_FUNCTION)(items)
+    def batch_call(self, calldata: list[bytes]) -> ContractFunction:
+        """One recordBatch call carrying each `dispatch` or `confirmReceipt` call's calldata (as
+        statement_calldata encodes it, the same as it would be sent alone)."""
+        return self._bound().functions[BATCH_FUNCTION](calldata)
+
+    def statement_calldata(self, statement: Statement, message: dict[str, Any], signature: bytes) -> bytes:
+        """The calldata of the ledger's call recording a dispatch or a receipt (statement_call's), encoded
+        straight from the function's ABI: web3 matches and re-validates every argument of a call it builds,
+        which takes ten times as long, and a batch encodes up to 64 of them."""
+        abi = self._ledger_functions[FUNCTIONS[statement.primary_type]]
+        args = (tuple(self._abi_struct(statement, statement.fields, message)), signature)
+        return function_abi_to_4byte_selector(abi) + abi_encode(get_abi_input_types(abi), args)
+
+    def batch_gas(self, batch: ContractFunction) -> int:
+        """A gas limit for a recordBatch call: half as much again as one run of it uses (eth_createAccessList
+        reports that after one run, where eth_estimateGas searches with several). The room covers the
+        refunds the figure has deducted (a fifth at most) and the 1/64 each item's call keeps back;
+        batch_would_record then checks the items under this very limit. Raises ContractRejection if the call
+        as a whole would revert."""
+        tx: TxParams = {
+            "from": self._signer().address,
+            "to": batch.address,
+            "data": batch._encode_transaction_data(),
+        }
+        try:
+            result = self._transact_or_call(lambda: self.w3.eth.create_access_list(tx))
+        except Web3RPCError as exc:  # web3 reads no revert out of this method's errors: anvil's carry it
+            error = cast(Mapping[str, Any], exc.rpc_response or {}).get("error") or {}
+            data = error.get("data") if isinstance(error, Mapping) else None
+            if isinstance(data, str) and data.startswith("0x") and len(data) >= 10:
+                raise self._decode_error(data) from exc
+            raise
+        # geth-style nodes answer a revert with an `error` beside the figures (web3's type leaves it out).
+        error = cast(Mapping[str, Any], result).get("error")
+        if error:
+            raise ContractRejection("Reverted", {"reason": str(error)})
+        used = int(result["gasUsed"])
+        return used + used // 2
+
+    def batch_would_record(self, batch: ContractFunction, gas: int) -> list[bool]:
+        """Which items of a recordBatch call the ledger would record now with `gas`, simulated in one
+        eth_call: a refused item's transfer id comes back zero (its reason is only in the event a mined batch
+        emits). Raises ContractRejection if the call as a whole would revert."""
+        ids = self._transact_or_call(lambda: batch.call({"from": self._signer().address, "gas": gas}))
+        return [bytes(transfer_id) != bytes(32) for transfer_id in ids]
 
     def batch_refusals(self, receipt: dict[str, Any]) -> dict[int, ContractRejection]:
         """The items of a mined recordBatch that the ledger refused, by their index in the call."""
@@ -471,7 +606,7 @@ class ChainGateway:
             abi = self._events.get(bytes(log["topics"][0]))
             if abi is None or abi["name"] != "BatchItemRefused":
                 continue
-            args = get_event_data(self.w3.codec, abi, log)["args"]
+            args = self._event_args(abi, log)
             refused[int(args["index"])] = self._decode_error("0x" + bytes(args["reason"]).hex())
         return refused
 
@@ -480,7 +615,7 @@ class ChainGateway:
     ) -> dict[str, Any] | None:
         """The message of `statement` whose digest is `digest_hex`, read back from the calldata of the
         transaction that recorded it (a dispatch alone or in a batch), or None if it is not there."""
-        tx = self._call(lambda: self.w3.eth.get_transaction(tx_hash))
+        tx = self._call(lambda: self.w3.eth.get_transaction(HexStr(tx_hash)))
         if tx is None or tx.get("to") is None or to_checksum_address(tx["to"]) != self._bound().address:
             return None  # sent through another contract (a wallet): its calldata is not the ledger's
         return self._find_statement(tx["input"], statement, digest_hex)
@@ -523,9 +658,7 @@ class ChainGateway:
         for artifact in self.module_artifacts.values():
             # Errors the modules share with the ledger (SignedMessages') have the same selector and meaning.
             self._errors.update(self._error_table(artifact))
-            self._events.update(
-                {event_abi_to_log_topic(item): item for item in artifact.abi if item["type"] == "event"}
-            )
+            self._events.update(_event_table(artifact))
 
     def _bind_modules(self, deployment: Deployment) -> None:
         """Binds the modules the record names; refuses a record without them (written before they were
@@ -540,14 +673,17 @@ class ChainGateway:
         for name in MODULES:
             deployed: DeployedContract = getattr(deployment, name)
             artifact = self.module_artifacts[name]
-            if self._call(lambda a=deployed.address: self.w3.eth.get_code(a)) in (b"", None):
+            code = self._call(functools.partial(self.w3.eth.get_code, _checksummed(deployed.address)))
+            if code in (b"", None):
                 raise RuntimeError(f"no {artifact.name} contract code at {deployed.address}")
             if deployed.artifact_sha256 != artifact.sha256:
                 raise RuntimeError(
                     f"{artifact.name} was deployed from another build than build/contracts "
                     f"(artifact sha256 {deployed.artifact_sha256[:12]}… != {artifact.sha256[:12]}…)"
                 )
-            self.modules[name] = self.w3.eth.contract(address=deployed.address, abi=artifact.abi)
+            self.modules[name] = self.w3.eth.contract(
+                address=_checksummed(deployed.address), abi=artifact.abi
+            )
 
     def deploy_modules(
         self, ledger: DeployedContract, names: tuple[str, ...] | list[str] = MODULES
@@ -559,7 +695,7 @@ class ChainGateway:
             if name != "processing":
                 modules[name] = self._deploy(ledger.address, artifact=self.module_artifacts[name])
                 continue
-            contract = self.w3.eth.contract(address=ledger.address, abi=self.artifact.abi)
+            contract = self.w3.eth.contract(address=_checksummed(ledger.address), abi=self.artifact.abi)
             modules[name] = DeployedContract(
                 address=to_checksum_address(self._call(contract.functions.processing().call)),
                 tx_hash=ledger.tx_hash,  # created by the ledger's constructor, in the same transaction
@@ -575,7 +711,7 @@ class ChainGateway:
             raise RuntimeError(
                 f"the deployment record is for chain {deployment.chain_id} but the node is chain {self.chain_id()}"
             )
-        if self._call(lambda: self.w3.eth.get_code(deployment.ledger.address)) in (b"", None):
+        if self._call(lambda: self.w3.eth.get_code(_checksummed(deployment.ledger.address))) in (b"", None):
             raise RuntimeError(
                 f"no contract code at {deployment.ledger.address}: the chain state was lost; "
                 "remove the deployment record to deploy anew"
@@ -584,7 +720,9 @@ class ChainGateway:
             raise RuntimeError(
                 f"{LEDGER_CONTRACT} was deployed from another build than build/contracts: deploy anew"
             )
-        return replace(deployment, **self.deploy_modules(deployment.ledger, deployment.missing_modules))
+        added = self.deploy_modules(deployment.ledger, deployment.missing_modules)
+        # The keys are module fields of Deployment (MODULES); mypy checks a ** dict against every field.
+        return replace(deployment, **added)  # type: ignore[arg-type]
 
     def address_for(self, statement: Statement) -> str:
         """The contract that verifies `statement`: its EIP-712 verifying contract."""
@@ -596,7 +734,7 @@ class ChainGateway:
             raise RuntimeError("no deployment bound: call bind() first")
         return self.modules[name]
 
-    def _event_addresses(self) -> list[str]:
+    def _event_addresses(self) -> list[ChecksumAddress]:
         return [self._bound().address, *(c.address for c in self.modules.values())]
 
     def _module_call(
@@ -740,7 +878,7 @@ def recorded_statements(gateway: ChainGateway, tx_hash: str) -> list[RecordedSta
     """Every signed statement a transaction to the ledger or one of its modules carried (each item of a
     batch), with its signature: what an evidence bundle shows the parties signed. A transaction sent
     through another contract (a wallet) carries none the ledger's ABI can read."""
-    tx = gateway._call(lambda: gateway.w3.eth.get_transaction(tx_hash))
+    tx = gateway._call(lambda: gateway.w3.eth.get_transaction(HexStr(tx_hash)))
     if tx is None or tx.get("to") is None:
         return []
     to = to_checksum_address(tx["to"])
@@ -805,7 +943,7 @@ class ChainReader:
     def transaction(self, tx_hash: str) -> dict[str, Any] | None:
         """Status, block and logs of a mined transaction, as a bundle records them (None: not on chain)."""
         try:
-            receipt = ChainGateway._call(lambda: self.w3.eth.get_transaction_receipt(tx_hash))
+            receipt = ChainGateway._call(lambda: self.w3.eth.get_transaction_receipt(HexStr(tx_hash)))
         except TransactionNotFound:
             return None
         return transaction_record(receipt)
@@ -873,9 +1011,11 @@ def bundle_chain_records(
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The receipts of `tx_hashes` and the headers of their blocks, as a bundle records them."""
     transactions = [
-        transaction_record(gateway._call(lambda h=h: gateway.w3.eth.get_transaction_receipt(h)))
+        transaction_record(
+            gateway._call(functools.partial(gateway.w3.eth.get_transaction_receipt, HexStr(h)))
+        )
         for h in tx_hashes
     ]
     numbers = sorted({t["block_number"] for t in transactions})
-    blocks = [block_record(gateway._call(lambda n=n: gateway.w3.eth.get_block(n))) for n in numbers]
+    blocks = [block_record(gateway._call(functools.partial(gateway.w3.eth.get_block, n))) for n in numbers]
     return transactions, blocks

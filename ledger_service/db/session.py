@@ -8,11 +8,21 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+SQLITE_MAX_OVERFLOW = 120  # connections beyond the 5 kept open: three for each of 40 concurrent requests
 
 
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        # Room for every request the server runs at once (anyio's 40 worker threads) to hold its session's
+        # connection while the relayer and the indexer open theirs for it: with the default 5 + 10, fifty
+        # concurrent submissions each waited for a connection held by another waiting request, until
+        # the pool's 30 s timeout answered them 500. A SQLite connection is only a file handle.
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            pool_size=5,
+            max_overflow=SQLITE_MAX_OVERFLOW,
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):  # type: ignore[no-untyped-def]

@@ -156,8 +156,14 @@ def transfer_filter(selection: Selection) -> list[ColumnElement[bool]]:
     ]
 
 
-def count_transfers(session: Session, selection: Selection) -> int:
-    return session.scalar(select(func.count()).select_from(m.Transfer).where(*transfer_filter(selection)))
+def count_transfers(session: Session, selection: Selection, scheme: str | None = None) -> int:
+    """How many transfers the selection holds (of `scheme`'s waste codes only, when given)."""
+    where = transfer_filter(selection)
+    if scheme is not None:
+        where.append(
+            m.Transfer.code_key.in_(select(m.WasteCode.code_key).where(m.WasteCode.scheme == scheme))
+        )
+    return session.scalar(select(func.count()).select_from(m.Transfer).where(*where)) or 0
 
 
 def transfer_pages(

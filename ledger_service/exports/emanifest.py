@@ -19,10 +19,11 @@ from typing import Any
 from ledger_service.exports import Firm, Step, TransferRecord
 
 US_SCHEME = "US-RCRA"
-# The schema's EpaSiteId: a two-letter activity location code (a US state's or territory's postal code),
-# then up to ten letters or digits. The location code keeps most other countries' tax ids (FR…, IT…)
-# out; not all (a German DE… id reads as Delaware's): docs/exports.md.
-EPA_ID = re.compile(r"^[A-Z]{2}[A-Z0-9]{1,10}$")
+# An EPA site id as EPA issues it: twelve characters, a two-letter activity location code (a US state's or
+# territory's postal code) then ten letters or digits (the schema allows fewer; EPA issues none). Both
+# keep other countries' tax ids out: FR…, IT… by the location, a German DE… VAT number (eleven characters)
+# by the length (docs/exports.md).
+EPA_ID = re.compile(r"^[A-Z]{2}[A-Z0-9]{10}$")
 _STATES_AND_TERRITORIES = (
     "AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM NY NC "
     "ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY AS GU MP PR VI"

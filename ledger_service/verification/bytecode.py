@@ -23,7 +23,8 @@ its metadata lists them), the commit the tree is at (`git rev-parse HEAD`, if it
 those files that differ from it, and a sha256 that needs no git: from the tree's root,
 `sha256sum FILES | sha256sum` over those files sorted by name.
 
-A compile takes tens of seconds with solc-js, so each tree is compiled once per process (`compile_tree`).
+A compile takes tens of seconds with solc-js, so each tree is compiled once per process (`compile_tree`), and
+solc's output is kept on disk for the next process while the files it read are unchanged (`solc_cache`).
 """
 
 import hashlib
@@ -36,7 +37,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import solcx
 import yaml
 from eth_utils import to_checksum_address
 from solcx.exceptions import SolcError
@@ -50,6 +50,7 @@ from ledger_service.chain.gateway import (
 )
 from ledger_service.deployment import Deployment
 from ledger_service.settings import REPO_ROOT
+from ledger_service.verification import solc_cache
 
 DEPLOYED_CONTRACTS = (
     LEDGER_CONTRACT,
@@ -168,13 +169,16 @@ def _compile(root: Path) -> Compilation:
         "sources": {unit: {"content": (root / unit).read_text("utf-8")} for unit in set(units.values())},
         "settings": {**settings, "outputSelection": selection},
     }
+    binary = solc_binary(version)
     try:
-        # base_path: the shim resolves imports in this tree first.
-        output = solcx.compile_standard(standard_input, base_path=root, solc_binary=solc_binary(version))
+        # base_path (root): the shim resolves imports in this tree first.
+        output = solc_cache.compile_standard(standard_input, root, binary)
     except SolcError as exc:
         raise SourceError(
             f"the sources in {root} do not compile: {str(exc).strip().splitlines()[0]}"
         ) from exc
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise SourceError(f"{binary} does not run: {exc}") from exc
     files = sorted(output["sources"])
     for unit in files:
         if not (root / unit).is_file():

@@ -104,6 +104,18 @@ def test_links_are_distinct_pairs_of_passing_transfers(result):
     assert links["in_transit"] == 1
 
 
+def test_flows_are_tonnes_from_whom_to_whom_of_what(result):
+    # The dashboard's Sankey: passing transfers with a mass (x1 + x2: 0.79 t slag G→R, x4: 0.1 t sludge,
+    # x8: 2 t aggregate) and metered periods with a mass (12 + 15 t steam G→R); not the failing x3, the
+    # return, the transfer in transit, the effluent in m3, nor the MWh of heat.
+    assert result["flows"] == [
+        {"from": "A", "to": "B", "material": AGGREGATE, "tonnes": 2.0},
+        {"from": "G", "to": "D", "material": SLUDGE, "tonnes": 0.1},
+        {"from": "G", "to": "R", "material": SLAG, "tonnes": 0.79},
+        {"from": "G", "to": "R", "material": "steam", "tonnes": 27.0},
+    ]
+
+
 def test_share_of_generated_waste_reused_or_recycled(result):
     reuse = result["reuse"]
     # 2 t generated: 0.79 t recovered (R), 0.1 t disposed (D), 1 t still held, 0.11 t otherwise.

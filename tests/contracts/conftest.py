@@ -8,7 +8,10 @@ Deployments and the standing parties are module-scoped (set up once per module, 
 reset); `fn_isolation` reverts the chain to that state before every test.
 """
 
+import gc
+
 import pytest
+import receipt_wait
 from brownie import SymbiosisLedger, accounts, chain
 from gas_snapshot import GasSnapshot
 from typed_statements import (
@@ -44,6 +47,7 @@ YEAR = 365 * DAY
 
 
 def pytest_configure(config):
+    receipt_wait.install()
     # brownie 1.22 warns about its own internal rpc.snapshot/revert calls on every test; that noise hides
     # the warnings that matter.
     config.addinivalue_line("filterwarnings", r"ignore:rpc\.\w+ should not be called directly:FutureWarning")
@@ -51,7 +55,10 @@ def pytest_configure(config):
 
 @pytest.fixture(autouse=True)
 def isolation(fn_isolation):
-    pass
+    # brownie runs a full gc.collect() at every chain revert (to drop dead objects from its revert registry),
+    # and a full collection walks every object alive: a few hundred tests in, a second per test. What is
+    # alive now moves out of the collector's sight (gc.freeze), so those collections walk what this test made.
+    gc.freeze()
 
 
 @pytest.fixture(scope="module")

@@ -102,6 +102,40 @@ def test_tampered_message_is_refused(client, shipper, receiver, nothing_written)
     assert error["type"] == "invalid_signature"
 
 
+def test_a_body_not_in_utf8_is_malformed_json(client, nothing_written):
+    response = client.post(
+        "/transfers/dispatches/prepare",
+        content=b'{"quantity": "\xff"}',
+        headers={"Content-Type": "application/json"},
+    )
+    error = only_error(response, 422)
+    assert (error["loc"], error["type"]) == (["body"], "json_invalid")
+    assert "UTF-8" in error["msg"]
+
+
+@pytest.mark.parametrize(
+    ("path", "loc"),
+    [
+        ("/permits?holder=%00", ["query", "holder"]),
+        ("/lots?park=Dinh%00Vu", ["query", "park"]),
+        ("/verification/parks/Dinh%00Vu", ["path", "park"]),
+    ],
+)
+def test_a_nul_character_in_a_parameter_is_refused_by_name(client, path, loc):
+    # PostgreSQL cannot compare text holding U+0000: refused before any query (these were 500s there).
+    error = only_error(client.get(path), 422)
+    assert (error["loc"], error["type"]) == (loc, "nul_character")
+
+
+def test_a_nul_character_in_a_body_is_refused_by_name(client):
+    # …nor store it (this was a 500 on PostgreSQL).
+    response = client.post(
+        "/webhooks", json={"url": "https://erp.example.com/hooks", "description": "ERP\x00"}
+    )
+    error = only_error(response, 422)
+    assert error["loc"] == ["body"] and "description contains a NUL character" in error["msg"]
+
+
 def test_unknown_fields_are_refused(client, shipper, receiver, nothing_written):
     response = client.post(
         "/transfers/dispatches/prepare", json={**dispatch_terms(shipper, receiver), "price": 3}

@@ -16,7 +16,8 @@ from typer.testing import CliRunner
 from ledger_service.cli import app
 from ledger_service.deployment import Deployment
 from ledger_service.settings import REPO_ROOT, Settings
-from ledger_service.verification.bytecode import compile_tree
+from ledger_service.verification import solc_cache
+from ledger_service.verification.bytecode import brownie_settings, compile_tree, solc_binary
 
 runner = CliRunner()
 
@@ -163,3 +164,58 @@ def rpc(settings: Settings, method: str, *params: str) -> bytes:
     )
     result = answer.json()["result"]
     return bytes.fromhex(result[2:]) if isinstance(result, str) else b""
+
+
+def test_solc_output_is_reused_from_disk_until_a_file_it_read_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A two-file tree, so the compile takes a second rather than the deployed contracts' minute.
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    root = tmp_path / "tree"
+    (root / "contracts").mkdir(parents=True)
+    top, imported = root / "contracts" / "Top.sol", root / "contracts" / "Imported.sol"
+    imported.write_text(
+        "// SPDX-License-Identifier: MIT\npragma solidity ^0.8.0;\nlibrary Imported { uint256 internal constant N = 1; }\n"
+    )
+    top_source = 'import "./Imported.sol";\ncontract Top { function n() external pure returns (uint256) { return Imported.N; } }\n'
+    top.write_text("// SPDX-License-Identifier: MIT\npragma solidity ^0.8.0;\n" + top_source)
+    binary = solc_binary(brownie_settings(REPO_ROOT)[0])
+    cache = tmp_path / "cache" / "symledger" / "solc"
+    assert solc_cache.cache_dir() == cache
+
+    def compile() -> dict:
+        standard_input = {
+            "language": "Solidity",
+            "sources": {"contracts/Top.sol": {"content": top.read_text()}},
+            "settings": {"outputSelection": {"*": {"*": ["evm.deployedBytecode.object"]}}},
+        }
+        return solc_cache.compile_standard(standard_input, root, binary)
+
+    def runtime(output: dict) -> str:
+        return output["contracts"]["contracts/Top.sol"]["Top"]["evm"]["deployedBytecode"]["object"]
+
+    first = compile()
+    [entry] = cache.glob("*.json")
+    assert set(json.loads(entry.read_text())["files"]) == {"contracts/Top.sol", "contracts/Imported.sol"}
+    # The entry is what the second compile returns: marked, the mark comes back.
+    marked = json.loads(entry.read_text())
+    marked["output"]["marked"] = True
+    entry.write_text(json.dumps(marked))
+    assert compile()["marked"]
+
+    # An imported file is not in solc's input, but a change to it is a miss all the same.
+    imported.write_text(imported.read_text().replace("N = 1", "N = 2"))
+    second = compile()
+    assert "marked" not in second and runtime(second) != runtime(first)
+    assert [entry] == list(cache.glob("*.json"))
+
+    # A changed top-level file is another input: another entry.
+    top.write_text(top.read_text() + "// reviewed\n")
+    compile()
+    assert len(list(cache.glob("*.json"))) == 2
+
+    # An unreadable entry is compiled again and replaced.
+    top.write_text(top.read_text().removesuffix("// reviewed\n"))
+    entry.write_text("{not json")
+    assert runtime(compile()) == runtime(second)
+    assert json.loads(entry.read_text())["output"]["contracts"]

@@ -17,6 +17,8 @@ def test_permit_is_registered_with_its_coverage_and_evidence(client, regulator):
         ("PermitRegistered", regulator.address)
     ]
     assert client.get("/permits", params={"holder": plant.address}).json() == [permit]
+    # An address in lower case names the same holder.
+    assert client.get("/permits", params={"holder": plant.address.lower()}).json() == [permit]
 
 
 def test_catalogue_lists_codes_once(client, regulator):

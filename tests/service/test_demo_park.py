@@ -4,18 +4,12 @@ reads it: its firms, six months of transfers, and the park's verification failin
 cases."""
 
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
-from conftest import deploy_stack, free_port
-from fastapi.testclient import TestClient
-from parties import Party, register, sign_in
-
-from ledger_service import devstack
-from ledger_service.main import create_app
+from parties import Party, register
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 import demo_park  # noqa: E402
@@ -24,23 +18,8 @@ pytestmark = pytest.mark.demo_park
 
 
 @pytest.fixture(scope="module")
-def system(tmp_path_factory) -> Iterator[dict]:
-    data_dir = tmp_path_factory.mktemp("demo")
-    genesis = datetime.now(UTC) - devstack.HISTORY_ROOM
-    with devstack.running_anvil(data_dir, free_port(), say=lambda _line: None, genesis=genesis) as url:
-        regulator = Party("regulator")
-        settings = deploy_stack(data_dir, url, f"sqlite:///{data_dir / 'ledger.db'}", regulator)
-        # No sources: the report's contracts check says "not checked" instead of compiling them anew (a
-        # minute of solc-js, test_bytecode_verification.py's subject); the verdicts are this test's.
-        settings = settings.model_copy(update={"contract_sources": data_dir / "no-sources"})
-        devstack.set_clock_to_now(url)
-        with TestClient(create_app(settings)) as client:
-            # Cheap key files: what is tested is the park, not scrypt.
-            accounts = demo_park.party_keys(data_dir / "demo" / "keys", scrypt_n=2**4)
-            said: list[str] = []
-            loaded = demo_park.load(client, url, regulator.account, accounts, say=said.append)
-            client.headers.update(sign_in(client, regulator))
-            yield {"client": client, "rpc": url, "loaded": loaded, "said": said, "regulator": regulator}
+def system(demo_system: dict) -> dict:
+    return demo_system
 
 
 def block_time(rpc: str) -> datetime:

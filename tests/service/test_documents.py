@@ -5,6 +5,7 @@ import hashlib
 import json
 import os
 import stat
+from datetime import datetime, timedelta
 from functools import cache
 
 import pytest
@@ -196,6 +197,7 @@ def test_who_may_read_a_transfer_document(client, regulator, shipper, receiver):
     }
     assert ticket not in refused.content
     entries = audit(client, regulator, sha256=document)["items"]
+    assert all(datetime.fromisoformat(e["at"]).utcoffset() == timedelta(0) for e in entries)  # RFC 3339
     assert [(e["party"], e["action"], e["detail"]) for e in entries] == [
         (shipper.address, "upload", None),
         (shipper.address, "download", "as uploader"),

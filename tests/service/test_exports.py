@@ -37,6 +37,7 @@ from workflows import handover, keystore_of, metered_flow, receive, rejection, r
 from compliance.verdicts import Verdict, worst
 from ledger_service import exports
 from ledger_service.cli import app as cli_app
+from ledger_service.exports.emanifest import epa_id
 from ledger_service.exports.registry import COLUMNS
 
 STANDARDS = Path(__file__).parent.parent / "standards"
@@ -397,8 +398,11 @@ def test_emanifest_of_us_transfers_validates_against_the_official_schema(client,
     left_out = entries[us["u2"]]
     assert "manifest" not in left_out and "has no EPA site id" in left_out["left_out"]
     assert us["UN"].address in left_out["left_out"]
-    # Only US-RCRA transfers have manifests.
-    assert export(client, world, "emanifest", park=world["park"]).json()["manifests"] == []
+    # Only US-RCRA transfers have manifests, and the count a progress bar shows says so.
+    assert response.headers["X-Export-Transfers"] == "2"
+    vietnamese = export(client, world, "emanifest", park=world["park"])
+    assert vietnamese.json()["manifests"] == [] and vietnamese.headers["X-Export-Transfers"] == "0"
+    assert export(client, world, "registry", park=world["park"]).headers["X-Export-Transfers"] != "0"
 
 
 @pytest.fixture
@@ -445,3 +449,10 @@ def test_cli_exports_to_a_file(client, world, api_url, tmp_path):
         ],
     )
     assert refused.exit_code == 1 and "firm: " in refused.output and "(HTTP 404)" in refused.output
+
+
+def test_epa_site_ids_are_told_from_foreign_tax_ids():
+    assert epa_id("VAD000532119") and epa_id("TXR000000002") and epa_id("PRD987654321")
+    # A German VAT number (DE, Delaware's code, + nine digits), a French one, a short id, an unknown state.
+    for foreign in ("DE123456789", "FR12345678901", "VAD00053211", "ZZD000000001", "vad000532119"):
+        assert not epa_id(foreign), foreign

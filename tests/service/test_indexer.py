@@ -26,6 +26,7 @@ from parties import (
 from sqlalchemy import Column, Integer, Table, create_engine, select, text
 from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
+from workflows import reindex
 
 from ledger_service.chain.gateway import ChainGateway
 from ledger_service.cli import app as cli_app
@@ -312,15 +313,7 @@ def test_reindex_from_the_chain_alone_gives_the_read_model_built_live(
     }
 
     fresh = fresh_database(settings.resolved_database_url, tmp_path, "reindexed")
-    for name, value in {
-        "SYMLEDGER_DATA_DIR": str(tmp_path / "operator"),  # no relayer key there: reindex needs none
-        "SYMLEDGER_DATABASE_URL": fresh,
-        "SYMLEDGER_RPC_URL": settings.rpc_url,
-        "SYMLEDGER_DEPLOYMENT_FILE": str(settings.resolved_deployment_file),
-    }.items():
-        monkeypatch.setenv(name, value)
-    result = CliRunner().invoke(cli_app, ["reindex"])
-    assert result.exit_code == 0, result.output
+    result = reindex(monkeypatch, settings, fresh, tmp_path / "operator")
     head = client.app.state.runtime.gateway.block_number()
     assert f"up to block {head}" in result.output
     assert dump(fresh) == live

@@ -1,5 +1,7 @@
 """Registration and suspension, which only a regulator's signature can bring about."""
 
+from datetime import datetime, timedelta
+
 from parties import Party, dispatch, dispatch_terms, register
 
 
@@ -15,6 +17,15 @@ def test_regulator_registers_a_participant_with_evidence(client, regulator):
     (evidence,) = record["evidence"]
     assert (evidence["event"], evidence["signer"]) == ("ParticipantRegistered", regulator.address)
     assert client.get(f"/participants/{firm.address}").json() == record
+
+
+def test_times_name_their_zone(client, regulator):
+    # RFC 3339 date-times, as the OpenAPI document says: SQLite hands times back without their zone (UTC), and
+    # a time without one reads as the client's local time.
+    firm = Party("Deep C Glass Powder")
+    register(client, regulator, firm, "SHIPPER")
+    (evidence,) = client.get(f"/participants/{firm.address}").json()["evidence"]
+    assert datetime.fromisoformat(evidence["recorded_at"]).utcoffset() == timedelta(0)
 
 
 def test_only_a_regulator_may_register(client, regulator, shipper):

@@ -13,6 +13,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -149,27 +150,36 @@ def eventually(check: Callable[[], Any], timeout: float = 30, what: str = "the c
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def _database(tmp: Path) -> str:
+@contextmanager
+def _database(tmp: Path) -> Iterator[str]:
     """SQLite in `tmp`, or a fresh PostgreSQL database next to TEST_DATABASE_URL's (a chain of its own
-    needs a read model of its own)."""
+    needs a read model of its own), dropped when the module is done with it."""
     url = os.environ.get("TEST_DATABASE_URL")
     if not url:
-        return f"sqlite:///{tmp / 'ledger.db'}"
+        yield f"sqlite:///{tmp / 'ledger.db'}"
+        return
     base = make_url(url)
     name = f"{base.database}_webhooks"
     engine = create_engine(base, isolation_level="AUTOCOMMIT")
     with engine.connect() as connection:
         connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
         connection.execute(text(f'CREATE DATABASE "{name}"'))
-    engine.dispose()
-    return base.set(database=name).render_as_string(hide_password=False)
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with engine.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        engine.dispose()
 
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory, regulator: Party) -> Iterator[Service]:
     tmp = tmp_path_factory.mktemp("webhooks")
-    with devstack.running_anvil(tmp, free_port(), say=lambda _line: None) as rpc_url:
-        deployed = deploy_stack(tmp, rpc_url, _database(tmp), regulator)
+    with (
+        devstack.running_anvil(tmp, free_port(), say=lambda _line: None) as rpc_url,
+        _database(tmp) as database,
+    ):
+        deployed = deploy_stack(tmp, rpc_url, database, regulator)
         settings = Settings(
             **{
                 **deployed.model_dump(),

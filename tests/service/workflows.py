@@ -17,8 +17,10 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from parties import Party, sign_in
 from sqlalchemy import select
+from typer.testing import CliRunner
 
 from ledger_service.chain.gateway import ChainGateway
+from ledger_service.cli import app as cli_app
 from ledger_service.db.models import SignedPayload
 
 
@@ -216,3 +218,17 @@ def served(app: FastAPI) -> Iterator[str]:
         settings.public_url = public_url
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def reindex(monkeypatch, settings, database_url: str, data_dir: Path):  # type: ignore[no-untyped-def]
+    """`symledger reindex` as an operator runs it, into `database_url`, from the deployment of `settings`."""
+    for name, value in {
+        "SYMLEDGER_DATA_DIR": str(data_dir),  # no relayer key there: reindex needs none
+        "SYMLEDGER_DATABASE_URL": database_url,
+        "SYMLEDGER_RPC_URL": settings.rpc_url,
+        "SYMLEDGER_DEPLOYMENT_FILE": str(settings.resolved_deployment_file),
+    }.items():
+        monkeypatch.setenv(name, value)
+    result = CliRunner().invoke(cli_app, ["reindex"])
+    assert result.exit_code == 0, result.output
+    return result

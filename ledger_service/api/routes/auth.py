@@ -5,12 +5,14 @@ from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
 
-from ledger_service.api.deps import BearerToken, CurrentParty, RuntimeDep, SessionDep
+from ledger_service.api.deps import ACTIVE, BearerToken, CurrentParty, RuntimeDep, SessionDep
 from ledger_service.api.errors import ApiError
-from ledger_service.api.schemas import Address, Strict
+from ledger_service.api.schemas import Address, Strict, Utc
 from ledger_service.roles import role_names
-from ledger_service.signin import SignInRefused, issue_challenge, redeem_challenge, revoke_token
+from ledger_service.runtime import Runtime
+from ledger_service.signin import IssuedToken, SignInRefused, issue_challenge, redeem_challenge, revoke_token
 
 router = APIRouter(prefix="/auth", tags=["sign-in"])
 
@@ -28,7 +30,7 @@ class ChallengeOut(BaseModel):
         description="The EIP-4361 message to sign with the address's key (EIP-191 personal_sign)"
     )
     nonce: str
-    expires_at: datetime
+    expires_at: Utc
 
 
 class SignedChallenge(Strict):
@@ -51,7 +53,7 @@ class AccessTokenOut(BaseModel):
     access_token: str
     token_type: str = "bearer"
     address: str
-    expires_at: datetime
+    expires_at: Utc
 
 
 class PartyOut(BaseModel):
@@ -77,15 +79,31 @@ def create_challenge(body: ChallengeRequest, runtime: RuntimeDep, session: Sessi
     return ChallengeOut(message=challenge.message, nonce=challenge.nonce, expires_at=challenge.expires_at)
 
 
-@router.post("/token", operation_id="create_access_token")
+@router.post(
+    "/token",
+    operation_id="create_access_token",
+    responses={
+        401: {
+            "description": "Not a challenge of this service, unknown, used or expired, or not signed by its address"
+        },
+        403: {"description": "The address is not an active participant"},
+        503: {"description": "The chain node is unavailable: the participant's status cannot be read"},
+    },
+)
 def create_token(body: SignedChallenge, runtime: RuntimeDep, session: SessionDep) -> AccessTokenOut:
     """A short-lived bearer token for a signed challenge. The address must be an active participant."""
+    issued = redeem(runtime, session, body.message, body.signature)
+    return AccessTokenOut(access_token=issued.token, address=issued.address, expires_at=issued.expires_at)
+
+
+def redeem(runtime: Runtime, session: Session, message: str, signature: str) -> IssuedToken:
+    """A new access token for a signed challenge of an active participant, committed; 401 or 403 if not."""
     settings = runtime.settings
     try:
         issued = redeem_challenge(
             session,
-            message=body.message,
-            signature=body.signature,
+            message=message,
+            signature=signature,
             domain=_domain(settings.resolved_public_url),
             chain_id=runtime.gateway.chain_id(),
             token_ttl=timedelta(seconds=settings.access_token_seconds),
@@ -94,7 +112,7 @@ def create_token(body: SignedChallenge, runtime: RuntimeDep, session: SessionDep
     except SignInRefused as refused:
         raise ApiError(401, "sign_in_refused", refused.reason, ["body", refused.field]) from None
     _, participant_status = runtime.gateway.participant(issued.address)
-    if participant_status != 1:
+    if participant_status != ACTIVE:
         session.rollback()
         raise ApiError(
             403,
@@ -103,7 +121,7 @@ def create_token(body: SignedChallenge, runtime: RuntimeDep, session: SessionDep
             ["body", "message"],
         )
     session.commit()
-    return AccessTokenOut(access_token=issued.token, address=issued.address, expires_at=issued.expires_at)
+    return issued
 
 
 @router.get("/me", operation_id="get_signed_in_party")

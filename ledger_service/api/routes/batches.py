@@ -3,6 +3,7 @@ Each item is answered on its own: recorded, accepted (not mined yet) or refused 
 statement alone would get; a refused item never holds the others back."""
 
 from fastapi import APIRouter
+from sqlalchemy import select
 
 from ledger_service.api.custody import dispatch_labels
 from ledger_service.api.deps import SIGNED_IN, RuntimeDep, SessionDep
@@ -15,9 +16,10 @@ from ledger_service.api.schemas import (
     SignedDispatchBatch,
     SignedReceipt,
     Submission,
+    TransferOut,
 )
 from ledger_service.api.signing import explain_refusal, stored_refusal
-from ledger_service.api.views import transfer_out
+from ledger_service.api.views import transfers_out
 from ledger_service.chain.gateway import ContractRejection
 from ledger_service.db.models import SignedPayload, Transfer
 from ledger_service.relayer import FAILED, RECORDED, BatchItem, SubmissionInProgress
@@ -36,12 +38,13 @@ def dispatch_batch(body: SignedDispatchBatch, runtime: RuntimeDep, session: Sess
     items = dispatches + receipts
     outcomes = runtime.relayer.submit_batch(items)
     session.expire_all()  # the indexer updated the read model in its own session
+    shown = _recorded_transfers(session, items, outcomes)
     report = [
-        _item(runtime, session, i, item, outcome)
+        _item(runtime, session, shown, i, item, outcome)
         for i, (item, outcome) in enumerate(zip(dispatches, outcomes[: len(dispatches)], strict=True))
     ]
     receipt_report = [
-        _item(runtime, session, i, item, outcome)
+        _item(runtime, session, shown, i, item, outcome)
         for i, (item, outcome) in enumerate(zip(receipts, outcomes[len(dispatches) :], strict=True))
     ]
     every = report + receipt_report
@@ -62,9 +65,25 @@ def _batch_item(
     return BatchItem(statement, message, bytes.fromhex(signed.signature[2:]), "0x" + digest(payload).hex())
 
 
+def _recorded_transfers(
+    session: SessionDep,
+    items: list[BatchItem],
+    outcomes: list[SignedPayload | ContractRejection | SubmissionInProgress],
+) -> dict[str, TransferOut]:
+    """The transfers of the items recorded, as the read model shows them (read together)."""
+    ids = {
+        _transfer_id(item)
+        for item, outcome in zip(items, outcomes, strict=True)
+        if isinstance(outcome, SignedPayload) and outcome.status == RECORDED
+    }
+    transfers = session.scalars(select(Transfer).where(Transfer.id.in_(ids))).all()
+    return {t.id: out for t, out in zip(transfers, transfers_out(session, transfers), strict=True)}
+
+
 def _item(
     runtime: RuntimeDep,
     session: SessionDep,
+    shown: dict[str, TransferOut],
     index: int,
     item: BatchItem,
     outcome: SignedPayload | ContractRejection | SubmissionInProgress,
@@ -88,12 +107,9 @@ def _item(
         error = explain_refusal(runtime, item.statement, item.message, item.signature, outcome, labels)
         return _refused(index, item, error)
     transfer_id = _transfer_id(item)
-    if outcome.status == RECORDED and (transfer := session.get(Transfer, transfer_id)) is not None:
+    if outcome.status == RECORDED and transfer_id in shown:
         return BatchItemOut(
-            index=index,
-            outcome="recorded",
-            transfer_id=transfer_id,
-            transfer=transfer_out(session, transfer),
+            index=index, outcome="recorded", transfer_id=transfer_id, transfer=shown[transfer_id]
         )
     submission = Submission(
         digest=outcome.digest, statement=outcome.statement, status=outcome.status, tx_hash=outcome.tx_hash

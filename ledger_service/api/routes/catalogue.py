@@ -1,12 +1,15 @@
 """The regulator's catalogue: waste codes and the permits and licences that cover them."""
 
-from fastapi import APIRouter, Response, status
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
 from sqlalchemy import select
 
 from compliance.operations import operations_mask
 from ledger_service.api.deps import SIGNED_IN, RuntimeDep, SessionDep
 from ledger_service.api.errors import ApiError
 from ledger_service.api.schemas import (
+    Address,
     Bytes32,
     PermitOut,
     PermitTerms,
@@ -161,7 +164,10 @@ def get_permit(permit_id: Bytes32, session: SessionDep) -> PermitOut:
 
 
 @router.get("/permits", operation_id="list_permits")
-def list_permits(session: SessionDep, holder: str | None = None) -> list[PermitOut]:
+def list_permits(
+    session: SessionDep,
+    holder: Annotated[Address | None, Query(description="The holder's address")] = None,
+) -> list[PermitOut]:
     """Permits, optionally of one holder."""
     query = select(Permit).order_by(Permit.permit_number)
     if holder:

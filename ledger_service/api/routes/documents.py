@@ -8,7 +8,6 @@ import logging
 import re
 import threading
 import uuid
-from datetime import datetime
 from typing import Annotated, Any
 
 import python_multipart
@@ -22,7 +21,7 @@ from starlette.requests import ClientDisconnect
 
 from ledger_service.api.deps import SIGNED_IN, CurrentParty, RuntimeDep, SessionDep
 from ledger_service.api.errors import ApiError
-from ledger_service.api.schemas import Address, Bytes32
+from ledger_service.api.schemas import Address, Bytes32, Utc
 from ledger_service.db.models import Document, DocumentAuditEntry
 from ledger_service.documents import media, service
 from ledger_service.documents.crypto import DocumentUnreadable
@@ -48,7 +47,7 @@ class DocumentOut(BaseModel):
 
 class AuditEntryOut(BaseModel):
     id: int
-    at: datetime
+    at: Utc
     party: str
     sha256: str
     action: str

@@ -30,7 +30,12 @@ from ledger_service.exports import emanifest, epcis, registry
 from ledger_service.runtime import Runtime
 from ledger_service.search import Period
 
-router = APIRouter(prefix="/exports", tags=["exports"], dependencies=SIGNED_IN)
+router = APIRouter(
+    prefix="/exports",
+    tags=["exports"],
+    dependencies=SIGNED_IN,
+    responses={404: {"description": "No such park or firm, or one the signed-in party may not see"}},
+)
 
 ParkQuery = Annotated[ParkName | None, Query(description="The park whose records to export")]
 FirmQuery = Annotated[Address | None, Query(description="…or the firm (its address) whose records to export")]
@@ -82,14 +87,19 @@ class Asked:
         return f"{self.scope.name} {self.when[1]}"
 
     def answer(
-        self, media_type: str, filename: str, write: Callable[..., Iterator[bytes]]
+        self,
+        media_type: str,
+        filename: str,
+        write: Callable[..., Iterator[bytes]],
+        scheme: str | None = None,
     ) -> StreamingResponse:
         """`write`'s chunks (given the session they read from, the selection and the transfers' pages),
-        streamed from a session of the stream's own: the request's closes when the route returns."""
+        streamed from a session of the stream's own: the request's closes when the route returns.
+        `X-Export-Transfers` counts the transfers it writes (those of `scheme`'s codes, when given)."""
         selection = exports.Selection.now(self.session, self.scope, self.when[0])
         headers = {
             "Content-Disposition": f'attachment; filename="{filename}"',
-            "X-Export-Transfers": str(exports.count_transfers(self.session, selection)),
+            "X-Export-Transfers": str(exports.count_transfers(self.session, selection, scheme)),
             "X-Export-Block": str(selection.block),
             "X-Rule-Pack": f"{self.pack.id} {self.pack.version}",
         }
@@ -165,4 +175,5 @@ def export_emanifest(asked: AskedDep) -> StreamingResponse:
         "application/json",
         f"emanifest-{asked.scope.slug}.json",
         lambda _s, _p, pages: emanifest.document_chunks(pages, asked.title, created),
+        scheme=emanifest.US_SCHEME,
     )

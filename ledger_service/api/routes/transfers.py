@@ -24,7 +24,7 @@ from ledger_service.api.schemas import (
     TransferQuery,
 )
 from ledger_service.api.signing import ACCEPTED, prepare, record, require_role
-from ledger_service.api.views import transfer_out
+from ledger_service.api.views import transfer_out, transfers_out
 from ledger_service.db.models import Certificate, Lot, Permit, Transfer, WasteCode
 from ledger_service.roles import Role
 from ledger_service.search import page, transfer_filters
@@ -206,7 +206,7 @@ def list_transfers(
     where = [transfers_visible_to(party), *transfer_filters(session, query)]
     rows, total = page(session, Transfer, where, (Transfer.dispatch_block, Transfer.id), query)
     return TransferPage(
-        items=[transfer_out(session, t) for t in rows], total=total, offset=query.offset, limit=query.limit
+        items=transfers_out(session, rows), total=total, offset=query.offset, limit=query.limit
     )
 
 

@@ -49,7 +49,7 @@ from ledger_service.casefiles import (
     with_documents_checked,
     with_results,
 )
-from ledger_service.db.models import Participant
+from ledger_service.db.models import Lot, Participant
 from ledger_service.documents.store import DocumentStore
 from ledger_service.integrity import integrity
 from ledger_service.roles import Role
@@ -144,13 +144,16 @@ PeriodDep = Annotated[tuple[Period, str], Depends(verification_period)]
 @router.get(
     "/lots/{lot_id}", operation_id="verify_lot", response_model=VerificationReport, responses=RENDERED
 )
-def verify_lot(
-    lot_id: Bytes32, session: SessionDep, party: CurrentParty, runtime: RuntimeDep, how: OptionsDep
-) -> Response:
+def verify_lot(lot_id: Bytes32, session: SessionDep, party: CurrentParty, how: OptionsDep) -> Response:
     """A lot and its whole lineage (upstream to the generated lots, downstream to the final uses)."""
-    lot = visible_lot(session, party, lot_id)
+    case = case_of_lot(session, visible_lot(session, party, lot_id), how)
+    return _answer(session, party, case, how, f"lot-{lot_id}")
+
+
+def case_of_lot(session: Session, lot: Lot, how: Options) -> Case:
+    """The lot's lineage as a case file; 422 when it is beyond the deployment's bound."""
     try:
-        case = lot_case(session, lot, runtime.settings.verification_max_records, how.evaluation_date)
+        return lot_case(session, lot, how.runtime.settings.verification_max_records, how.evaluation_date)
     except LineageTooLarge as exc:
         raise ApiError(
             422,
@@ -158,7 +161,6 @@ def verify_lot(
             f"{exc}: verify its transfers, or its firms or park over a period, instead",
             ["path", "lot_id"],
         ) from exc
-    return _answer(session, party, case, how, f"lot-{lot_id}")
 
 
 @router.get(
@@ -229,17 +231,25 @@ def sees_firm(party: Party, firm: Participant) -> bool:
     )
 
 
-def _answer(session: SessionDep, party: Party, case: Case, how: Options, name: str) -> Response:
+def judged(
+    session: Session, party: Party, case: Case, how: Options, *, checked: bool = True
+) -> VerificationReport:
+    """The case judged by the pack, as `party` may read it; with the integrity checks unless not `checked`
+    (the dashboard's lineage colours need the verdicts only)."""
     case = with_results(case, how.store.read)
-    checked, unreadable = with_documents_checked(case, how.store.read)
-    checks = integrity(how.runtime, case.file, unreadable)
+    checked_case, unreadable = with_documents_checked(case, how.store.read)
+    checks = integrity(how.runtime, case.file, unreadable) if checked else []
     # The differences name records; a regulator reads them, others their summary (records may be others').
-    report = verification_out(
-        evaluate(checked, how.pack),
+    return verification_out(
+        evaluate(checked_case, how.pack),
         hidden_from(session, party, case),
         checks,
         party.has(Role.REGULATOR),
     )
+
+
+def _answer(session: SessionDep, party: Party, case: Case, how: Options, name: str) -> Response:
+    report = judged(session, party, case, how)
     headers = {"X-Verdict": report.verdict}
     if how.format == "html":
         return HTMLResponse(rendering.html(report), headers=headers)

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from ledger_service.api.deps import CurrentParty, RuntimeDep, SessionDep
 from ledger_service.api.errors import ApiError
-from ledger_service.api.schemas import Strict
+from ledger_service.api.schemas import Strict, Utc
 from ledger_service.db.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
 from ledger_service.notifications import (
     DELIVERED,
@@ -37,14 +37,6 @@ EXAMPLE_MESSAGE = {
     "occurredAt": "2025-03-14T09:26:53Z",
     "subscriber": "0x8ba1f109551bD432803012645Ac136ddd64DBA72",
 }
-
-
-def _utc(moment: datetime) -> datetime:
-    # SQLite hands back naive datetimes (stored as UTC).
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-Utc = Annotated[datetime, AfterValidator(_utc)]
 
 
 def _webhook_url(value: str) -> str:
