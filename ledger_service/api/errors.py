@@ -70,6 +70,11 @@ def install_error_handlers(app: FastAPI) -> None:
             return JSONResponse(
                 _body(["body"], f"the body is not UTF-8 JSON: {exc.__cause__}", "json_invalid"), 422
             )
+        if isinstance(exc.__cause__, RecursionError):
+            # …and a body nested deeper than the parser recurses (a few thousand `[`) with the same 400.
+            return JSONResponse(
+                _body(["body"], "the body is nested too deep to be read as JSON", "json_invalid"), 422
+            )
         return await http_exception_handler(request, exc)
 
     @app.exception_handler(NodeUnavailable)

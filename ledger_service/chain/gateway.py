@@ -302,7 +302,13 @@ class ChainGateway:
 
     def simulate(self, call: ContractFunction) -> int:
         """Gas the call needs; raises ContractRejection if the contract would refuse it."""
-        return int(self._transact_or_call(lambda: call.estimate_gas({"from": self._signer().address})))
+        # Against the pending block, which the transaction will be mined in: the latest block may be
+        # minutes old, and a statement whose deadline passed since then would pass here, be sent and revert.
+        return int(
+            self._transact_or_call(
+                lambda: call.estimate_gas({"from": self._signer().address}, block_identifier="pending")
+            )
+        )
 
     def send(
         self,

@@ -198,14 +198,19 @@ def certify(client: TestClient, lab: Party, lot_id: str, valid_days: int = 180, 
     return signed_submit(client, lab, "/certificates/prepare", terms, "/certificates")
 
 
-def sign_in(client: TestClient, party: Party) -> dict[str, str]:
-    """Signs `party` in with its own key; returns the Authorization header for its requests."""
+def signed_challenge(client: TestClient, party: Party) -> dict[str, str]:
+    """A sign-in challenge for `party`, signed with its key: the body of POST /auth/token."""
     from eth_account.messages import encode_defunct
 
     challenge = client.post("/auth/challenge", json={"address": party.address})
     assert challenge.status_code == 200, challenge.text
     message = challenge.json()["message"]
     signature = Account.sign_message(encode_defunct(text=message), party.account.key).signature
-    token = client.post("/auth/token", json={"message": message, "signature": "0x" + bytes(signature).hex()})
+    return {"message": message, "signature": "0x" + bytes(signature).hex()}
+
+
+def sign_in(client: TestClient, party: Party) -> dict[str, str]:
+    """Signs `party` in with its own key; returns the Authorization header for its requests."""
+    token = client.post("/auth/token", json=signed_challenge(client, party))
     assert token.status_code == 200, token.text
     return {"Authorization": f"Bearer {token.json()['access_token']}"}

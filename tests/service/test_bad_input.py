@@ -2,33 +2,14 @@
 
 import pytest
 from parties import Party, dispatch_terms
-from sqlalchemy import create_engine, func, select
-
-from ledger_service.db.models import ChainEvent, SignedPayload, Transfer
+from workflows import leaves_no_trace, only_error
 
 
 @pytest.fixture
-def nothing_written(settings):
-    """Asserts after the test that neither the outbox nor the read model changed."""
-    engine = create_engine(settings.resolved_database_url)
-
-    def counts() -> tuple[int, ...]:
-        with engine.connect() as c:
-            return tuple(
-                c.scalar(select(func.count()).select_from(t)) for t in (SignedPayload, Transfer, ChainEvent)
-            )
-
-    before = counts()
-    yield
-    assert counts() == before
-    engine.dispose()
-
-
-def only_error(response, status: int) -> dict:
-    assert response.status_code == status, response.text
-    (error,) = response.json()["detail"]
-    assert error["msg"]
-    return error
+def nothing_written(client):
+    """Asserts after the test that nothing was recorded anywhere."""
+    with leaves_no_trace(client):
+        yield
 
 
 @pytest.mark.parametrize(

@@ -16,12 +16,12 @@ from eth_account import Account
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from parties import Party, sign_in
-from sqlalchemy import select
+from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from ledger_service.chain.gateway import ChainGateway
 from ledger_service.cli import app as cli_app
-from ledger_service.db.models import SignedPayload
+from ledger_service.db.models import ChainEvent, Document, Lot, SignedPayload, Transfer
 
 
 def rejection(client: TestClient, receiver: Party, transfer_id: str, **terms: Any):  # type: ignore[no-untyped-def]
@@ -133,6 +133,46 @@ def signed_flow(client: TestClient, supplier: Party, offtaker: Party, terms: dic
     response = client.post("/flows", json=body)
     assert response.status_code == 201, response.text
     return response.json()
+
+
+def only_error(response, status: int) -> dict:  # type: ignore[no-untyped-def]
+    """The one error of a refusal answered with `status`, in the service's format, with its reason."""
+    assert response.status_code == status, response.text
+    (error,) = response.json()["detail"]
+    assert error["msg"]
+    return error  # type: ignore[no-any-return]
+
+
+@contextmanager
+def leaves_no_trace(client: TestClient) -> Iterator[None]:
+    """Asserts that what runs inside records nothing: no signed payload kept in the outbox, no transfer, lot,
+    chain event or document in the read model, no file in the document store, no new block on the chain
+    (anvil mines a block for every transaction it takes)."""
+    runtime = client.app.state.runtime
+    # The store's blobs, one directory per first byte of their hash (its master key is made on first use).
+    documents = runtime.settings.resolved_documents_dir
+
+    def state() -> tuple:
+        with runtime.sessions() as session:
+            rows = tuple(
+                session.scalar(select(func.count()).select_from(table))
+                for table in (SignedPayload, Transfer, Lot, ChainEvent, Document)
+            )
+        return rows, set(documents.glob("[0-9a-f][0-9a-f]/*")), runtime.gateway.block_number()
+
+    before = state()
+    yield
+    assert state() == before
+
+
+def suspend(client: TestClient, regulator: Party, party: Party, suspended: bool = True) -> None:
+    """The regulator suspends `party` (or reinstates it)."""
+    url = f"/participants/{party.address}/status"
+    terms = {"regulator": regulator.address, "suspended": suspended, "reason": "permit under review"}
+    prepared = client.post(url + "/prepare", json=terms)
+    assert prepared.status_code == 200, prepared.text
+    response = client.post(url, json=regulator.signed_body(prepared.json()))
+    assert response.status_code == 200, response.text
 
 
 def in_outbox(client: TestClient, digest: str) -> bool:
