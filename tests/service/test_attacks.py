@@ -208,7 +208,8 @@ def test_an_old_suspension_replayed_after_reinstatement_is_refused(client, regul
     ids=["mainnet", "sepolia", "the-processing-module", "another-contract"],
 )
 def test_a_signature_for_another_domain_is_refused(client, shipper, receiver, domain):
-    typed = prepared_dispatch(client, shipper, receiver)["typed_data"]
+    prepared = prepared_dispatch(client, shipper, receiver)
+    typed = prepared["typed_data"]
     deployment = client.get("/deployment").json()
     contracts = {"processing": deployment["processing"]["address"], "other": Account.create().address}
     foreign = copy.deepcopy(typed)
@@ -217,6 +218,7 @@ def test_a_signature_for_another_domain_is_refused(client, shipper, receiver, do
         error = only_error(client.post("/transfers", json=signed_by(shipper, foreign, typed["message"])), 422)
     assert (error["type"], error["loc"]) == ("invalid_signature", ["body", "signature"])
     assert shipper.address in error["msg"] and "it was signed by 0x" in error["msg"]
+    assert client.get(f"/transfers/{prepared['digest']}").status_code == 404
 
 
 # --- 3. expiry ---------------------------------------------------------------------------------------
@@ -306,12 +308,15 @@ FORGERIES = {
 
 @pytest.mark.parametrize(("forge", "kind"), FORGERIES.values(), ids=FORGERIES.keys())
 def test_a_forged_dispatch_is_refused_naming_the_signature(client, shipper, receiver, forge, kind):
-    typed = prepared_dispatch(client, shipper, receiver)["typed_data"]
+    prepared = prepared_dispatch(client, shipper, receiver)
+    typed = prepared["typed_data"]
     with leaves_no_trace(client):
         error = only_error(client.post("/transfers", json=forge(typed, shipper, receiver)), 422)
     assert (error["type"], error["loc"]) == (kind, ["body", "signature"])
     if kind == "invalid_signature":
         assert f"not shipper {shipper.address}'s signature" in error["msg"]
+    assert client.get(f"/transfers/{prepared['digest']}").status_code == 404
+    assert lot_balance(client, shipper.lot_id) == 100_000
 
 
 def test_a_firm_cannot_sign_for_the_regulator(client, regulator):
