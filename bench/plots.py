@@ -112,18 +112,23 @@ def verify(out: Path) -> Path | None:
     return _save(fig, out / "verify.png")
 
 
-def bars(source: str, value: str, title: str, xlabel: str, name: str, out: Path) -> Path | None:
+def bars(
+    source: str, value: str, title: str, xlabel: str, name: str, out: Path, labels: int = 1, log: bool = False
+) -> Path | None:
+    """The first table of `source` with a `value` column, one bar per row named by its first `labels` cells."""
     for header, rows in tables(ROOT / "bench" / source):
         i = column(header, value)
         if i is None:
             continue
-        labelled = [(r[0], number(r[i])) for r in rows if number(r[i]) is not None]
+        labelled = [(" · ".join(r[:labels]), number(r[i])) for r in rows if number(r[i]) is not None]
         fig, ax = plt.subplots(figsize=(9, 0.5 * len(labelled) + 1.5))
         ax.barh([label for label, _ in labelled], [v for _, v in labelled], color="#0d5c63")
         for k, (_, v) in enumerate(labelled):
             ax.text(v, k, f" {v:,.3g}", va="center", fontsize=8)
         ax.invert_yaxis()
-        ax.set_xlabel(xlabel)
+        if log:
+            ax.set_xscale("log")
+        ax.set_xlabel(xlabel + (" (log scale)" if log else ""))
         ax.set_title(title)
         return _save(fig, out / name)
     return None
@@ -146,7 +151,16 @@ def main() -> None:
         verify(out),
         bars("ingest-results.md", "pairs/s", "Ingest through the API", "pairs per second", "ingest.png", out),
         bars("exports-results.md", "seconds", "Exports of one park-year", "seconds", "exports.png", out),
-        bars("latency-results.md", "p99", "API latency, p99", "milliseconds", "latency.png", out),
+        bars(
+            "latency-results.md",
+            "p99",
+            "API latency, p99, by load",
+            "milliseconds",
+            "latency.png",
+            out,
+            2,
+            True,
+        ),
         bars("reindex-results.md", "events/s", "Reindex", "chain events per second", "reindex.png", out),
     ]
     for path in written:

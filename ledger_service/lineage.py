@@ -28,7 +28,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from ledger_service.access import lots_visible_to, processings_visible_to, transfers_visible_to
 from ledger_service.api.deps import Party
-from ledger_service.api.schemas import ExternalInputOut, LineageEdge, LineageGraph, LineageNode
+from ledger_service.api.schemas import ExternalInputOut, LineageEdge, LineageGraph, LineageNode, Waste
 from ledger_service.api.views import waste
 from ledger_service.db.models import Lot, LotLineage, LotUse, Processing, Rejection, Transfer
 
@@ -61,6 +61,7 @@ class Lineage:
     nodes: dict[Node, Any]
     edges: dict[EdgeKey, Edge] = field(default_factory=dict)
     truncated: bool = False
+    transfers: dict[str, Transfer] = field(default_factory=dict)  # the transfer edges' rows, as read
 
     def ids(self, kind: str) -> list[str]:
         return [ident for k, ident in self.nodes if k == kind]
@@ -179,6 +180,7 @@ class _Walk:
         known, rest = self._read_ahead(received, levels)
         opened_by = [t for lot in known for t, _ in self.transfers[lot]]
         opened_by += self.session.scalars(_OPENED_BY, {"ids": rest}).all() if rest else []
+        self.lineage.transfers.update((t.id, t) for t in opened_by)
         edges = [
             Edge("transfer", t.id, t.lot_id, t.id, t.quantity, (LOT, t.lot_id))
             for t in sorted(opened_by, key=lambda t: (t.dispatch_block, t.id))
@@ -198,6 +200,7 @@ class _Walk:
         known, rest = self._read_ahead(lots, levels)
         taken = [pair for lot in known for pair in self.transfers[lot]]
         taken += self.session.execute(_TAKEN_FROM, {"ids": rest}).tuples().all() if rest else []
+        self.lineage.transfers.update((t.id, t) for t, _ in taken)
         edges, read = [], {}
         for t, opened in sorted(taken, key=lambda pair: (pair[0].dispatch_block, pair[0].id)):
             target = opened and opened.id
@@ -277,13 +280,15 @@ def _render(session: Session, party: Party, lot_id: str, depth: int, graph: Line
     seen_processings = _visible(session, Processing.id, ids[PROCESSING], processings_visible_to(party))
     seen_transfers = _visible(session, Transfer.id, transfer_ids, transfers_visible_to(party))
 
+    shown_transfers = {t: graph.transfers[t] for t in transfer_ids if t in seen_transfers}
+    details = _Details(session, [i for i in ids[LOT] if i in seen_lots], shown_transfers)
     nodes = []
     for (kind, ident), row in graph.nodes.items():
         # A final use is told to whoever may see its lot.
         shown = (row.lot_id if kind == USE else ident) in (
             seen_processings if kind == PROCESSING else seen_lots
         )
-        nodes.append(_node(session, kind, row) if shown else LineageNode(id=ident, kind=kind, redacted=True))
+        nodes.append(details.node(kind, row) if shown else LineageNode(id=ident, kind=kind, redacted=True))
     edges = []
     for e in graph.edges.values():
         shown = {
@@ -293,7 +298,7 @@ def _render(session: Session, party: Party, lot_id: str, depth: int, graph: Line
         if not shown:
             edges.append(LineageEdge(id=e.id, kind=e.kind, source=e.source, target=e.target, redacted=True))
         elif e.kind == "transfer":
-            edges.append(_transfer_edge(session, e))
+            edges.append(details.transfer_edge(e))
         else:
             edges.append(
                 LineageEdge(id=e.id, kind=e.kind, source=e.source, target=e.target, quantity=e.quantity)
@@ -307,67 +312,92 @@ def _visible(
     return set(session.scalars(select(key).where(key.in_(ids), rule))) if ids else set()
 
 
-def _node(session: Session, kind: str, row: Any) -> LineageNode:
-    if kind == LOT:
+class _Details:
+    """What the shown nodes and edges tell beyond the traversal's rows, read in a few queries for the whole
+    graph rather than one or two per node and edge."""
+
+    def __init__(self, session: Session, lot_ids: list[str], transfers: dict[str, Transfer]) -> None:
+        self.session, self.transfers = session, transfers
+        self.output_kinds: dict[str, str] = {}
+        self.returns_of: dict[str, str] = {}
+        for start in range(0, len(lot_ids), CHUNK):
+            chunk = lot_ids[start : start + CHUNK]
+            self.output_kinds.update(session.execute(_OUTPUT_KINDS, {"ids": chunk}).tuples().all())
+        transfer_ids = list(transfers)
+        for start in range(0, len(transfer_ids), CHUNK):
+            chunk = transfer_ids[start : start + CHUNK]
+            self.returns_of.update(session.execute(_RETURNS_OF, {"ids": chunk}).tuples().all())
+        self.wastes: dict[str, Waste] = {}
+
+    def waste(self, code_key: str) -> Waste:
+        if code_key not in self.wastes:
+            self.wastes[code_key] = waste(self.session, code_key)
+        return self.wastes[code_key]
+
+    def node(self, kind: str, row: Any) -> LineageNode:
+        if kind == LOT:
+            return LineageNode(
+                id=row.id,
+                kind=LOT,
+                holder=row.holder,
+                waste=self.waste(row.code_key),
+                origin=row.origin,
+                output_kind=self.output_kinds.get(row.id),
+                quantity=row.quantity,
+                balance=row.balance,
+                document_hash=row.document_hash,
+                tx_hash=row.created_tx,
+                block_number=row.created_block,
+                recorded_at=row.created_at,
+            )
+        if kind == PROCESSING:
+            return LineageNode(
+                id=row.id,
+                kind=PROCESSING,
+                processor=row.processor,
+                input_grams=int(row.input_grams),
+                output_grams=int(row.output_grams),
+                loss_grams=int(row.loss_grams),
+                external_inputs=[ExternalInputOut(**e) for e in row.external_inputs],
+                document_hash=row.document_hash,
+                tx_hash=row.recorded_tx,
+                block_number=row.recorded_block,
+                recorded_at=row.recorded_at,
+            )
         return LineageNode(
             id=row.id,
-            kind=LOT,
+            kind=USE,
             holder=row.holder,
-            waste=waste(session, row.code_key),
-            origin=row.origin,
-            output_kind=session.scalar(
-                select(LotLineage.kind).where(LotLineage.lot_id == row.id, LotLineage.role == "output")
-            ),
-            quantity=row.quantity,
-            balance=row.balance,
+            quantity=int(row.quantity),
+            use=row.use,
             document_hash=row.document_hash,
-            tx_hash=row.created_tx,
-            block_number=row.created_block,
-            recorded_at=row.created_at,
+            tx_hash=row.declared_tx,
+            recorded_at=row.declared_at,
         )
-    if kind == PROCESSING:
-        return LineageNode(
-            id=row.id,
-            kind=PROCESSING,
-            processor=row.processor,
-            input_grams=int(row.input_grams),
-            output_grams=int(row.output_grams),
-            loss_grams=int(row.loss_grams),
-            external_inputs=[ExternalInputOut(**e) for e in row.external_inputs],
-            document_hash=row.document_hash,
-            tx_hash=row.recorded_tx,
-            block_number=row.recorded_block,
-            recorded_at=row.recorded_at,
+
+    def transfer_edge(self, e: Edge) -> LineageEdge:
+        t = self.transfers[e.id]
+        return LineageEdge(
+            id=t.id,
+            kind="transfer",
+            source=e.source,
+            target=e.target,
+            quantity=t.quantity,
+            status=t.status,
+            shipper=t.shipper,
+            receiver=t.receiver,
+            transporters=t.transporters,
+            operation=t.operation or None,
+            received_quantity=t.received_quantity,
+            return_of=self.returns_of.get(t.id),
+            tx_hash=t.dispatch_tx,
+            block_number=t.dispatch_block,
+            recorded_at=t.dispatched_at,
+            receipt_tx=t.receipt_tx,
         )
-    return LineageNode(
-        id=row.id,
-        kind=USE,
-        holder=row.holder,
-        quantity=int(row.quantity),
-        use=row.use,
-        document_hash=row.document_hash,
-        tx_hash=row.declared_tx,
-        recorded_at=row.declared_at,
-    )
 
 
-def _transfer_edge(session: Session, e: Edge) -> LineageEdge:
-    t = session.get_one(Transfer, e.id)
-    return LineageEdge(
-        id=t.id,
-        kind="transfer",
-        source=e.source,
-        target=e.target,
-        quantity=t.quantity,
-        status=t.status,
-        shipper=t.shipper,
-        receiver=t.receiver,
-        transporters=t.transporters,
-        operation=t.operation or None,
-        received_quantity=t.received_quantity,
-        return_of=session.scalar(select(Rejection.transfer_id).where(Rejection.return_id == t.id)),
-        tx_hash=t.dispatch_tx,
-        block_number=t.dispatch_block,
-        recorded_at=t.dispatched_at,
-        receipt_tx=t.receipt_tx,
-    )
+_OUTPUT_KINDS = select(LotLineage.lot_id, LotLineage.kind).where(
+    LotLineage.lot_id.in_(_IDS), LotLineage.role == "output"
+)
+_RETURNS_OF = select(Rejection.return_id, Rejection.transfer_id).where(Rejection.return_id.in_(_IDS))

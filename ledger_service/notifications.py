@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ledger_service.db.models import (
     ChainEvent,
     NotifierCheckpoint,
+    Participant,
     Transfer,
     WebhookAttempt,
     WebhookDelivery,
@@ -245,9 +246,12 @@ class Notifier:
         if not parties:
             return []
         status = change.status if isinstance(change.status, str) else change.status(args, transfer)
+        # A suspended party is told nothing more: it may no longer read its transfers either.
+        suspended = select(Participant.address).where(Participant.status != "active")
         subscriptions = session.scalars(
             select(WebhookSubscription).where(
                 WebhookSubscription.party.in_(parties),
+                WebhookSubscription.party.not_in(suspended),
                 WebhookSubscription.deleted_at.is_(None),
                 WebhookSubscription.after_block < event.block_number,
             )

@@ -498,7 +498,7 @@ def suspended(client, regulator) -> dict:
     """A shipper suspended after it signed in, uploaded a document, dispatched once and signed a second
     dispatch it had not yet submitted; and its receiver."""
     shipper, receiver = trading_pair(client, regulator)
-    token = sign_in(client, shipper)
+    token, spare_token = sign_in(client, shipper), sign_in(client, shipper)
     document = upload(client, shipper, PDF + b"% before the suspension\n")
     transfer = dispatch(client, shipper, receiver, quantity=1_000)["id"]
     signed_before = shipper.signed_body(prepared_dispatch(client, shipper, receiver, quantity=2_000))
@@ -507,6 +507,7 @@ def suspended(client, regulator) -> dict:
         "shipper": shipper,
         "receiver": receiver,
         "token": token,
+        "spare_token": spare_token,
         "document": document,
         "transfer": transfer,
         "signed_before": signed_before,
@@ -537,7 +538,6 @@ def test_a_suspended_firm_cannot_sign_in(client, suspended):
         ("POST", "/documents"),
         ("POST", "/transfers/dispatches/prepare"),
         ("POST", "/transfers"),
-        ("POST", "/auth/logout"),
     ],
 )
 def test_a_suspended_firms_token_neither_reads_nor_writes(client, suspended, method, path):
@@ -566,6 +566,17 @@ def test_a_suspended_firms_token_neither_reads_nor_writes(client, suspended, met
         "msg": f"{shipper.address} is suspended",
         "type": "participant_not_active",
     }
+
+
+def test_a_suspended_firm_may_still_give_up_its_token(client, suspended):
+    # Else the token would serve again should the firm be reinstated before it expires.
+    assert client.post("/auth/logout", headers=suspended["spare_token"]).status_code == 204
+    error = only_error(client.get("/auth/me", headers=suspended["spare_token"]), 401)
+    assert (error["type"], error["loc"]) == ("not_signed_in", ["header", "Authorization"])
+    assert (
+        only_error(client.get("/auth/me", headers=suspended["token"]), 403)["type"]
+        == "participant_not_active"
+    )
 
 
 def test_a_suspended_firms_signed_statements_are_refused(client, suspended):

@@ -2,7 +2,10 @@
 
 from datetime import datetime, timedelta
 
-from parties import Party, dispatch, dispatch_terms, register
+from parties import Party, dispatch, dispatch_terms, register, sign_in
+from workflows import another_relayer
+
+from ledger_service.statements import SET_PARTICIPANT_STATUS
 
 
 def test_regulator_registers_a_participant_with_evidence(client, regulator):
@@ -111,3 +114,30 @@ def test_suspended_receiver_cannot_sign_receipt(client, regulator, shipper, rece
     ).is_success
     response = client.post(f"/transfers/{transfer['id']}/receipt", json=receiver.signed_body(receipt))
     assert response.status_code == 403 and response.json()["detail"][0]["type"] == "suspended_participant"
+
+
+def test_a_suspension_relayed_by_someone_else_stops_the_next_write_at_once_and_reads_once_indexed(
+    client, regulator, receiver
+):
+    firm = Party("Lach Huyen Fly Ash")
+    register(client, regulator, firm, "SHIPPER")
+    as_firm = sign_in(client, firm)
+    assert client.get(f"/participants/{firm.address}", headers=as_firm).status_code == 200
+    prepared = client.post(
+        f"/participants/{firm.address}/status/prepare",
+        json={"regulator": regulator.address, "suspended": True, "reason": "ash pond leak"},
+    ).json()
+    body = regulator.signed_body(prepared)
+    other = another_relayer(client)  # this service never sees the suspension
+    call = other.statement_call(SET_PARTICIPANT_STATUS, body["message"], bytes.fromhex(body["signature"][2:]))
+    assert other.wait_for_receipt(other.send(call, other.simulate(call) * 2), timeout=10, poll=0.05)["status"]
+
+    # A write asks the chain: refused at once, whether or not the suspension is indexed yet.
+    response = client.post(
+        "/transfers/dispatches/prepare", json=dispatch_terms(firm, receiver), headers=as_firm
+    )
+    assert response.status_code == 403 and response.json()["detail"][0]["type"] == "participant_not_active"
+    # A read takes the standing from the read model: refused once the indexer has read the suspension.
+    client.app.state.runtime.indexer.sync()
+    response = client.get(f"/participants/{firm.address}", headers=as_firm)
+    assert response.status_code == 403 and "is suspended" in response.json()["detail"][0]["msg"]

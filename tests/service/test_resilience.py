@@ -51,7 +51,7 @@ def outbox(settings) -> list[SignedPayload]:
     return rows
 
 
-def test_node_down_gives_503_and_writes_nothing(stack, regulator):
+def test_node_down_gives_503_to_writes_and_writes_nothing_while_reads_go_on(stack, regulator):
     node, settings = stack
     with TestClient(create_app(settings)) as client:
         client.headers.update(sign_in(client, regulator))
@@ -65,6 +65,9 @@ def test_node_down_gives_503_and_writes_nothing(stack, regulator):
         assert response.headers["Retry-After"] == "5"
         assert response.json()["detail"][0]["type"] == "node_unavailable"
         assert outbox(settings) == before
+        # What is recorded stays readable: a read asks the read model, not the node.
+        read = client.get(f"/participants/{shipper.address}")
+        assert read.status_code == 200 and read.json()["status"] == "active"
 
         node.start()  # from its state file: the registrations are still there
         response = client.post("/transfers", json=shipper.signed_body(prepared))

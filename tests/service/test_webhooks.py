@@ -28,6 +28,7 @@ from parties import Party, dispatch, register, sign_in, trading_pair
 from sqlalchemy import create_engine, delete, func, select, text
 from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
+from workflows import suspend
 
 from ledger_service import devstack
 from ledger_service.cli import app as cli_app
@@ -495,6 +496,22 @@ def test_an_unsubscribed_party_or_a_bystander_gets_nothing(api, regulator, recei
             assert queued == 0
     engine.dispose()
     assert receiver_server.at(gone["path"]) == [] and receiver_server.at(watching["path"]) == []
+
+
+def test_a_suspended_party_is_told_nothing_more(api, regulator, receiver_server):
+    shipper, receiver = trading_pair(api, regulator)
+    suspended = subscribe(api, receiver_server, sign_in(api, shipper), "suspended")
+    told = subscribe(api, receiver_server, sign_in(api, receiver), "still-told")
+    transfer = dispatch(api, shipper, receiver)
+    eventually(lambda: receiver_server.at(suspended["path"]), what="the dispatch told to the shipper")
+
+    suspend(api, regulator, shipper)
+    receive(api, transfer["id"], receiver)
+
+    eventually(lambda: len(receiver_server.at(told["path"])) == 2, what="the receipt told to the receiver")
+    assert [json.loads(r.body)["event"] for r in receiver_server.at(suspended["path"])] == [
+        "TransferDispatched"
+    ]
 
 
 def test_no_delivery_twice_after_a_restart_and_a_rescan(api, regulator, receiver_server, service):

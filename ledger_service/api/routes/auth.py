@@ -7,7 +7,7 @@ from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from ledger_service.api.deps import ACTIVE, BearerToken, CurrentParty, RuntimeDep, SessionDep
+from ledger_service.api.deps import ACTIVE, CurrentParty, LiveToken, RuntimeDep, SessionDep
 from ledger_service.api.errors import ApiError
 from ledger_service.api.schemas import Address, Strict, Utc
 from ledger_service.roles import role_names
@@ -131,8 +131,9 @@ def me(party: CurrentParty) -> PartyOut:
 
 
 @router.post("/logout", operation_id="revoke_access_token", status_code=status.HTTP_204_NO_CONTENT)
-def logout(party: CurrentParty, token: BearerToken, session: SessionDep) -> Response:
-    """Revokes the request's access token at once."""
+def logout(token: LiveToken, session: SessionDep) -> Response:
+    """Revokes the request's access token at once. A suspended party may sign out too, so that its token
+    cannot serve again should it be reinstated before the token expires."""
     revoke_token(session, token, datetime.now(UTC))
     session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
