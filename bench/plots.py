@@ -87,6 +87,8 @@ def verify(out: Path) -> Path | None:
     ]
     if not found:
         return None
+    # The first table is the latest SQLite run, the last PostgreSQL's (those between are earlier runs).
+    found = found[:1] + found[1:][-1:]
     fig, ax = plt.subplots(figsize=(7, 5))
     for n, (header, rows) in enumerate(found):
         shape_i, size_i, total_i = (

@@ -6,7 +6,8 @@ Starts its own anvil and service (SQLite, local profile settings) in a temporary
 chain through the batch endpoint as bench/ingest.py does (`--pairs` signed dispatch+receipt pairs). Then,
 `--runs` times, it indexes the whole chain into a new, empty database as `symledger reindex` does (the
 indexer's rebuild from the deployment's first block, reading the node only), and checks the rebuilt read
-model holds as many chain events and transfers as the service's. Prints a Markdown table. Figures depend on
+model holds as many chain events and transfers as the service's. The garbage collector is tuned as in
+`symledger reindex` (the service started in this process for the load tuned it). Prints a Markdown table. Figures depend on
 the machine; nothing here is asserted but the counts.
 """
 

@@ -14,6 +14,7 @@ Two shapes of lineage, each verified from its generated lot, so the lineage hold
 Every transfer is a dispatch and a receipt of a code of Vietnam's list under a valid permit, so every rule
 that applies passes and the others are N/A (the table shows the verdict: a bench that measured failures
 would time another path). `--large` adds 10,000 transfers.
+The process's garbage collector is tuned as the service tunes its own (ledger_service.runtime).
 Prints a Markdown table of the fastest of `--repeat` runs (the least disturbed by whatever else the
 machine runs). Figures depend on the machine; nothing here is asserted.
 """
@@ -37,6 +38,7 @@ from compliance import packs  # noqa: E402
 from ledger_service.casefiles import evaluate, lot_case  # noqa: E402
 from ledger_service.db import models as m  # noqa: E402
 from ledger_service.db.session import make_engine, make_sessionmaker, upgrade_schema  # noqa: E402
+from ledger_service.runtime import tune_garbage_collector  # noqa: E402
 
 FIRMS = 50
 SPLIT = 4
@@ -218,6 +220,7 @@ def main() -> None:
         "--database-url", help="an empty database (default: a new SQLite file); its tables are dropped first"
     )
     args = parser.parse_args()
+    tune_garbage_collector()
     sizes = [10, 100, 1_000] + ([10_000] if args.large else [])
     print("| shape | transfers | build (s) | evaluate (s) | total (s) | verdict |")
     print("|---|---:|---:|---:|---:|---|")

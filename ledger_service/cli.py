@@ -1763,10 +1763,12 @@ def reindex() -> None:
     from ledger_service.db.session import make_engine, make_sessionmaker, upgrade_schema
     from ledger_service.deployment import Deployment
     from ledger_service.indexer import Indexer
+    from ledger_service.runtime import tune_garbage_collector
     from ledger_service.settings import Settings
 
     settings = Settings()
     _log_to_console()
+    tune_garbage_collector()  # as the service's: a reindex holds a range's rows while it adds as many again
     deployment_file = settings.resolved_deployment_file
     if not deployment_file.exists():
         fail(f"no deployment record at {deployment_file}: it names the contracts to index")

@@ -2,6 +2,7 @@
 uses, bounded, and redacted where the caller may not see a record (see chain_world.py for the records)."""
 
 import chain_world
+from parties import dispatch
 
 world = chain_world.world
 
@@ -164,3 +165,18 @@ def test_depth_and_node_limits_bound_the_graph(client, world):
     for params, loc in (({"depth": 0}, "depth"), ({"max_nodes": 2001}, "max_nodes")):
         response = graph(client, world, "L1", **params)
         assert response.status_code == 422 and response.json()["detail"][0]["loc"] == ["query", loc]
+
+
+def test_a_graph_told_to_one_caller_is_not_told_to_another(client, world):
+    # Graphs are kept as answered (ledger_service.lineage_cache): the regulator's, asked first, must not be
+    # what the disposer gets.
+    assert not any(n["redacted"] for n in graph(client, world, "L2").json()["nodes"])
+    assert any(n["redacted"] for n in graph(client, world, "L2", as_="D").json()["nodes"])
+
+
+def test_a_graph_is_drawn_anew_once_a_block_changed_it(client, shipper, receiver):
+    path = f"/lots/{shipper.lot_id}/lineage/graph"
+    before = {e["id"] for e in client.get(path).json()["edges"]}
+    assert {e["id"] for e in client.get(path).json()["edges"]} == before
+    transfer = dispatch(client, shipper, receiver, quantity=100)
+    assert {e["id"] for e in client.get(path).json()["edges"]} - before == {transfer["id"]}

@@ -1,0 +1,45 @@
+"""Lineage graphs kept as answered, while the read model stays as it was."""
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ledger_service.db.models import IndexerCheckpoint
+from ledger_service.indexer import CHECKPOINT
+
+
+class RenderedGraphs:
+    """Lineage graphs as answered (JSON), by caller and query, for as long as the read model stays as it
+    was: a graph changes only when the indexer applies a block (or rolls one back), and the same graph is
+    asked for again and again while a lineage is being looked into. The read model's state is the indexer's
+    checkpoint, block number and hash: every range applied and every rollback moves it."""
+
+    def __init__(self, capacity: int = 256) -> None:
+        self._capacity = capacity
+        self._lock = threading.Lock()
+        self._state: tuple[int, str] | None = None
+        self._bodies: OrderedDict[Hashable, bytes] = OrderedDict()
+
+    def get(self, session: Session, key: Hashable, render: Callable[[], bytes]) -> bytes:
+        state = session.execute(_LAST_INDEXED).tuples().first()
+        with self._lock:
+            if state != self._state:
+                self._state, self._bodies = state, OrderedDict()
+            elif (body := self._bodies.get(key)) is not None:
+                self._bodies.move_to_end(key)
+                return body
+        body = render()
+        with self._lock:
+            if state == self._state:
+                self._bodies[key] = body
+                if len(self._bodies) > self._capacity:
+                    self._bodies.popitem(last=False)
+        return body
+
+
+_LAST_INDEXED = select(IndexerCheckpoint.block_number, IndexerCheckpoint.block_hash).where(
+    IndexerCheckpoint.name == CHECKPOINT
+)
