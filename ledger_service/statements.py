@@ -4,12 +4,22 @@ Pure code (no I/O): it builds `eth_signTypedData_v4` JSON, hashes it and recover
 in a message are written as decimal strings so that JavaScript wallets read uint256 values exactly.
 """
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
 from eth_account import Account
 from eth_account.messages import encode_typed_data
+from eth_typing import ChecksumAddress
 from eth_utils import keccak, to_checksum_address
+
+
+@functools.lru_cache(maxsize=8192)
+def checksummed(address: str) -> ChecksumAddress:
+    """to_checksum_address, remembered: it hashes the address (keccak) every time, and the same few
+    parties' and contracts' addresses come by thousands in a batch and in its events."""
+    return to_checksum_address(address)
+
 
 DOMAIN_TYPE = [
     {"name": "name", "type": "string"},
@@ -246,7 +256,7 @@ def _normalise_value(statement: Statement, typ: str, value: Any) -> Any:
     if typ in dict(statement.structs):
         return _normalise(statement, statement.struct_fields(typ), value)
     if typ == "address":
-        return to_checksum_address(value)
+        return checksummed(value)
     if typ.startswith(("uint", "int")):  # int64: a correction's signed deltas
         return str(int(value))
     if typ == "bytes32":
@@ -265,7 +275,7 @@ def typed_data(
             "name": statement.domain[0],
             "version": statement.domain[1],
             "chainId": chain_id,
-            "verifyingContract": to_checksum_address(verifying_contract),
+            "verifyingContract": checksummed(verifying_contract),
         },
         "message": normalise_message(statement, message),
     }
@@ -342,14 +352,14 @@ def struct_digest(chain_id: int, verifying_contract: str, statement: Statement, 
         + keccak(text=DOMAIN_NAME)
         + keccak(text=DOMAIN_VERSION)
         + chain_id.to_bytes(32, "big")
-        + bytes.fromhex(to_checksum_address(verifying_contract)[2:]).rjust(32, b"\0")
+        + bytes.fromhex(checksummed(verifying_contract)[2:]).rjust(32, b"\0")
     )
     return "0x" + keccak(b"\x19\x01" + separator + struct_hash).hex()
 
 
 def countersignature_key(correction_id: str, counterparty: str) -> bytes:
     """The outbox's key of a countersignature: the statement's own digest is its proposal's key."""
-    return keccak(bytes.fromhex(correction_id[2:]) + bytes.fromhex(to_checksum_address(counterparty)[2:]))
+    return keccak(bytes.fromhex(correction_id[2:]) + bytes.fromhex(checksummed(counterparty)[2:]))
 
 
 def _encode_member(typ: str, value: Any) -> bytes:
@@ -358,7 +368,7 @@ def _encode_member(typ: str, value: Any) -> bytes:
     if typ.endswith("[]"):
         return keccak(b"".join(_encode_member(typ[:-2], item) for item in value))
     if typ == "address":
-        return bytes.fromhex(to_checksum_address(value)[2:]).rjust(32, b"\0")
+        return bytes.fromhex(checksummed(value)[2:]).rjust(32, b"\0")
     if typ == "bytes32":
         return bytes.fromhex(value[2:]) if isinstance(value, str) else bytes(value)
     if typ == "bool":

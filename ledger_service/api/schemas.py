@@ -4,7 +4,7 @@ import re
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
-from eth_utils import is_checksum_address, is_hex_address, to_checksum_address
+from eth_utils import is_hex_address
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -19,6 +19,7 @@ from pydantic_core import PydanticCustomError
 from compliance.operations import OPERATIONS, operations_mask
 from ledger_service.api.errors import TRANSFER_STATUSES
 from ledger_service.roles import PermitKind, Role
+from ledger_service.statements import checksummed
 
 MAX_QUANTITY = 2**56 - 1  # the ledger contract's bound: a transfer's quantity shares a storage slot
 MAX_UINT256 = 2**256 - 1
@@ -27,9 +28,10 @@ MAX_UINT256 = 2**256 - 1
 def _address(value: str) -> str:
     if not is_hex_address(value):
         raise ValueError("not an address: expected 0x followed by 40 hexadecimal digits")
-    if value != value.lower() and value[2:] != value[2:].upper() and not is_checksum_address(value):
+    checksum = checksummed(value)
+    if value != value.lower() and value[2:] != value[2:].upper() and value != checksum:
         raise ValueError("mixed-case address with a wrong EIP-55 checksum (mistyped?)")
-    return to_checksum_address(value)
+    return checksum
 
 
 Address = Annotated[str, AfterValidator(_address)]

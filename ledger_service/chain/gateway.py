@@ -26,7 +26,6 @@ from eth_utils import (
     event_abi_to_log_topic,
     function_abi_to_4byte_selector,
     get_abi_input_types,
-    to_checksum_address,
 )
 from web3 import Web3
 from web3._utils.abi import (
@@ -48,7 +47,7 @@ from web3.middleware import ExtraDataToPOAMiddleware
 from web3.types import Nonce, TxParams, Wei
 
 from ledger_service.deployment import MODULES, DeployedContract, Deployment
-from ledger_service.statements import Statement, normalise_message, typed_data  # svc-workflows
+from ledger_service.statements import Statement, checksummed, normalise_message, typed_data  # svc-workflows
 from ledger_service.statements import digest as statement_digest  # svc-workflows
 
 LEDGER_CONTRACT = "SymbiosisLedger"
@@ -183,7 +182,7 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, bytes):
         return "0x" + value.hex()
     if isinstance(value, str) and Web3.is_address(value) and value.startswith("0x") and len(value) == 42:
-        return to_checksum_address(value)
+        return checksummed(value)
     if isinstance(value, list | tuple):
         return [_jsonable(v) for v in value]
     if isinstance(value, Mapping):  # a struct, decoded with its field names
@@ -262,7 +261,7 @@ class ChainGateway:
 
     def runtime_code(self, address: str) -> bytes:
         """The code deployed at `address` as the node holds it now (empty: none)."""
-        return bytes(self._call(lambda: self.w3.eth.get_code(to_checksum_address(address))) or b"")
+        return bytes(self._call(lambda: self.w3.eth.get_code(checksummed(address))) or b"")
 
     def block(self, number: int) -> tuple[str, datetime]:
         block = self._call(lambda: self.w3.eth.get_block(number))
@@ -399,7 +398,7 @@ class ChainGateway:
             args = self._event_args(abi, log)
             decoded.append(
                 DecodedEvent(
-                    address=to_checksum_address(log["address"]),
+                    address=checksummed(log["address"]),
                     event=abi["name"],
                     args={k: _jsonable(v) for k, v in args.items()},
                     block_number=int(log["blockNumber"]),
@@ -428,7 +427,7 @@ class ChainGateway:
         return Deployment(
             chain_id=self.chain_id(),
             ledger=ledger,
-            founding_regulator=to_checksum_address(founding_regulator),
+            founding_regulator=checksummed(founding_regulator),
             deployer=self._signer().address,
             deployed_at=datetime.now(UTC).isoformat(timespec="seconds"),
             compiler=self.artifact.compiler,
@@ -457,7 +456,7 @@ class ChainGateway:
         if receipt is None or receipt["status"] != 1:
             raise RuntimeError(f"deploying {artifact.name} failed (tx {tx_hash})")
         return DeployedContract(
-            address=to_checksum_address(receipt["contractAddress"]),
+            address=checksummed(receipt["contractAddress"]),
             tx_hash=tx_hash,
             block_number=int(receipt["blockNumber"]),
             artifact_sha256=artifact.sha256,
@@ -496,7 +495,7 @@ class ChainGateway:
         if typ == "bytes32":
             return bytes.fromhex(value[2:])
         if typ == "address":
-            return to_checksum_address(value)
+            return checksummed(value)
         return value
 
     @staticmethod
@@ -607,7 +606,7 @@ class ChainGateway:
         """The items of a mined recordBatch that the ledger refused, by their index in the call."""
         refused: dict[int, ContractRejection] = {}
         for log in receipt.get("logs", []):
-            if to_checksum_address(log["address"]) != self._bound().address or not log["topics"]:
+            if checksummed(log["address"]) != self._bound().address or not log["topics"]:
                 continue
             abi = self._events.get(bytes(log["topics"][0]))
             if abi is None or abi["name"] != "BatchItemRefused":
@@ -622,7 +621,7 @@ class ChainGateway:
         """The message of `statement` whose digest is `digest_hex`, read back from the calldata of the
         transaction that recorded it (a dispatch alone or in a batch), or None if it is not there."""
         tx = self._call(lambda: self.w3.eth.get_transaction(HexStr(tx_hash)))
-        if tx is None or tx.get("to") is None or to_checksum_address(tx["to"]) != self._bound().address:
+        if tx is None or tx.get("to") is None or checksummed(tx["to"]) != self._bound().address:
             return None  # sent through another contract (a wallet): its calldata is not the ledger's
         return self._find_statement(tx["input"], statement, digest_hex)
 
@@ -703,7 +702,7 @@ class ChainGateway:
                 continue
             contract = self.w3.eth.contract(address=_checksummed(ledger.address), abi=self.artifact.abi)
             modules[name] = DeployedContract(
-                address=to_checksum_address(self._call(contract.functions.processing().call)),
+                address=checksummed(self._call(contract.functions.processing().call)),
                 tx_hash=ledger.tx_hash,  # created by the ledger's constructor, in the same transaction
                 block_number=ledger.block_number,
                 artifact_sha256=self.module_artifacts["processing"].sha256,
@@ -887,7 +886,7 @@ def recorded_statements(gateway: ChainGateway, tx_hash: str) -> list[RecordedSta
     tx = gateway._call(lambda: gateway.w3.eth.get_transaction(HexStr(tx_hash)))
     if tx is None or tx.get("to") is None:
         return []
-    to = to_checksum_address(tx["to"])
+    to = checksummed(tx["to"])
     contracts = {c.address: c for c in (gateway._bound(), *gateway.modules.values())}
     contract = contracts.get(to)
     return [] if contract is None else _statements_in(contract, tx["input"])
@@ -966,7 +965,7 @@ class ChainReader:
         found = ChainGateway._call(
             lambda: self.w3.eth.get_logs(
                 {
-                    "address": to_checksum_address(address),
+                    "address": checksummed(address),
                     "topics": topics,
                     "fromBlock": 0,
                     "toBlock": "latest",
@@ -994,7 +993,7 @@ def transaction_record(receipt: Mapping[str, Any]) -> dict[str, Any]:
         "logs": [
             {
                 "log_index": int(log["logIndex"]),
-                "address": to_checksum_address(log["address"]),
+                "address": checksummed(log["address"]),
                 "topics": ["0x" + bytes(t).hex() for t in log["topics"]],
                 "data": "0x" + bytes(log["data"]).hex(),
             }
