@@ -17,26 +17,29 @@ class RenderedGraphs:
     asked for again and again while a lineage is being looked into. The read model's state is the indexer's
     checkpoint, block number and hash: every range applied and every rollback moves it."""
 
-    def __init__(self, capacity: int = 256) -> None:
-        self._capacity = capacity
+    def __init__(self, budget_bytes: int = 64 * 2**20) -> None:
+        # Bounded by size, not count: a graph of 2,000 nodes (the most one answer holds) is a megabyte or two.
+        self._budget = budget_bytes
         self._lock = threading.Lock()
         self._state: tuple[int, str] | None = None
         self._bodies: OrderedDict[Hashable, bytes] = OrderedDict()
+        self._size = 0
 
     def get(self, session: Session, key: Hashable, render: Callable[[], bytes]) -> bytes:
         state = session.execute(_LAST_INDEXED).tuples().first()
         with self._lock:
             if state != self._state:
-                self._state, self._bodies = state, OrderedDict()
+                self._state, self._bodies, self._size = state, OrderedDict(), 0
             elif (body := self._bodies.get(key)) is not None:
                 self._bodies.move_to_end(key)
                 return body
         body = render()
         with self._lock:
-            if state == self._state:
+            if state == self._state and key not in self._bodies and len(body) <= self._budget:
                 self._bodies[key] = body
-                if len(self._bodies) > self._capacity:
-                    self._bodies.popitem(last=False)
+                self._size += len(body)
+                while self._size > self._budget:
+                    self._size -= len(self._bodies.popitem(last=False)[1])
         return body
 
 

@@ -4,6 +4,8 @@ uses, bounded, and redacted where the caller may not see a record (see chain_wor
 import chain_world
 from parties import dispatch
 
+from ledger_service.lineage_cache import RenderedGraphs
+
 world = chain_world.world
 
 
@@ -180,3 +182,23 @@ def test_a_graph_is_drawn_anew_once_a_block_changed_it(client, shipper, receiver
     assert {e["id"] for e in client.get(path).json()["edges"]} == before
     transfer = dispatch(client, shipper, receiver, quantity=100)
     assert {e["id"] for e in client.get(path).json()["edges"]} - before == {transfer["id"]}
+
+
+def test_kept_graphs_stay_within_their_byte_budget(client):
+    graphs, drawn = RenderedGraphs(budget_bytes=10), []
+
+    def draw(body: bytes):
+        return lambda: drawn.append(body) or body
+
+    with client.app.state.runtime.sessions() as session:  # no block is mined meanwhile: one state
+        for key, body in [
+            ("a", b"a" * 6),
+            ("b", b"b" * 6),
+            ("b", b"b" * 6),
+            ("a", b"a" * 6),
+            ("c", b"c" * 11),
+        ]:
+            assert graphs.get(session, key, draw(body)) == body
+        assert graphs.get(session, "c", draw(b"c" * 11)) == b"c" * 11
+    # "b" pushed "a" out (12 bytes > 10) and was kept; "a" was drawn again; "c" is over the budget alone.
+    assert drawn == [b"a" * 6, b"b" * 6, b"a" * 6, b"c" * 11, b"c" * 11]
