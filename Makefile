@@ -139,5 +139,5 @@ solhint: node_modules/.package-lock.json
 
 # mypy --strict over compliance/ and ledger_service/chain/gateway.py (the files and settings: pyproject.toml).
 typecheck: $(VENV)/.installed
-	@echo "==> mypy --strict (compliance/, ledger_service/chain/gateway.py)"
+	@echo "==> mypy --strict (compliance/, ledger_service/chain/, ledger_service/eip712.py)"
 	$(VENV)/bin/python -m mypy

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.attributes import set_committed_value
 from web3.exceptions import Web3RPCError
 
 from ledger_service.chain.gateway import ChainGateway, ContractRejection, NodeUnavailable
@@ -220,23 +221,21 @@ class Relayer:
             row.updated_at = datetime.now(UTC)
         return row
 
-    def _update_all(self, payloads: Iterable[SignedPayload], **changes: Any) -> dict[str, SignedPayload]:
-        """The same changes to many outbox records, in one transaction."""
-        updated = self._update_each({payload.id: changes for payload in payloads})
-        return {row.digest: row for row in updated.values()}
-
-    def _update_each(self, changes: dict[int, dict[str, Any]]) -> dict[int, SignedPayload]:
-        """Each outbox record's own changes (by id), all in one transaction."""
+    def _update_each(self, payloads: Iterable[SignedPayload], changes: dict[int, dict[str, Any]]) -> None:
+        """Each outbox record's own changes (by id), in one statement a kind of change, one transaction; the
+        records in hand are given the values stored."""
         if not changes:
-            return {}
+            return
         now = datetime.now(UTC)
         with self._sessions.begin() as session:
-            rows = session.scalars(select(SignedPayload).where(SignedPayload.id.in_(list(changes)))).all()
-            for row in rows:
-                for key, value in changes[row.id].items():
-                    setattr(row, key, value)
-                row.updated_at = now
-        return {row.id: row for row in rows}
+            session.execute(
+                update(SignedPayload),
+                [{"id": id_, **change, "updated_at": now} for id_, change in changes.items()],
+            )
+        for payload in payloads:
+            if payload.id in changes:
+                for key, value in {**changes[payload.id], "updated_at": now}.items():
+                    set_committed_value(payload, key, value)
 
     def _outbox_row(
         self,
@@ -306,8 +305,8 @@ class Relayer:
         carrying the former with the gas it was checked under (None: the call must be built and its gas
         estimated again).
 
-        All items are simulated together as the recordBatch call that will carry them (two round trips for
-        the whole batch, each item checked by the contract in the state the items before it leave); an item
+        All items are simulated together as the recordBatch call that will carry them (one run for the
+        whole batch, each item checked by the contract in the state the items before it leave); an item
         refused there is simulated alone for the refusal to answer."""
         calls = [
             (item, self._gateway.statement_calldata(item.statement, item.message, item.signature))
@@ -318,8 +317,7 @@ class Relayer:
         batch = self._gateway.batch_call([calldata for _item, calldata in calls])
         checked: CheckedBatch | None
         try:
-            gas = self._gateway.batch_gas(batch)
-            would_record = self._gateway.batch_would_record(batch, gas)
+            gas, would_record = self._gateway.simulate_batch(batch)
             checked = CheckedBatch(batch, gas)
         except ContractRejection:  # the batch as a whole would revert: every item is checked alone
             would_record, checked = [False] * len(calls), None
@@ -349,27 +347,40 @@ class Relayer:
             self._outbox_row(item.statement, item.message, item.signature, item.digest_hex, {BATCH_INDEX: i})
             for i, (item, _calldata) in enumerate(fresh)
         ]
-        try:
+        committed = False
+
+        def commit(status: str, tx_hash: str | None = None) -> None:
+            nonlocal committed
+            for row in rows:
+                row.status, row.tx_hash = status, tx_hash
             with self._sessions.begin() as session:
                 session.add_all(rows)
-        except IntegrityError:
-            # Another service instance took some of them meanwhile: it owns sending those; send the others.
-            return self._send_batch_one_by_one(fresh)
-        payloads = {row.digest: row for row in rows}
-
-        def record_hash(tx_hash: str) -> None:
-            payloads.update(self._update_all(payloads.values(), status=SENT, tx_hash=tx_hash))
+            committed = True
 
         try:
             if checked is None:
                 batch = self._gateway.batch_call([calldata for _item, calldata in fresh])
-                gas = self._gateway.simulate(batch)
-                checked = CheckedBatch(batch, gas + gas // 5)
-            tx_hash = self._gateway.send(checked.call, checked.gas, on_signed=record_hash)
+                checked = CheckedBatch(batch, self._gateway.simulate_batch(batch)[0])
+            # The items are committed once the transaction is signed, with its hash, and before it leaves
+            # (one commit, not one to accept them and another for the hash): a crash from then on finds
+            # them sent, and resume() looks for the transaction by its hash or sends each item again.
+            ledger = self._gateway.ledger_address
+            tx_hash = self._gateway.send_data(
+                ledger, checked.calldata, checked.gas, on_signed=lambda tx_hash: commit(SENT, tx_hash)
+            )
+        except IntegrityError:
+            # Another service instance took some of them meanwhile: it owns sending those; send the others.
+            return self._send_batch_one_by_one(fresh)
         except (NodeUnavailable, Web3RPCError, ContractRejection) as exc:
-            # Kept in the outbox: resume() finds the transaction by its hash or sends each item again.
+            # Accepted all the same: resume() finds the transaction by its hash or sends each item again.
             log.warning("batch of %d statements not sent now, kept in the outbox: %s", len(rows), exc)
-            return dict(payloads)
+            if not committed:
+                try:
+                    commit(PENDING)
+                except IntegrityError:
+                    return self._send_batch_one_by_one(fresh)
+            return {row.digest: row for row in rows}
+        payloads = {row.digest: row for row in rows}
         try:
             receipt = self._gateway.wait_for_receipt(tx_hash, self._receipt_timeout, self._receipt_poll)
             if receipt is not None:
@@ -401,8 +412,8 @@ class Relayer:
                 changes[payload.id] = {"status": FAILED, "error": error}
             elif included:
                 changes[payload.id] = {"status": RECORDED, "block_number": block}
-        updated = self._update_each(changes)
-        return {d: updated.get(payload.id, payload) for d, payload in payloads.items()}
+        self._update_each(payloads.values(), changes)
+        return payloads
 
     def _send_batch_one_by_one(
         self, fresh: list[tuple["BatchItem", bytes]]
@@ -445,9 +456,9 @@ BATCH_INDEX = "batchIndex"
 
 @dataclass(frozen=True)
 class CheckedBatch:
-    """A recordBatch call and the gas limit its items were simulated under."""
+    """A recordBatch call's calldata and the gas limit its items were simulated under."""
 
-    call: Any
+    calldata: bytes
     gas: int
 
 

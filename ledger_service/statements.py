@@ -13,6 +13,8 @@ from eth_account.messages import encode_typed_data
 from eth_typing import ChecksumAddress
 from eth_utils import keccak, to_checksum_address
 
+from ledger_service import eip712
+
 
 @functools.lru_cache(maxsize=8192)
 def checksummed(address: str) -> ChecksumAddress:
@@ -41,7 +43,8 @@ class Statement:
     # Whether the contract consumes the nonce (statements that change existing state); a statement that
     # creates a record keyed by its digest is replay-proof by that record, its nonce is only a salt.
     consumes_nonce: bool = False
-    # The EIP-712 domain (name, version) of the contract that verifies it: the ledger's, or a module's.
+    # The EIP-712 domain (name, version) of the contract that verifies it: the ledger's, or a module's (a
+    # name of at most 31 bytes: OpenZeppelin's EIP712 keeps it in an immutable then).
     domain: tuple[str, str] = ("SymbiosisLedger", "1")
 
     def types(self) -> dict[str, list[dict[str, str]]]:
@@ -224,10 +227,6 @@ STATEMENTS = {
     )
 }
 
-# The SymbiosisLedger contract's EIP-712 domain (name at most 31 bytes: OpenZeppelin's EIP712 keeps it in an
-# immutable then). Every statement is verified by that one contract.
-DOMAIN_NAME, DOMAIN_VERSION = "SymbiosisLedger", "1"
-
 
 def code_key(scheme: str, code: str) -> str:
     """The contracts' key of a waste code: keccak256(abi.encode(keccak256(scheme), keccak256(code)))."""
@@ -281,8 +280,24 @@ def typed_data(
     }
 
 
+def statement_digest(
+    statement: Statement, chain_id: int, verifying_contract: str, message: dict[str, Any]
+) -> bytes:
+    """`digest(typed_data(statement, chain_id, verifying_contract, message))`, from the statement's own
+    definition: its type hashes are worked out once (ledger_service.eip712), where eth_account's general
+    encoder derives them from the payload on every call."""
+    domain = (*statement.domain, chain_id, checksummed(verifying_contract))
+    return eip712.digest(
+        statement.primary_type, _types(statement), domain, normalise_message(statement, message)
+    )
+
+
+def _types(statement: Statement) -> eip712.Types:
+    return ((statement.primary_type, statement.fields), *statement.structs)
+
+
 def digest(payload: dict[str, Any]) -> bytes:
-    """The EIP-712 digest of a typed-data payload (what the signature covers)."""
+    """The EIP-712 digest of any typed-data payload (what the signature covers), by eth_account."""
     signable = encode_typed_data(full_message=payload)
     return keccak(b"\x19" + signable.version + signable.header + signable.body)
 
@@ -337,45 +352,22 @@ def struct_encoding(statement: Statement, message: dict[str, Any]) -> list[str]:
     """The EIP-712 encodeData of a statement whose members are atomic or arrays of atomic values, as 32-byte
     words in hex: its type hash, then each member (strings and arrays as their hashes). The ledger takes a
     dispatch's encoding as the proof of its parties when a transfer is rejected or corrected."""
-    fields = ",".join(f"{t} {n}" for n, t in statement.fields)
-    words = [keccak(text=f"{statement.primary_type}({fields})")]
-    words += [_encode_member(t, message[n]) for n, t in statement.fields]
+    words = eip712.encode_data(
+        statement.primary_type, _types(statement), normalise_message(statement, message)
+    )
     return ["0x" + w.hex() for w in words]
 
 
 def struct_digest(chain_id: int, verifying_contract: str, statement: Statement, encoding: list[str]) -> str:
     """The EIP-712 digest of a statement given as its encoding: how the ledger checks an encoding."""
     struct_hash = keccak(b"".join(bytes.fromhex(w[2:]) for w in encoding))
-    domain_fields = ",".join(f"{f['type']} {f['name']}" for f in DOMAIN_TYPE)
-    separator = keccak(
-        keccak(text=f"EIP712Domain({domain_fields})")
-        + keccak(text=DOMAIN_NAME)
-        + keccak(text=DOMAIN_VERSION)
-        + chain_id.to_bytes(32, "big")
-        + bytes.fromhex(checksummed(verifying_contract)[2:]).rjust(32, b"\0")
-    )
-    return "0x" + keccak(b"\x19\x01" + separator + struct_hash).hex()
+    domain = (*statement.domain, chain_id, checksummed(verifying_contract))
+    return "0x" + eip712.signed_digest(domain, struct_hash).hex()
 
 
 def countersignature_key(correction_id: str, counterparty: str) -> bytes:
     """The outbox's key of a countersignature: the statement's own digest is its proposal's key."""
     return keccak(bytes.fromhex(correction_id[2:]) + bytes.fromhex(checksummed(counterparty)[2:]))
-
-
-def _encode_member(typ: str, value: Any) -> bytes:
-    if typ == "string":
-        return keccak(text=value)
-    if typ.endswith("[]"):
-        return keccak(b"".join(_encode_member(typ[:-2], item) for item in value))
-    if typ == "address":
-        return bytes.fromhex(checksummed(value)[2:]).rjust(32, b"\0")
-    if typ == "bytes32":
-        return bytes.fromhex(value[2:]) if isinstance(value, str) else bytes(value)
-    if typ == "bool":
-        return int(bool(value)).to_bytes(32, "big")
-    if typ.startswith(("uint", "int")):
-        return int(value).to_bytes(32, "big", signed=typ.startswith("int"))
-    raise ValueError(f"no EIP-712 encoding of member type {typ} here")
 
 
 # --- processing and metered flows ----------------------------------------------------------------------

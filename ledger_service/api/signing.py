@@ -21,9 +21,9 @@ from ledger_service.runtime import Runtime
 from ledger_service.statements import (
     STATEMENTS,
     Statement,
-    digest,
     normalise_message,
     recover_signer,
+    statement_digest,
     typed_data,
 )
 
@@ -63,11 +63,12 @@ def prepare(
                 else secrets.randbits(64)
             )
         message["nonce"] = nonce
-    payload = typed_data(statement, runtime.chain_id, runtime.gateway.address_for(statement), message)
+    contract = runtime.gateway.address_for(statement)
+    payload = typed_data(statement, runtime.chain_id, contract, message)
     return PreparedStatement(
         statement=statement.primary_type,
         signer=signer,
-        digest="0x" + digest(payload).hex(),
+        digest="0x" + statement_digest(statement, runtime.chain_id, contract, message).hex(),
         typed_data=payload,
     )
 
@@ -98,9 +99,10 @@ def submit(
     their `labels` (a permit's number, a waste code) where the caller knows them. `signer` and
     `outbox_key`: a second signature of one statement (a countersignature) by a party it does not name."""
     message = normalise_message(statement, message_model.model_dump())
-    payload = typed_data(statement, runtime.chain_id, runtime.gateway.address_for(statement), message)
+    contract = runtime.gateway.address_for(statement)
+    payload = typed_data(statement, runtime.chain_id, contract, message)
     signature = bytes.fromhex(signature_hex[2:])
-    key = outbox_key or digest(payload)
+    key = outbox_key or statement_digest(statement, runtime.chain_id, contract, message)
     try:
         submitted = runtime.relayer.submit(statement, message, signature, key, context, signer=signer)
     except ContractRejection as rejection:

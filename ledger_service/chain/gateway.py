@@ -27,6 +27,7 @@ from eth_utils import (
     function_abi_to_4byte_selector,
     get_abi_input_types,
 )
+from hexbytes import HexBytes
 from web3 import Web3
 from web3._utils.abi import (
     exclude_indexed_event_inputs,
@@ -46,6 +47,7 @@ from web3.exceptions import (
 from web3.middleware import ExtraDataToPOAMiddleware
 from web3.types import Nonce, TxParams, Wei
 
+from ledger_service.chain import rpc
 from ledger_service.deployment import MODULES, DeployedContract, Deployment
 from ledger_service.statements import Statement, checksummed, normalise_message, typed_data  # svc-workflows
 from ledger_service.statements import digest as statement_digest  # svc-workflows
@@ -172,6 +174,14 @@ class _EventDecoder:
         return args
 
 
+def _unsupported(exc: Web3RPCError) -> bool:
+    """Whether a node's error says it has no such method (JSON-RPC's -32601, or a node's own words)."""
+    error = cast(Mapping[str, Any], exc.rpc_response or {}).get("error") or {}
+    code = error.get("code") if isinstance(error, Mapping) else None
+    text = str(exc).lower()
+    return code == -32601 or "not supported" in text or "does not exist" in text or "not found" in text
+
+
 def _checksummed(address: str) -> ChecksumAddress:
     """An address the deployment record holds, as web3 takes it. The record holds them checksummed (written
     through to_checksum_address) and web3 checks it again: this only names the type."""
@@ -216,6 +226,7 @@ class ChainGateway:
         self._load_modules(artifacts_dir)  # processing and metered flows
         self._send_lock = threading.Lock()
         self._next_tx_nonce: int | None = None
+        self._simulates_v1 = True  # until the node says it has no eth_simulateV1
         self._chain_id: int | None = None
         self.deployment: Deployment | None = None
         self.ledger: Contract | None = None
@@ -257,7 +268,7 @@ class ChainGateway:
         return self._chain_id
 
     def block_number(self) -> int:
-        return int(self._call(lambda: self.w3.eth.block_number))
+        return int(self._call(lambda: rpc.call(self.w3, "eth_blockNumber", [])), 16)
 
     def runtime_code(self, address: str) -> bytes:
         """The code deployed at `address` as the node holds it now (empty: none)."""
@@ -320,47 +331,67 @@ class ChainGateway:
         `on_signed` gets the hash before the transaction leaves, so a caller can record it first: a crash
         after sending then finds the transaction by its hash instead of taking it for unsent.
         """
+        # Encoded by web3 (its fields given, so it asks the node nothing), sent as any calldata is.
+        tx = call.build_transaction(
+            {"from": self._signer().address, "nonce": Nonce(0), "gas": gas, "gasPrice": Wei(0), "chainId": 0}
+        )
+        to = tx.get("to")
+        return self.send_data(str(to) if to else None, HexBytes(tx["data"]), gas, on_signed)
+
+    def send_data(
+        self, to: str | None, data: bytes, gas: int, on_signed: Callable[[str], None] | None = None
+    ) -> str:
+        """`send` for calldata already encoded (a recordBatch call: web3 would encode and check each of its
+        items again); `to` None: a deployment."""
         relayer = self._signer()
         with self._send_lock:
-            if self._next_tx_nonce is None:
-                self._next_tx_nonce = self._call(
-                    lambda: self.w3.eth.get_transaction_count(relayer.address, "pending")
-                )
-            gas_price = (
-                self.gas_price_wei
-                if self.gas_price_wei is not None
-                else self._call(lambda: self.w3.eth.gas_price)
+            fields = dict(self._tx_fields(relayer, gas), data=data)
+            if to is not None:
+                fields["to"] = checksummed(to)
+            return self._sign_and_send(relayer, cast(TxParams, fields), on_signed)
+
+    def _tx_fields(self, relayer: LocalAccount, gas: int) -> TxParams:
+        """Sender, nonce, gas and chain of the relayer's next transaction (under the send lock)."""
+        if self._next_tx_nonce is None:
+            self._next_tx_nonce = self._call(
+                lambda: self.w3.eth.get_transaction_count(relayer.address, "pending")
             )
-            tx = call.build_transaction(
-                {
-                    "from": relayer.address,
-                    "nonce": Nonce(self._next_tx_nonce),
-                    "gas": gas,
-                    "gasPrice": Wei(gas_price),
-                    "chainId": self.chain_id(),
-                }
-            )
-            # eth-account types the transaction as a plain dict of its value types; web3 builds it as its
-            # TxParams TypedDict, which mypy does not take for a dict: the same mapping at run time.
-            signed = relayer.sign_transaction(tx)  # type: ignore[arg-type]
-            tx_hash_hex = "0x" + bytes(signed.hash).hex()
-            if on_signed is not None:
-                on_signed(tx_hash_hex)
-            try:
-                self._call(lambda: self.w3.eth.send_raw_transaction(signed.raw_transaction))
-            except Exception:
-                # The node may or may not have taken the transaction: ask it again next time.
-                self._next_tx_nonce = None
-                raise
-            self._next_tx_nonce += 1
-            return tx_hash_hex
+        gas_price = (
+            self.gas_price_wei
+            if self.gas_price_wei is not None
+            else self._call(lambda: self.w3.eth.gas_price)
+        )
+        return {
+            "from": relayer.address,
+            "nonce": Nonce(self._next_tx_nonce),
+            "gas": gas,
+            "gasPrice": Wei(gas_price),
+            "chainId": self.chain_id(),
+        }
+
+    def _sign_and_send(
+        self, relayer: LocalAccount, tx: TxParams, on_signed: Callable[[str], None] | None
+    ) -> str:
+        """Signs `tx` and hands it to the node (under the send lock, `tx` holding the next nonce)."""
+        assert self._next_tx_nonce is not None
+        # eth-account types the transaction as a plain dict of its value types; web3 builds it as its
+        # TxParams TypedDict, which mypy does not take for a dict: the same mapping at run time.
+        signed = relayer.sign_transaction(tx)  # type: ignore[arg-type]
+        tx_hash_hex = "0x" + bytes(signed.hash).hex()
+        if on_signed is not None:
+            on_signed(tx_hash_hex)
+        raw_tx = "0x" + bytes(signed.raw_transaction).hex()
+        try:
+            self._call(lambda: rpc.call(self.w3, "eth_sendRawTransaction", [raw_tx]))
+        except Exception:
+            # The node may or may not have taken the transaction: ask it again next time.
+            self._next_tx_nonce = None
+            raise
+        self._next_tx_nonce += 1
+        return tx_hash_hex
 
     def receipt(self, tx_hash: str) -> dict[str, Any] | None:
-        try:
-            receipt = self._call(lambda: self.w3.eth.get_transaction_receipt(HexStr(tx_hash)))
-        except TransactionNotFound:
-            return None
-        return dict(receipt) if receipt is not None else None
+        return rpc.receipt(self._call(lambda: rpc.call(self.w3, "eth_getTransactionReceipt", [tx_hash])))
 
     def transaction_known(self, tx_hash: str) -> bool:
         try:
@@ -385,11 +416,8 @@ class ChainGateway:
     # --- events ------------------------------------------------------------------------------------
 
     def events(self, from_block: int, to_block: int) -> list[DecodedEvent]:
-        logs = self._call(
-            lambda: self.w3.eth.get_logs(
-                {"fromBlock": from_block, "toBlock": to_block, "address": self._event_addresses()}
-            )
-        )
+        query = {"fromBlock": hex(from_block), "toBlock": hex(to_block), "address": self._event_addresses()}
+        logs = [rpc.log(raw) for raw in self._call(lambda: rpc.call(self.w3, "eth_getLogs", [query]))]
         decoded = []
         for log in logs:
             abi = self._events.get(bytes(log["topics"][0])) if log["topics"] else None
@@ -556,10 +584,11 @@ class ChainGateway:
         args = tuple(self._abi_struct(statement, statement.fields, message))
         return self._bound().functions[DISPATCH_PROVEN[statement.primary_type]](encoding, args, signature)
 
-    def batch_call(self, calldata: list[bytes]) -> ContractFunction:
-        """One recordBatch call carrying each `dispatch` or `confirmReceipt` call's calldata (as
-        statement_calldata encodes it, the same as it would be sent alone)."""
-        return self._bound().functions[BATCH_FUNCTION](calldata)
+    def batch_call(self, calldata: list[bytes]) -> bytes:
+        """The calldata of one recordBatch call carrying each `dispatch` or `confirmReceipt` call's calldata
+        (as statement_calldata encodes it, the same as it would be sent alone)."""
+        abi = self._ledger_functions[BATCH_FUNCTION]
+        return function_abi_to_4byte_selector(abi) + abi_encode(["bytes[]"], [calldata])
 
     def statement_calldata(self, statement: Statement, message: dict[str, Any], signature: bytes) -> bytes:
         """The calldata of the ledger's call recording a dispatch or a receipt (statement_call's), encoded
@@ -569,19 +598,48 @@ class ChainGateway:
         args = (tuple(self._abi_struct(statement, statement.fields, message)), signature)
         return function_abi_to_4byte_selector(abi) + abi_encode(get_abi_input_types(abi), args)
 
-    def batch_gas(self, batch: ContractFunction) -> int:
-        """A gas limit for a recordBatch call: half as much again as one run of it uses (eth_createAccessList
-        reports that after one run, where eth_estimateGas searches with several). The room covers the
-        refunds the figure has deducted (a fifth at most) and the 1/64 each item's call keeps back;
-        batch_would_record then checks the items under this very limit. Raises ContractRejection if the call
-        as a whole would revert."""
-        tx: TxParams = {
-            "from": self._signer().address,
-            "to": batch.address,
-            "data": batch._encode_transaction_data(),
-        }
+    def simulate_batch(self, batch: bytes) -> tuple[int, list[bool]]:
+        """A gas limit for the recordBatch call `batch`, and which of its items the ledger would record now
+        (a refused item's transfer id comes back zero; its reason is only in the event a mined batch emits).
+        Raises ContractRejection if the call as a whole would revert.
+
+        The limit is half as much again as one run of the batch uses: the room covers the refunds that
+        figure has deducted (a fifth at most) and the 1/64 each item's call keeps back, so the items the run
+        recorded are recorded under it too. One run (eth_simulateV1) where the node has it, else two."""
+        tx = {"from": self._signer().address, "to": self._bound().address, "data": "0x" + batch.hex()}
+        if self._simulates_v1:
+            try:
+                used, ids = self._simulated_once(tx)
+                return used + used // 2, [i != bytes(32) for i in ids]
+            except Web3RPCError as exc:
+                if not _unsupported(exc):
+                    raise
+                self._simulates_v1 = False  # an older node: eth_createAccessList and eth_call instead
+        used = self._batch_gas(tx)
+        gas = used + used // 2
+        result = self._transact_or_call(lambda: self.w3.eth.call(cast(TxParams, {**tx, "gas": gas})))
+        (ids,) = abi_decode(["bytes32[]"], bytes(result))
+        return gas, [bytes(i) != bytes(32) for i in ids]
+
+    def _simulated_once(self, tx: dict[str, Any]) -> tuple[int, list[bytes]]:
+        """(gas used, recorded transfer ids) of one run of a recordBatch call in the pending block."""
+        simulation = {"blockStateCalls": [{"calls": [tx]}]}
+        blocks = self._call(lambda: rpc.call(self.w3, "eth_simulateV1", [simulation, "pending"]))
+        result = blocks[0]["calls"][0]
+        if int(result["status"], 16) != 1:
+            error = result.get("error") or {}
+            data = error.get("data") if isinstance(error, Mapping) else None
+            if isinstance(data, str) and data.startswith("0x") and len(data) >= 10:
+                raise self._decode_error(data)
+            raise ContractRejection("Reverted", {"reason": str(error.get("message", error))})
+        (ids,) = abi_decode(["bytes32[]"], bytes.fromhex(result["returnData"][2:]))
+        return int(result["gasUsed"], 16), [bytes(i) for i in ids]
+
+    def _batch_gas(self, tx: dict[str, Any]) -> int:
+        """The gas one run of a recordBatch call uses, as eth_createAccessList reports it (eth_estimateGas
+        searches with several runs)."""
         try:
-            result = self._transact_or_call(lambda: self.w3.eth.create_access_list(tx))
+            result = self._transact_or_call(lambda: self.w3.eth.create_access_list(cast(TxParams, tx)))
         except Web3RPCError as exc:  # web3 reads no revert out of this method's errors: anvil's carry it
             error = cast(Mapping[str, Any], exc.rpc_response or {}).get("error") or {}
             data = error.get("data") if isinstance(error, Mapping) else None
@@ -592,15 +650,7 @@ class ChainGateway:
         error = cast(Mapping[str, Any], result).get("error")
         if error:
             raise ContractRejection("Reverted", {"reason": str(error)})
-        used = int(result["gasUsed"])
-        return used + used // 2
-
-    def batch_would_record(self, batch: ContractFunction, gas: int) -> list[bool]:
-        """Which items of a recordBatch call the ledger would record now with `gas`, simulated in one
-        eth_call: a refused item's transfer id comes back zero (its reason is only in the event a mined batch
-        emits). Raises ContractRejection if the call as a whole would revert."""
-        ids = self._transact_or_call(lambda: batch.call({"from": self._signer().address, "gas": gas}))
-        return [bytes(transfer_id) != bytes(32) for transfer_id in ids]
+        return int(result["gasUsed"])
 
     def batch_refusals(self, receipt: dict[str, Any]) -> dict[int, ContractRejection]:
         """The items of a mined recordBatch that the ledger refused, by their index in the call."""
@@ -788,15 +838,17 @@ class ChainGateway:
 
     def block_header(self, number: int) -> "BlockHeader | None":
         """The block at `number` on the node's current chain, or None if the chain is not that long."""
-        try:
-            block = self._call(lambda: self.w3.eth.get_block(number))
-        except BlockNotFound:
+        found = rpc.header(
+            self._call(lambda: rpc.call(self.w3, "eth_getBlockByNumber", [hex(number), False]))
+        )
+        if found is None:
             return None
+        block_hash, parent_hash, timestamp = found
         return BlockHeader(
             number=number,
-            hash="0x" + bytes(block["hash"]).hex(),
-            parent_hash="0x" + bytes(block["parentHash"]).hex(),
-            time=datetime.fromtimestamp(block["timestamp"], UTC),
+            hash=block_hash,
+            parent_hash=parent_hash,
+            time=datetime.fromtimestamp(timestamp, UTC),
         )
 
     def restore_event_args(self, event: str, stored: dict[str, Any]) -> dict[str, Any]:

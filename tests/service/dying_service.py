@@ -28,10 +28,10 @@ def die() -> None:
 def main(point: str) -> None:
     settings = Settings.model_validate_json(os.environ["FAULTS_SETTINGS"])
     sent = threading.Event()
-    send, sync = ChainGateway.send, Indexer.sync
+    send, sync = ChainGateway.send_data, Indexer.sync
 
-    def send_then_maybe_die(self, call, gas, on_signed=None):  # type: ignore[no-untyped-def]
-        tx_hash = send(self, call, gas, on_signed)
+    def send_then_maybe_die(self, to, data, gas, on_signed=None):  # type: ignore[no-untyped-def]
+        tx_hash = send(self, to, data, gas, on_signed)
         if point == "sent" and self.wait_for_receipt(tx_hash, timeout=10, poll=0.02) is not None:
             die()
         sent.set()
@@ -43,7 +43,7 @@ def main(point: str) -> None:
             die()
         return block
 
-    ChainGateway.send = send_then_maybe_die  # type: ignore[method-assign]
+    ChainGateway.send_data = send_then_maybe_die  # type: ignore[method-assign]
     Indexer.sync = sync_then_maybe_die  # type: ignore[method-assign]
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
 

@@ -30,7 +30,10 @@ def body_of(items: list[dict]) -> dict:
     return {"items": [{"message": i["message"], "signature": i["signature"]} for i in items]}
 
 
-def test_twenty_dispatches_two_refused_eighteen_recorded(client, shipper, receiver):
+@pytest.mark.parametrize("simulation", ["eth_simulateV1", "eth_createAccessList and eth_call"])
+def test_twenty_dispatches_two_refused_eighteen_recorded(client, shipper, receiver, monkeypatch, simulation):
+    if simulation != "eth_simulateV1":  # as on a node without eth_simulateV1: the batch is run twice
+        monkeypatch.setattr(client.app.state.runtime.gateway, "_simulates_v1", False)
     big_lot = shipper.lot_id
     small_lot = register_lot(client, shipper, quantity=5_000)["id"]
     impostor = Account.create()
@@ -93,16 +96,16 @@ def test_twenty_dispatches_two_refused_eighteen_recorded(client, shipper, receiv
 def test_a_batch_accepted_before_the_node_lost_it_is_sent_again(client, shipper, receiver, monkeypatch):
     items = [signed_dispatch(client, shipper, receiver, quantity=500) for _ in range(3)]
     runtime = client.app.state.runtime
-    send = runtime.gateway.send
+    send = runtime.gateway.send_data
 
-    def signed_but_never_arrives(call, gas, on_signed=None):
+    def signed_but_never_arrives(to, data, gas, on_signed=None):
         on_signed("0x" + "ee" * 32)  # the hash is kept with every item; the node never sees the transaction
         raise NodeUnavailable("connection reset")
 
-    monkeypatch.setattr(runtime.gateway, "send", signed_but_never_arrives)
+    monkeypatch.setattr(runtime.gateway, "send_data", signed_but_never_arrives)
     report = client.post("/transfers/batches", json=body_of(items)).json()
     assert [(i["outcome"], i["submission"]["status"]) for i in report["items"]] == [("accepted", "sent")] * 3
-    monkeypatch.setattr(runtime.gateway, "send", send)
+    monkeypatch.setattr(runtime.gateway, "send_data", send)
 
     # The outbox had them all before the transaction left; the relayer's retries record each.
     deadline = time.monotonic() + 20

@@ -173,18 +173,18 @@ def test_anvil_killed_mid_batch_and_restarted_from_its_state_file_records_every_
         assert first.status_code == 200, first.text
         assert first.json()["recorded"] == 4
 
-        send, killed_at = runtime.gateway.send, []
+        send, killed_at = runtime.gateway.send_data, []
 
-        def send_then_kill_the_node(call, gas, on_signed=None):
-            tx_hash = send(call, gas, on_signed)
+        def send_then_kill_the_node(to, data, gas, on_signed=None):
+            tx_hash = send(to, data, gas, on_signed)
             receipt = runtime.gateway.wait_for_receipt(tx_hash, timeout=10, poll=0.02)
             killed_at.append(int(receipt["blockNumber"]))  # mined, in the node's memory only
             node.kill()
             return tx_hash
 
-        monkeypatch.setattr(runtime.gateway, "send", send_then_kill_the_node)
+        monkeypatch.setattr(runtime.gateway, "send_data", send_then_kill_the_node)
         second = client.post("/transfers/batches", json=body_of(batches[1]))
-        monkeypatch.setattr(runtime.gateway, "send", send)
+        monkeypatch.setattr(runtime.gateway, "send_data", send)
         # Accepted, not refused: every item was in the outbox before its transaction left.
         assert second.status_code == 200, second.text
         assert [(i["outcome"], i["submission"]["status"]) for i in second.json()["items"]] == [

@@ -152,13 +152,13 @@ def test_a_statement_another_relayer_recorded_is_settled_not_failed(stack, regul
         shipper, receiver = trading_pair(client, regulator)
         prepared = client.post("/transfers/dispatches/prepare", json=dispatch_terms(shipper, receiver)).json()
         runtime = client.app.state.runtime
-        send = runtime.gateway.send
+        send = runtime.gateway.send_data
 
-        def signed_but_never_arrives(call, gas, on_signed=None):
+        def signed_but_never_arrives(to, data, gas, on_signed=None):
             on_signed("0x" + "ee" * 32)  # the hash is kept; the node never sees the transaction
             raise NodeUnavailable("connection reset")
 
-        monkeypatch.setattr(runtime.gateway, "send", signed_but_never_arrives)
+        monkeypatch.setattr(runtime.gateway, "send_data", signed_but_never_arrives)
         body = shipper.signed_body(prepared)
         assert client.post("/transfers", json=body).status_code == 202
 
@@ -169,7 +169,7 @@ def test_a_statement_another_relayer_recorded_is_settled_not_failed(stack, regul
         call = other.statement_call(DISPATCH, body["message"], bytes.fromhex(body["signature"][2:]))
         tx_hash = other.send(call, other.simulate(call) * 2)
         assert other.wait_for_receipt(tx_hash, timeout=10, poll=0.05)["status"] == 1
-        monkeypatch.setattr(runtime.gateway, "send", send)
+        monkeypatch.setattr(runtime.gateway, "send_data", send)
 
         # The background loop may be settling it at this very moment (resume() skips what it holds).
         deadline = time.monotonic() + 10

@@ -23,7 +23,7 @@ from ledger_service.api.views import transfers_out
 from ledger_service.chain.gateway import ContractRejection
 from ledger_service.db.models import SignedPayload, Transfer
 from ledger_service.relayer import FAILED, RECORDED, BatchItem, SubmissionInProgress
-from ledger_service.statements import DISPATCH, RECEIPT, Statement, digest, normalise_message, typed_data
+from ledger_service.statements import DISPATCH, RECEIPT, Statement, normalise_message, statement_digest
 
 router = APIRouter(prefix="/transfers", tags=["transfers"], dependencies=SIGNED_IN)
 
@@ -61,8 +61,8 @@ def _batch_item(
     runtime: RuntimeDep, statement: Statement, signed: SignedDispatch | SignedReceipt
 ) -> BatchItem:
     message = normalise_message(statement, signed.message.model_dump())
-    payload = typed_data(statement, runtime.chain_id, runtime.gateway.ledger_address, message)
-    return BatchItem(statement, message, bytes.fromhex(signed.signature[2:]), "0x" + digest(payload).hex())
+    key = statement_digest(statement, runtime.chain_id, runtime.gateway.ledger_address, message)
+    return BatchItem(statement, message, bytes.fromhex(signed.signature[2:]), "0x" + key.hex())
 
 
 def _recorded_transfers(
