@@ -1,6 +1,6 @@
 """Ingest benchmark: signed dispatch+receipt pairs through the API into the chain and the read model.
 
-    .venv/bin/python bench/ingest.py [--pairs 1000] [--batch 64] [--single 50]
+    .venv/bin/python bench/ingest.py [--pairs 1000] [--batch 256] [--single 50]
 
 Starts its own anvil and service (SQLite, local profile settings) in a temporary directory, registers a
 shipper with a lot and a receiver with a permit, and has both parties sign every statement beforehand (they
@@ -163,7 +163,7 @@ def ceiling(records: dict[Table, list[dict]], transactions: int, directory: Path
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=1000)
-    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--single", type=int, default=50)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(ignore_cleanup_errors=ANVIL_MAY_STILL_WRITE) as tmp:

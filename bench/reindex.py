@@ -1,6 +1,6 @@
 """Reindex benchmark: chain events per second into an empty read model.
 
-    .venv/bin/python bench/reindex.py [--pairs 1000] [--batch 64] [--runs 2]
+    .venv/bin/python bench/reindex.py [--pairs 2000] [--batch 64] [--runs 2]
 
 Starts its own anvil and service (SQLite, local profile settings) in a temporary directory and loads the
 chain through the batch endpoint as bench/ingest.py does (`--pairs` signed dispatch+receipt pairs). Then,
@@ -59,7 +59,7 @@ def reindex(rpc: str, artifacts: Path, deployment: Deployment, database_url: str
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pairs", type=int, default=1000)
+    parser.add_argument("--pairs", type=int, default=2000)
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--runs", type=int, default=2)
     args = parser.parse_args()

@@ -48,12 +48,14 @@ class Relayer:
         *,
         receipt_timeout: float,
         receipt_poll: float,
+        max_batch_gas: int = 15_000_000,
     ) -> None:
         self._gateway = gateway
         self._sessions = sessions
         self._indexer = indexer
         self._receipt_timeout = receipt_timeout
         self._receipt_poll = receipt_poll
+        self._max_batch_gas = max_batch_gas
         # Digests being worked on in this process, so the background resume never sends a statement
         # that a request is sending at the same moment.
         self._in_flight: set[str] = set()
@@ -287,11 +289,22 @@ class Relayer:
                     outcomes[digest_hex] = self._advance(found)
                 else:
                     candidates.append(item)
-            fresh, refused, checked = self._checked(candidates)
-            outcomes.update(refused)
-            if fresh:
-                outcomes.update(self._send_batch(fresh, checked))
+            outcomes.update(self._record_batch(candidates))
         return [outcomes[item.digest_hex] for item in items]
+
+    def _record_batch(self, items: list["BatchItem"]) -> dict[str, SignedPayload | ContractRejection]:
+        """Checks the items together and sends those the ledger would record in one transaction, or in
+        halves where that would take more than `max_batch_gas` (each half checked again when its turn
+        comes, in the state the one before left)."""
+        fresh, refused, checked = self._checked(items)
+        outcomes: dict[str, SignedPayload | ContractRejection] = dict(refused)
+        if checked is not None and checked.gas > self._max_batch_gas and len(fresh) > 1:
+            half = len(fresh) // 2
+            for part in (fresh[:half], fresh[half:]):
+                outcomes.update(self._record_batch([item for item, _calldata in part]))
+        elif fresh:
+            outcomes.update(self._send_batch(fresh, checked))
+        return outcomes
 
     def _find_all(self, digests: list[str]) -> dict[str, SignedPayload]:
         with self._sessions() as session:

@@ -61,6 +61,7 @@ class Runtime:
             self.indexer,
             receipt_timeout=settings.receipt_timeout_seconds,
             receipt_poll=settings.receipt_poll_seconds,
+            max_batch_gas=settings.max_batch_gas,
         )
         # --- webhook notifications ---
         self.notifier = Notifier(self.sessions, settings)

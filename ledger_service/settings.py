@@ -40,6 +40,12 @@ class Settings(BaseSettings):
         0, ge=0, description="Depth a block must have before the indexer applies it (0: the head)"
     )
     relayer_retry_seconds: float = 5.0
+    max_batch_gas: int = Field(
+        15_000_000,
+        gt=0,
+        description="Most gas one recordBatch transaction may take (half the 30M block gas limit common to "
+        "Ethereum-style chains, leaving room for other transactions); a larger batch is sent in parts",
+    )
     rpc_timeout_seconds: float = 10.0
     host: str = "127.0.0.1"
     port: int = 8000

@@ -832,7 +832,9 @@ class TransferPage(BaseModel):
 
 # --- rejections, returns, corrections and batches (svc-workflows) --------------------------------------
 
-MAX_BATCH = 64  # items in one recordBatch transaction: ~150k gas a dispatch stays well below a block
+# Statements in one request. The relayer sends them in one recordBatch transaction, or in parts where that
+# would take more than `max_batch_gas` (a dispatch takes 50k to 150k gas, with its certificates and legs).
+MAX_BATCH = 256
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 Delta = Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX, description="Signed change, in the transfer's unit")]
 

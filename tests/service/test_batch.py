@@ -93,6 +93,26 @@ def test_twenty_dispatches_two_refused_eighteen_recorded(client, shipper, receiv
     assert client.get("/transfers", params={"limit": 1}).json()["total"] == total
 
 
+def test_a_batch_larger_than_one_transaction_may_carry_is_sent_in_parts(
+    client, shipper, receiver, monkeypatch
+):
+    runtime = client.app.state.runtime
+    monkeypatch.setattr(runtime.relayer, "_max_batch_gas", 200_000)  # as a chain with small blocks would
+    items = [signed_dispatch(client, shipper, receiver, quantity=1_000) for _ in range(6)]
+
+    report = client.post("/transfers/batches", json=body_of(items)).json()
+
+    assert [(i["outcome"], i["transfer_id"]) for i in report["items"]] == [
+        ("recorded", item["digest"]) for item in items
+    ]
+    tx_hashes = {
+        client.get(f"/transfers/{item['digest']}").json()["evidence"][0]["tx_hash"] for item in items
+    }
+    assert len(tx_hashes) > 1
+    assert all(runtime.gateway.w3.eth.get_transaction(h)["gas"] <= 200_000 for h in tx_hashes)
+    assert client.get(f"/lots/{shipper.lot_id}").json()["balance"] == 100_000 - 6 * 1_000
+
+
 def test_a_batch_accepted_before_the_node_lost_it_is_sent_again(client, shipper, receiver, monkeypatch):
     items = [signed_dispatch(client, shipper, receiver, quantity=500) for _ in range(3)]
     runtime = client.app.state.runtime
@@ -162,7 +182,7 @@ def test_an_empty_batch_is_bad_input(client):
     assert response.status_code == 422
     detail = response.json()["detail"][0]
     assert detail["loc"] == ["body"]
-    assert "1 to 64 statements, dispatches and receipts together" in detail["msg"]
+    assert "1 to 256 statements, dispatches and receipts together" in detail["msg"]
 
 
 @pytest.fixture
