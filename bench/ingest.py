@@ -195,15 +195,20 @@ def main() -> None:
     print(
         f"Ingest of signed dispatch+receipt pairs through the API (anvil, SQLite; {time.strftime('%Y-%m-%d')})\n"
     )
-    print("| path | pairs | dispatches (s) | receipts (s) | total (s) | pairs/s | of the ceiling |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print(
+        "| path | pairs | dispatches (s) | receipts (s) | total (s) | transfers dispatched/s | pairs/s "
+        "| of the ceiling |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for name, n, t in rows:
         total = t["dispatch"] + t["receipt"]
-        dispatches, receipts = (
-            ("—", "—") if name.startswith("ceiling") else (f"{t['dispatch']:.1f}", f"{t['receipt']:.1f}")
-        )
+        if name.startswith("ceiling"):
+            dispatches = receipts = dispatch_rate = "—"
+        else:
+            dispatches, receipts = f"{t['dispatch']:.1f}", f"{t['receipt']:.1f}"
+            dispatch_rate = f"{n / t['dispatch']:.1f}"
         print(
-            f"| {name} | {n:,} | {dispatches} | {receipts} | {total:.2f} | {n / total:.1f} "
+            f"| {name} | {n:,} | {dispatches} | {receipts} | {total:.2f} | {dispatch_rate} | {n / total:.1f} "
             f"| {n / total / top:.1%} |"
         )
 

@@ -48,7 +48,7 @@ class Relayer:
         *,
         receipt_timeout: float,
         receipt_poll: float,
-        max_batch_gas: int = 15_000_000,
+        max_batch_gas: int = 25_000_000,
     ) -> None:
         self._gateway = gateway
         self._sessions = sessions

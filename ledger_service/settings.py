@@ -41,10 +41,10 @@ class Settings(BaseSettings):
     )
     relayer_retry_seconds: float = 5.0
     max_batch_gas: int = Field(
-        15_000_000,
+        25_000_000,
         gt=0,
-        description="Most gas one recordBatch transaction may take (half the 30M block gas limit common to "
-        "Ethereum-style chains, leaving room for other transactions); a larger batch is sent in parts",
+        description="Most gas one recordBatch transaction may take: below the chain's block gas limit "
+        "(30M on anvil and in docs/deploy.md's genesis); a larger batch is sent in parts",
     )
     rpc_timeout_seconds: float = 10.0
     host: str = "127.0.0.1"

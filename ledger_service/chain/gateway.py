@@ -166,10 +166,10 @@ class _EventDecoder:
         topics = log["topics"][1:]
         if len(topics) != len(self.topic_types):
             raise ValueError(f"expected {len(self.topic_types)} indexed arguments, the log has {len(topics)}")
-        args = {
-            name: codec.decode([typ], bytes(topic))[0]
-            for name, typ, topic in zip(self.topic_names, self.topic_types, topics, strict=True)
-        }
+        # Indexed values are one 32-byte word each (dynamic ones are hashes, typed bytes32 here): the topics
+        # side by side are their ABI encoding as a tuple, decoded in one call.
+        values = codec.decode(self.topic_types, b"".join(bytes(topic) for topic in topics))
+        args = dict(zip(self.topic_names, values, strict=True))
         args.update(named_tree(self.data_inputs, codec.decode(self.data_types, bytes(log["data"]))))
         return args
 
