@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/ingest.py [--pairs 1000] [--batch 256] [--single 50]
 
-Starts its own anvil and service (SQLite, local profile settings) in a temporary directory, registers a
+Starts its own anvil and service (SQLite, local profile settings; uvicorn in a process of its own, as the
+service is deployed, so the benchmark's client work is not the service's) in a temporary directory, registers a
 shipper with a lot and a receiver with a permit, and has both parties sign every statement beforehand (they
 sign offline; signing is not the service's work). Then it times, through the HTTP API:
 - the batch endpoint: the dispatches in batches of `--batch`, then their receipts in batches of `--batch`,
@@ -18,11 +19,17 @@ Prints a Markdown table. Figures depend on the machine; nothing here is asserted
 """
 
 import argparse
+import contextlib
 import math
+import os
+import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
+
+import httpx
 
 REPO = Path(__file__).resolve().parents[1]
 # The parties and the stack as the service tests build them (tests/service/parties.py, conftest.py).
@@ -44,7 +51,7 @@ from ledger_service.settings import Settings  # noqa: E402
 ANVIL_MAY_STILL_WRITE = True
 
 
-def signed_dispatches(client: TestClient, shipper: Party, receiver: Party, n: int) -> list[dict]:
+def signed_dispatches(client: httpx.Client, shipper: Party, receiver: Party, n: int) -> list[dict]:
     bodies = []
     for _ in range(n):
         prepared = client.post(
@@ -55,7 +62,7 @@ def signed_dispatches(client: TestClient, shipper: Party, receiver: Party, n: in
     return bodies
 
 
-def signed_receipt(client: TestClient, receiver: Party, transfer_id: str) -> dict:
+def signed_receipt(client: httpx.Client, receiver: Party, transfer_id: str) -> dict:
     prepared = client.post(f"/transfers/{transfer_id}/receipt/prepare", json={"received_quantity": 10})
     assert prepared.status_code == 200, prepared.text
     return receiver.signed_body(prepared.json())
@@ -65,7 +72,7 @@ def plain(body: dict) -> dict:
     return {"message": body["message"], "signature": body["signature"]}
 
 
-def through_batches(client: TestClient, shipper: Party, receiver: Party, pairs: int, size: int) -> dict:
+def through_batches(client: httpx.Client, shipper: Party, receiver: Party, pairs: int, size: int) -> dict:
     dispatches = signed_dispatches(client, shipper, receiver, pairs)
     started = time.perf_counter()
     for i in range(0, pairs, size):
@@ -87,7 +94,7 @@ def through_batches(client: TestClient, shipper: Party, receiver: Party, pairs: 
     return {"dispatch": dispatched, "receipt": received}
 
 
-def one_at_a_time(client: TestClient, shipper: Party, receiver: Party, pairs: int) -> dict:
+def one_at_a_time(client: httpx.Client, shipper: Party, receiver: Party, pairs: int) -> dict:
     dispatches = signed_dispatches(client, shipper, receiver, pairs)
     started = time.perf_counter()
     for d in dispatches:
@@ -98,6 +105,50 @@ def one_at_a_time(client: TestClient, shipper: Party, receiver: Party, pairs: in
     for d, r in zip(dispatches, receipts, strict=True):
         assert client.post(f"/transfers/{d['digest']}/receipt", json=r).status_code == 200
     return {"dispatch": dispatched, "receipt": time.perf_counter() - started}
+
+
+@contextlib.contextmanager
+def served_api(data: Path, rpc: str, database_url: str) -> Iterator[str]:
+    """The service, deployed by deploy_stack into `data`, run by uvicorn in a process of its own (as it is
+    deployed: its clients' work is not its own); yields its base URL."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "SYMLEDGER_DATA_DIR": str(data),
+        "SYMLEDGER_RPC_URL": rpc,
+        "SYMLEDGER_DATABASE_URL": database_url,
+        "SYMLEDGER_RECEIPT_POLL_SECONDS": "0.02",
+        "SYMLEDGER_INDEXER_POLL_SECONDS": "0.2",
+        "SYMLEDGER_ACCESS_TOKEN_SECONDS": "3600",
+        "SYMLEDGER_PORT": str(port),
+        # The code this process runs (PYTHONPATH as the service tests set it), or this checkout's.
+        "PYTHONPATH": os.environ.get("PYTHONPATH", str(REPO)),
+    }
+    command = [sys.executable, "-m", "uvicorn", "ledger_service.main:create_app", "--factory"]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--no-access-log"]
+    log = data / "service.log"
+    server = subprocess.Popen(command, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_up(base, server, log)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def _wait_until_up(base: str, server: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit(f"the service exited: {log.read_text()[-2000:]}")
+        try:
+            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit("the service did not answer /health within 60 s")
 
 
 def load_chain(data: Path, rpc: str, pairs: int, size: int) -> Settings:
@@ -170,13 +221,17 @@ def main() -> None:
         data = Path(tmp)
         with devstack.running_anvil(data / "chain", free_port(), say=lambda _line: None) as rpc:
             regulator = Party("regulator")
-            settings = deploy_stack(data, rpc, f"sqlite:///{data / 'ledger.db'}", regulator)
-            with TestClient(create_app(settings)) as client:
+            database_url = f"sqlite:///{data / 'ledger.db'}"
+            deploy_stack(data, rpc, database_url, regulator)
+            with (
+                served_api(data, rpc, database_url) as base,
+                httpx.Client(base_url=base, timeout=300) as client,
+            ):
                 client.headers.update(sign_in(client, regulator))
                 shipper, receiver = trading_pair(client, regulator)
-                before = row_counts(settings.resolved_database_url)
+                before = row_counts(database_url)
                 batched = through_batches(client, shipper, receiver, args.pairs, args.batch)
-                records = rows_added(settings.resolved_database_url, before)
+                records = rows_added(database_url, before)
                 register_lot(client, shipper)  # a fresh lot for the one-at-a-time run
                 single = one_at_a_time(client, shipper, receiver, args.single)
         requests = 2 * math.ceil(args.pairs / args.batch)

@@ -27,11 +27,8 @@ asserted but the status codes.
 import argparse
 import asyncio
 import contextlib
-import os
 import random
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from collections import defaultdict
@@ -40,11 +37,11 @@ from pathlib import Path
 import httpx
 from ingest import (  # bench/ingest.py, and the parties and stack of the service tests through it
     ANVIL_MAY_STILL_WRITE,
-    REPO,
     Party,
     deploy_stack,
     free_port,
     plain,
+    served_api,
     sign_in,
     signed_dispatches,
     through_batches,
@@ -52,38 +49,6 @@ from ingest import (  # bench/ingest.py, and the parties and stack of the servic
 )
 
 from ledger_service import devstack
-
-
-def serve(settings_env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
-    command = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "ledger_service.main:create_app",
-        "--factory",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--no-access-log",
-    ]
-    # The code this process runs (PYTHONPATH as the service tests set it), or this checkout's.
-    env = {**os.environ, **settings_env, "PYTHONPATH": os.environ.get("PYTHONPATH", str(REPO))}
-    return subprocess.Popen(command, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
-
-
-def wait_until_up(base: str, server: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise SystemExit(f"the service exited: {log.read_text()[-2000:]}")
-        try:
-            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit("the service did not answer /health within 60 s")
 
 
 async def run_clients(
@@ -187,21 +152,7 @@ def main() -> None:
             regulator = Party("regulator")
             database_url = f"sqlite:///{data / 'ledger.db'}"
             deploy_stack(data, rpc, database_url, regulator)
-            port = free_port()
-            base = f"http://127.0.0.1:{port}"
-            env = {
-                "SYMLEDGER_DATA_DIR": str(data),
-                "SYMLEDGER_RPC_URL": rpc,
-                "SYMLEDGER_DATABASE_URL": database_url,
-                "SYMLEDGER_RECEIPT_POLL_SECONDS": "0.02",
-                "SYMLEDGER_INDEXER_POLL_SECONDS": "0.2",
-                "SYMLEDGER_ACCESS_TOKEN_SECONDS": "3600",
-                "SYMLEDGER_PORT": str(port),
-            }
-            log = data / "service.log"
-            server = serve(env, port, log)
-            try:
-                wait_until_up(base, server, log)
+            with served_api(data, rpc, database_url) as base:
                 with httpx.Client(base_url=base, timeout=120) as http:
                     http.headers.update(sign_in(http, regulator))
                     shipper, receiver = trading_pair(http, regulator)
@@ -251,10 +202,8 @@ def main() -> None:
                 submit_latency, submit_errors, submit_seconds = asyncio.run(
                     run_clients(base, headers, submit_work)
                 )
-            finally:
-                server.terminate()
-                server.wait(timeout=30)
-            failures = [line for line in log.read_text().splitlines() if "Error" in line or "error" in line]
+            log = (data / "service.log").read_text()
+            failures = [line for line in log.splitlines() if "Error" in line or "error" in line]
     print(
         f"API latency under {args.clients} concurrent clients (uvicorn, one process; anvil, SQLite; "
         f"{args.pairs:,} pairs loaded; {time.strftime('%Y-%m-%d')})\n"
