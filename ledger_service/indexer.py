@@ -18,7 +18,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy import event as orm_events
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -234,8 +234,9 @@ class Indexer:
             # The rows the handlers add are kept too: a receipt then finds the transfer dispatched earlier in
             # the range in the session, not by a query (a reindex applies both in one range).
             orm_events.listen(session, "transient_to_pending", lambda _session, row: kept.append(row))
-            for event in events:
-                self._apply(session, event, headers[event.block_number].time)
+            evidence = [self._apply(session, event, headers[event.block_number].time) for event in events]
+            if evidence:
+                session.execute(insert(ChainEvent), evidence)
             for number in kept_numbers:
                 session.add(IndexedBlock(block_number=number, block_hash=headers[number].hash))
             session.execute(delete(IndexedBlock).where(IndexedBlock.block_number <= end - REORG_WINDOW))
@@ -256,26 +257,26 @@ class Indexer:
         return header
 
     @staticmethod
-    def _apply(session: Session, event: DecodedEvent, block_time: datetime) -> None:
+    def _apply(session: Session, event: DecodedEvent, block_time: datetime) -> dict[str, Any]:
+        """Applies the event to the read model; returns its ChainEvent row, for the caller to insert with the
+        range's others (in one statement: nothing reads them back before the range is committed)."""
         handler = _HANDLERS.get(event.event)
         if handler is None:
             log.warning("no read-model rule for event %s; kept as evidence only", event.event)
             subject = event.tx_hash
         else:
             subject = handler(session, event, block_time)
-        session.add(
-            ChainEvent(
-                block_number=event.block_number,
-                block_hash=event.block_hash,
-                block_time=block_time,
-                tx_hash=event.tx_hash,
-                log_index=event.log_index,
-                contract=event.address,
-                event=event.event,
-                subject=subject,
-                args=_json_args(event.args),
-            )
-        )
+        return {
+            "block_number": event.block_number,
+            "block_hash": event.block_hash,
+            "block_time": block_time,
+            "tx_hash": event.tx_hash,
+            "log_index": event.log_index,
+            "contract": event.address,
+            "event": event.event,
+            "subject": subject,
+            "args": _json_args(event.args),
+        }
 
 
 _Row = TypeVar("_Row", Participant, Permit, Lot, Certificate, Transfer)
