@@ -7,15 +7,16 @@ from collections.abc import Callable, Hashable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ledger_service.db.models import IndexerCheckpoint
-from ledger_service.indexer import CHECKPOINT
+from ledger_service.db.models import ChainEvent
 
 
 class RenderedGraphs:
     """Lineage graphs as answered (JSON), by caller and query, for as long as the read model stays as it
-    was: a graph changes only when the indexer applies a block (or rolls one back), and the same graph is
-    asked for again and again while a lineage is being looked into. The read model's state is the indexer's
-    checkpoint, block number and hash: every range applied and every rollback moves it."""
+    was: a graph changes only when the indexer applies an event (or rolls one back), and the same graph is
+    asked for again and again while a lineage is being looked into. The read model's state is its last chain
+    event, row id and block hash: every event applied moves it, and so does every rollback (the events of a
+    replaced block go, and those of the block replacing it carry its hash). Blocks without events leave it
+    alone: a QBFT chain adds one every few seconds, which would otherwise drop every graph as often."""
 
     def __init__(self, budget_bytes: int = 64 * 2**20) -> None:
         # Bounded by size, not count: a graph of 2,000 nodes (the most one answer holds) is a megabyte or two.
@@ -43,6 +44,4 @@ class RenderedGraphs:
         return body
 
 
-_LAST_INDEXED = select(IndexerCheckpoint.block_number, IndexerCheckpoint.block_hash).where(
-    IndexerCheckpoint.name == CHECKPOINT
-)
+_LAST_INDEXED = select(ChainEvent.id, ChainEvent.block_hash).order_by(ChainEvent.id.desc()).limit(1)

@@ -184,6 +184,21 @@ def test_a_graph_is_drawn_anew_once_a_block_changed_it(client, shipper, receiver
     assert {e["id"] for e in client.get(path).json()["edges"]} - before == {transfer["id"]}
 
 
+def test_a_kept_graph_outlives_blocks_without_events_not_one_with_an_event(client, shipper, receiver):
+    runtime, graphs, drawn = client.app.state.runtime, RenderedGraphs(), []
+
+    def kept(body: bytes) -> bytes:
+        with runtime.sessions() as session:
+            return graphs.get(session, "graph", lambda: drawn.append(body) or body)
+
+    kept(b"first")
+    runtime.gateway.w3.provider.make_request("anvil_mine", [3])  # three empty blocks, as QBFT adds them
+    runtime.indexer.sync()
+    assert kept(b"second") == b"first" and drawn == [b"first"]
+    dispatch(client, shipper, receiver, quantity=100)
+    assert kept(b"third") == b"third" and drawn == [b"first", b"third"]
+
+
 def test_kept_graphs_stay_within_their_byte_budget(client):
     graphs, drawn = RenderedGraphs(budget_bytes=10), []
 
