@@ -7,6 +7,8 @@ depends on the order of the case file's records.
 """
 
 from collections.abc import Callable, Iterable
+from itertools import groupby
+from operator import attrgetter
 from typing import Any
 
 from compliance.casefile import CaseFile, Evidence
@@ -44,10 +46,14 @@ class Judge:
     def finding(self, subject: str, verdict: Verdict, reason: str, *evidence: Evidence) -> Finding:
         # A record without a place on chain (Evidence()) proves nothing; the rest are ordered with their
         # missing fields first, as a record may lack some (a document has no log index).
-        unique = set(evidence)
-        unique.discard(_NOWHERE)
-        cited = sorted(unique, key=_evidence_order) if len(unique) > 1 else unique
-        return Finding(self.rule.id, subject, verdict, reason, tuple(cited), self._used_sorted)
+        cited: tuple[Evidence, ...]
+        if len(evidence) == 1:  # most findings cite one record: nothing to merge nor order
+            cited = () if evidence[0] == _NOWHERE else evidence
+        else:
+            unique = set(evidence)
+            unique.discard(_NOWHERE)
+            cited = tuple(sorted(unique, key=_cited_order) if len(unique) > 1 else unique)
+        return Finding(self.rule.id, subject, verdict, reason, cited, self._used_sorted)
 
     def passed(self, subject: str, reason: str, *evidence: Evidence) -> Finding:
         return self.finding(subject, Verdict.PASS, reason, *evidence)
@@ -66,21 +72,27 @@ class Judge:
 
 
 _NOWHERE = Evidence()
-
-
-def _evidence_order(e: Evidence) -> tuple[str, int, int, str, str]:
-    # A total order even when some fields are unknown (None).
-    return (
-        e.tx_hash or "",
-        -1 if e.block is None else e.block,
-        -1 if e.log_index is None else e.log_index,
-        e.signer or "",
-        e.document_hash or "",
-    )
+_cited_order = attrgetter("sort_key")
 
 
 def _finding_order(f: Finding) -> tuple[object, ...]:
-    return (f.subject, f.verdict.value, f.reason, [_evidence_order(e) for e in f.evidence], f.parameters)
+    return (f.subject, f.verdict.value, f.reason, [e.sort_key for e in f.evidence], f.parameters)
+
+
+# The leading fields of _finding_order. A Verdict is a StrEnum: it compares as its value does.
+_head = attrgetter("subject", "verdict", "reason")
+
+
+def in_order(findings: Iterable[Finding]) -> tuple[Finding, ...]:
+    """Each distinct finding once, sorted by _finding_order. A rule's findings nearly all differ in subject,
+    verdict or reason: they are sorted on those alone, and only findings tied on all three are compared on
+    their evidence and parameters (and merged when equal), rather than building and hashing that whole key
+    for each of the tens of thousands of findings a large case gives."""
+    ordered: list[Finding] = []
+    for _, group in groupby(sorted(findings, key=_head), key=_head):
+        tied = list(group)
+        ordered += tied if len(tied) == 1 else sorted(set(tied), key=_finding_order)
+    return tuple(ordered)
 
 
 def evaluate(case: CaseFile, pack: Pack) -> Report:
@@ -92,7 +104,7 @@ def evaluate(case: CaseFile, pack: Pack) -> Report:
         if rule.id not in CHECKS:
             raise KeyError(f"pack {pack.id} names rule {rule.id}, which the engine has no check for")
         judge = Judge(rule)
-        findings = tuple(sorted(set(CHECKS[rule.id](case, judge)), key=_finding_order))
+        findings = in_order(CHECKS[rule.id](case, judge))
         if not findings:
             findings = (judge.not_applicable(case.subject, "no record in this case file is subject to it"),)
         unconfirmed = tuple(sorted(p.name for p in rule.parameters if p.unconfirmed and p.name in judge.used))
