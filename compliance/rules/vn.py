@@ -91,7 +91,13 @@ def at(when: datetime) -> str:
 
 def mark(code: WasteCode, marks: list[str]) -> str | None:
     """The hazard mark `code` is written with, of `marks` (the longest first: '**' before '*')."""
-    written = code.code.strip()
+    return _mark(code.code, tuple(marks))
+
+
+@functools.cache
+def _mark(code: str, marks: tuple[str, ...]) -> str | None:
+    # Asked for each transfer by two rules: a park's few codes make the answers few.
+    written = code.strip()
     return next((m for m in sorted(marks, key=len, reverse=True) if written.endswith(m)), None)
 
 
