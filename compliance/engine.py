@@ -46,22 +46,28 @@ class Judge:
     def finding(self, subject: str, verdict: Verdict, reason: str, *evidence: Evidence) -> Finding:
         return Finding(self.rule.id, subject, verdict, reason, _cited(evidence), self._used_sorted)
 
+    # Each builds its finding itself rather than through `finding`: a large case has tens of thousands of
+    # them, and the extra call took a fifth of the time a rule spends on each.
+
     def passed(self, subject: str, reason: str, *evidence: Evidence) -> Finding:
-        return self.finding(subject, Verdict.PASS, reason, *evidence)
+        return Finding(self.rule.id, subject, _PASS, reason, _cited(evidence), self._used_sorted)
 
     def failed(self, subject: str, reason: str, *evidence: Evidence) -> Finding:
-        return self.finding(subject, Verdict.FAIL, reason, *evidence)
+        return Finding(self.rule.id, subject, _FAIL, reason, _cited(evidence), self._used_sorted)
 
     def warned(self, subject: str, reason: str, *evidence: Evidence) -> Finding:
-        return self.finding(subject, Verdict.WARN, reason, *evidence)
+        return Finding(self.rule.id, subject, _WARN, reason, _cited(evidence), self._used_sorted)
 
     def inconclusive(self, subject: str, reason: str, *evidence: Evidence) -> Finding:
-        return self.finding(subject, Verdict.INCONCLUSIVE, reason, *evidence)
+        return Finding(self.rule.id, subject, _INCONCLUSIVE, reason, _cited(evidence), self._used_sorted)
 
     def not_applicable(self, subject: str, reason: str, *evidence: Evidence) -> Finding:
-        return self.finding(subject, Verdict.NOT_APPLICABLE, reason, *evidence)
+        return Finding(self.rule.id, subject, _NOT_APPLICABLE, reason, _cited(evidence), self._used_sorted)
 
 
+# Python 3.11 looks an enum's member up each time it is read from its class.
+_PASS, _FAIL, _WARN = Verdict.PASS, Verdict.FAIL, Verdict.WARN
+_INCONCLUSIVE, _NOT_APPLICABLE = Verdict.INCONCLUSIVE, Verdict.NOT_APPLICABLE
 _NOWHERE = Evidence()
 
 
@@ -96,7 +102,7 @@ def in_order(findings: Iterable[Finding]) -> tuple[Finding, ...]:
     same subject are sorted on the whole key and merged when equal, rather than building and hashing that
     key for each of the tens of thousands of findings a large case gives."""
     by_subject = sorted(findings, key=_subject)
-    if len({f.subject for f in by_subject}) == len(by_subject):  # each of its own subject: nothing to tie
+    if len(set(map(_subject, by_subject))) == len(by_subject):  # each of its own subject: nothing to tie
         return tuple(by_subject)
     ordered: list[Finding] = []
     for _, group in groupby(by_subject, key=_subject):
