@@ -478,10 +478,17 @@ def _record(table: str, fields: tuple[str, ...]) -> Any:
     return namedtuple(f"{table}_row", fields)
 
 
-# An event's arguments are read as their JSON text, parsed (_args) only for the few kinds of event whose
-# arguments a case needs: a large case has tens of thousands of events.
-_EVENT_COLUMNS = tuple(
-    cast(c, Text).label(c.key) if c.key == "args" else c for c in m.ChainEvent.__table__.columns
+# What a case reads of an event: which it is, about what, and where it is recorded. Its arguments are read
+# as their JSON text, parsed (_args) only for the few kinds of event whose arguments a case needs: a large
+# case has tens of thousands of events.
+_EVENT_COLUMNS = (
+    m.ChainEvent.subject,
+    m.ChainEvent.event,
+    m.ChainEvent.tx_hash,
+    m.ChainEvent.block_number,
+    m.ChainEvent.log_index,
+    m.ChainEvent.block_time,
+    cast(m.ChainEvent.args, Text).label("args"),
 )
 # Of a relayed statement, what finds its digest: the transfer is read from the message in the query.
 _OUTBOX_COLUMNS = (
