@@ -13,7 +13,9 @@ Two shapes of lineage, each verified from its generated lot, so the lineage hold
 - chain: each lot is shipped whole to the next firm, which ships it on (depth: one traversal step a link).
 Every transfer is a dispatch and a receipt of a code of Vietnam's list under a valid permit, so every rule
 that applies passes and the others are N/A (the table shows the verdict: a bench that measured failures
-would time another path). `--large` adds 10,000 transfers.
+would time another path). `--large` adds 10,000 transfers. `--hazardous` ships a hazardous code instead
+(marked '**' in Vietnam's list), so that the hazardous-waste rules judge each transfer too: the ledger holds
+no carrier or vehicle tracks for them, so the verdict is INCONCLUSIVE rather than PASS.
 The process's garbage collector is tuned as the service tunes its own (ledger_service.runtime).
 Prints a Markdown table of the fastest of `--repeat` runs (the least disturbed by whatever else the
 machine runs). Figures depend on the machine; nothing here is asserted.
@@ -58,8 +60,9 @@ def address(n: int) -> str:
 class Ledger:
     """Rows as the indexer writes them, each record with the chain event that recorded it."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, hazardous: bool = False) -> None:
         self.name = name
+        self.hazardous = hazardous
         self.rows: dict[type, list[dict[str, Any]]] = {}
         self.block = 0
         self.regulator = address(10_000)
@@ -88,10 +91,14 @@ class Ledger:
         self.add(m.Participant, **self._participant(self.regulator, 1, "Regulator"))
         self.event("ParticipantRegistered", self.regulator, T0, participant=self.regulator)
         tx = self.event("WasteCodeRegistered", CODE, T0, regulator=self.regulator)
+        code, description = (
+            ("17 02 03**", "Dung môi thải (spent solvents)")
+            if self.hazardous
+            else ("10 02 02", "Xỉ chưa xử lý (unprocessed slag)")
+        )
         self.add(
-            m.WasteCode, code_key=CODE, catalogue_id=1, scheme="VN-TT02-2022", code="10 02 02", unit="KGM",
-            hazardous=False, description="Xỉ chưa xử lý (unprocessed slag)", registered_by=self.regulator,
-            registered_tx=tx,
+            m.WasteCode, code_key=CODE, catalogue_id=1, scheme="VN-TT02-2022", code=code, unit="KGM",
+            hazardous=self.hazardous, description=description, registered_by=self.regulator, registered_tx=tx,
         )  # fmt: skip
         for n in range(FIRMS):
             firm = address(n)
@@ -186,11 +193,11 @@ def chain(ledger: Ledger, transfers: int) -> str:
     return root
 
 
-def measure(url: str, shape: str, transfers: int, repeat: int) -> dict[str, Any]:
+def measure(url: str, shape: str, transfers: int, repeat: int, hazardous: bool = False) -> dict[str, Any]:
     engine = make_engine(url)
     upgrade_schema(engine)
     sessions = make_sessionmaker(engine)
-    ledger = Ledger(f"{shape}-{transfers}")
+    ledger = Ledger(f"{shape}-{transfers}", hazardous)
     ledger.firms()
     root = {"tree": tree, "chain": chain}[shape](ledger, transfers)
     with sessions.begin() as session:
@@ -215,6 +222,9 @@ def measure(url: str, shape: str, transfers: int, repeat: int) -> dict[str, Any]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--large", action="store_true", help="also 10,000 transfers")
+    parser.add_argument(
+        "--hazardous", action="store_true", help="a hazardous code: the VN hazardous rules apply"
+    )
     parser.add_argument("--repeat", type=int, default=5, help="runs per size; the fastest is shown")
     parser.add_argument(
         "--database-url", help="an empty database (default: a new SQLite file); its tables are dropped first"
@@ -230,7 +240,7 @@ def main() -> None:
                 url = args.database_url or f"sqlite:///{Path(tmp) / f'{shape}-{size}.db'}"
                 if args.database_url:
                     _empty(url)
-                r = measure(url, shape, size, args.repeat)
+                r = measure(url, shape, size, args.repeat, args.hazardous)
                 print(
                     f"| {shape} | {size:,} | {r['build']:.3f} | {r['evaluate']:.3f} | {r['total']:.3f} "
                     f"| {r['verdict']} |",

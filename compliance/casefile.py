@@ -10,6 +10,7 @@ Collections are tuples; rules must not depend on their order (the engine's prope
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 
 # The ledger's participant roles, in the order of their bits in its roles mask (Participants.sol).
 ROLES = ("regulator", "park_operator", "shipper", "receiver", "transporter", "lab")
@@ -26,6 +27,19 @@ class Evidence:
     log_index: int | None = None
     signer: str | None = None
     document_hash: str | None = None
+
+    @cached_property
+    def sort_key(self) -> tuple[str, int, int, str, str]:
+        """The order findings cite evidence in: a total order even when some fields are unknown (None).
+        Kept once computed (not a field: not compared, encoded nor an argument), as the engine orders the
+        same record's evidence in the finding of every rule that cites it."""
+        return (
+            self.tx_hash or "",
+            -1 if self.block is None else self.block,
+            -1 if self.log_index is None else self.log_index,
+            self.signer or "",
+            self.document_hash or "",
+        )
 
 
 @dataclass(frozen=True)

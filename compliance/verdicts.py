@@ -25,7 +25,8 @@ SEVERITY_ORDER = (
 
 
 def worst(verdicts: list[Verdict]) -> Verdict:
-    return min(verdicts, key=SEVERITY_ORDER.index, default=Verdict.NOT_APPLICABLE)
+    # Over the few distinct verdicts rather than each of a large case's tens of thousands of findings.
+    return min(set(verdicts), key=SEVERITY_ORDER.index, default=Verdict.NOT_APPLICABLE)
 
 
 @dataclass(frozen=True, order=True)

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import ColumnElement, Integer, Select, bindparam, literal_column, or_, select
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.orm import Bundle, InstrumentedAttribute, Session
 
 from ledger_service.access import lots_visible_to, processings_visible_to, transfers_visible_to
 from ledger_service.api.deps import Party
@@ -70,12 +70,20 @@ class Lineage:
         return [e.id for e in self.edges.values() if e.kind == "transfer"]
 
 
-def traverse(session: Session, lot: Lot, depth: int, max_nodes: int) -> Lineage:
+def traverse(session: Session, lot: Lot, depth: int, max_nodes: int, whole: bool = True) -> Lineage:
     """The lineage of `lot`, `depth` links up and down, at most `max_nodes` nodes. Rows are read in bulk a
     level at a time, and chains of transfers ahead of the frontier in one query: a lineage costs a few
-    queries per level of processing it passes, whatever its width and however many transfers it has."""
+    queries per level of processing it passes, whatever its width and however many transfers it has.
+
+    `whole`: each transfer and each lot a receipt opened is read whole, as the graph tells them. Without,
+    only what the walk itself needs is read of them (ids, quantities, order, origin), for a caller that
+    reads the records itself (a case file): with 10,000 transfers, reading them whole is most of the walk."""
+    statements = _WHOLE if whole else _IDS_ONLY
     lineage = Lineage({(LOT, lot.id): lot})
-    for walk in (_Walk(session, lineage, max_nodes, False), _Walk(session, lineage, max_nodes, True)):
+    for walk in (
+        _Walk(session, lineage, max_nodes, False, statements),
+        _Walk(session, lineage, max_nodes, True, statements),
+    ):
         frontier: list[Node] = [(LOT, lot.id)]
         for level in range(depth):
             if not frontier:
@@ -93,13 +101,66 @@ def lineage_graph(session: Session, party: Party, lot: Lot, depth: int, max_node
 
 # The traversal's queries, built once and given the frontier's ids.
 _IDS, _PROCESSINGS = bindparam("ids", expanding=True), bindparam("processings", expanding=True)
-_OPENED_BY = select(Transfer).where(Transfer.id.in_(_IDS)).order_by(Transfer.dispatch_block, Transfer.id)
-# Each transfer with the lot its receipt opened (none while it is not received or was wholly rejected).
-_TAKEN_FROM = (
-    select(Transfer, Lot)
-    .outerjoin(Lot, Lot.id == Transfer.id)
-    .where(Transfer.lot_id.in_(_IDS))
-    .order_by(Transfer.dispatch_block, Transfer.id)
+
+
+class _Some(Bundle[Any]):
+    """Some columns of an entity, read as a row with those attributes; None where an outer join found no
+    row, as the entity itself would be."""
+
+    def create_row_processor(self, query: Any, procs: Any, labels: Any) -> Any:
+        bundle = super().create_row_processor(query, procs, labels)
+
+        def proc(row: Any) -> Any:
+            values = bundle(row)
+            return None if values[0] is None else values
+
+        return proc
+
+
+class _Statements:
+    """The walk's queries reading transfers (`transfer`: the entity, or some of its columns) and the lots
+    their receipts opened (`lot`, likewise)."""
+
+    def __init__(self, transfer: Any, lot: Any) -> None:
+        # The transfers whose receipts opened the lots `ids`.
+        self.opened_by = (
+            select(transfer).where(Transfer.id.in_(_IDS)).order_by(Transfer.dispatch_block, Transfer.id)
+        )
+        # The transfers from the lots `ids`, each with the lot its receipt opened (none while it is not
+        # received or was wholly rejected).
+        self.taken_from = (
+            select(transfer, lot)
+            .outerjoin(Lot, Lot.id == Transfer.id)
+            .where(Transfer.lot_id.in_(_IDS))
+            .order_by(Transfer.dispatch_block, Transfer.id)
+        )
+        self.reach = {downstream: _reach(transfer, lot, downstream) for downstream in (True, False)}
+
+
+def _reach(transfer: Any, lot: Any, downstream: bool) -> Select[Any]:
+    """The transfers up to `levels` links from (downstream) or to the lots `ids`, each with its level and
+    the lot it opened. Transfers alone make a tree (a received lot has the one transfer that opened it),
+    so each is listed once."""
+    one = literal_column("1", Integer)
+    seed = select(Transfer.id, Transfer.lot_id, one.label("level"))
+    seed = seed.where(Transfer.lot_id.in_(_IDS) if downstream else Transfer.id.in_(_IDS))
+    reach = seed.cte("reach", recursive=True)
+    follow = select(Transfer.id, Transfer.lot_id, reach.c.level + one).join(
+        reach, Transfer.lot_id == reach.c.id if downstream else Transfer.id == reach.c.lot_id
+    )
+    reach = reach.union(follow.where(reach.c.level < bindparam("levels")))
+    return (
+        select(transfer, lot, reach.c.level)
+        .join(reach, Transfer.id == reach.c.id)
+        .outerjoin(Lot, Lot.id == Transfer.id)
+        .order_by(reach.c.level, Transfer.dispatch_block, Transfer.id)
+    )
+
+
+_WHOLE = _Statements(Transfer, Lot)
+_IDS_ONLY = _Statements(
+    _Some("transfer", Transfer.id, Transfer.lot_id, Transfer.quantity, Transfer.dispatch_block),
+    _Some("lot", Lot.id, Lot.origin),
 )
 _USES = select(LotUse).where(LotUse.lot_id.in_(_IDS)).order_by(LotUse.declared_at, LotUse.id)
 _LINKS = (
@@ -118,36 +179,17 @@ _BY_ID = {
 }
 
 
-def _reach(downstream: bool) -> Select[tuple[Transfer, Lot, int]]:
-    """The transfers up to `levels` links from (downstream) or to the lots `ids`, each with its level and
-    the lot it opened. Transfers alone make a tree (a received lot has the one transfer that opened it),
-    so each is listed once."""
-    one = literal_column("1", Integer)
-    seed = select(Transfer.id, Transfer.lot_id, one.label("level"))
-    seed = seed.where(Transfer.lot_id.in_(_IDS) if downstream else Transfer.id.in_(_IDS))
-    reach = seed.cte("reach", recursive=True)
-    follow = select(Transfer.id, Transfer.lot_id, reach.c.level + one).join(
-        reach, Transfer.lot_id == reach.c.id if downstream else Transfer.id == reach.c.lot_id
-    )
-    reach = reach.union(follow.where(reach.c.level < bindparam("levels")))
-    return (
-        select(Transfer, Lot, reach.c.level)
-        .join(reach, Transfer.id == reach.c.id)
-        .outerjoin(Lot, Lot.id == Transfer.id)
-        .order_by(reach.c.level, Transfer.dispatch_block, Transfer.id)
-    )
-
-
-_REACH = {True: _reach(True), False: _reach(False)}
-
-
 class _Walk:
     """One direction of a traversal. It reads chains of transfers ahead of its frontier: `transfers` holds,
     for each lot read ahead, the transfers that took from it (downstream, with the lots they opened) or the
     one that opened it (upstream), and `inputs` the processings a lot went into (downstream)."""
 
-    def __init__(self, session: Session, lineage: Lineage, max_nodes: int, downstream: bool) -> None:
+    def __init__(
+        self, session: Session, lineage: Lineage, max_nodes: int, downstream: bool, statements: _Statements
+    ) -> None:
         self.session, self.lineage, self.max_nodes, self.downstream = session, lineage, max_nodes, downstream
+        self.opened_by, self.taken_from = statements.opened_by, statements.taken_from
+        self.reach = statements.reach[downstream]
         self.transfers: dict[str, list[tuple[Transfer, Lot | None]]] = {}
         self.inputs: dict[str, list[LotLineage]] = {}
 
@@ -179,7 +221,7 @@ class _Walk:
         # A received lot's id is that of the transfer whose receipt opened it.
         known, rest = self._read_ahead(received, levels)
         opened_by = [t for lot in known for t, _ in self.transfers[lot]]
-        opened_by += self.session.scalars(_OPENED_BY, {"ids": rest}).all() if rest else []
+        opened_by += self.session.scalars(self.opened_by, {"ids": rest}).all() if rest else []
         self.lineage.transfers.update((t.id, t) for t in opened_by)
         edges = [
             Edge("transfer", t.id, t.lot_id, t.id, t.quantity, (LOT, t.lot_id))
@@ -199,7 +241,7 @@ class _Walk:
         usable = self._of_origin(lots, "produced")
         known, rest = self._read_ahead(lots, levels)
         taken = [pair for lot in known for pair in self.transfers[lot]]
-        taken += self.session.execute(_TAKEN_FROM, {"ids": rest}).tuples().all() if rest else []
+        taken += self.session.execute(self.taken_from, {"ids": rest}).tuples().all() if rest else []
         self.lineage.transfers.update((t.id, t) for t, _ in taken)
         edges, read = [], {}
         for t, opened in sorted(taken, key=lambda pair: (pair[0].dispatch_block, pair[0].id)):
@@ -226,7 +268,7 @@ class _Walk:
         the lots read ahead and the others."""
         if missing := [lot for lot in lots if lot not in self.transfers]:
             rows = self.session.execute(
-                _REACH[self.downstream].limit(self.max_nodes + 1), {"ids": missing, "levels": levels}
+                self.reach.limit(self.max_nodes + 1), {"ids": missing, "levels": levels}
             ).all()
             if len(rows) <= self.max_nodes:
                 self._keep(missing, rows, levels)

@@ -13,13 +13,17 @@ used so far, so reading them as it goes would make findings depend on the order 
 
 import functools
 import re
+from bisect import bisect_right
+from collections import defaultdict
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
+from itertools import accumulate
 from typing import Any
 
 from compliance.casefile import (
     CaseFile,
     Certificate,
+    Lot,
     Permit,
     Processing,
     ProcessingInput,
@@ -91,7 +95,13 @@ def at(when: datetime) -> str:
 
 def mark(code: WasteCode, marks: list[str]) -> str | None:
     """The hazard mark `code` is written with, of `marks` (the longest first: '**' before '*')."""
-    written = code.code.strip()
+    return _mark(code.code, tuple(marks))
+
+
+@functools.cache
+def _mark(code: str, marks: tuple[str, ...]) -> str | None:
+    # Asked for each transfer by two rules: a park's few codes make the answers few.
+    written = code.strip()
     return next((m for m in sorted(marks, key=len, reverse=True) if written.endswith(m)), None)
 
 
@@ -519,6 +529,7 @@ def generator_declared_the_code(case: CaseFile, judge: Judge) -> Iterator[Findin
     the day, declares the code; what it generated of the code that calendar year stays within the permit's
     yearly quantity (the ledger keeps one quantity per permit, not per code)."""
     tolerance = read_parameters(judge)["tolerance"]
+    generated_in: dict[tuple[str, str, int], int] | None = None
     for lot in case.lots:
         code = case.code(lot.code_key)
         if lot.origin not in GENERATED or code is None or not code.hazardous:
@@ -547,14 +558,9 @@ def generator_declared_the_code(case: CaseFile, judge: Judge) -> Iterator[Findin
             )
             continue
         permit, year = declaring[0], lot.created_at.year
-        generated = sum(
-            other.quantity
-            for other in case.lots
-            if other.origin in GENERATED
-            and (other.generator or other.holder) == generator
-            and other.code_key == code.key
-            and other.created_at.year == year
-        )
+        if generated_in is None:  # summed once for all the case's lots, not over them all for each
+            generated_in = generated_by_year(case)
+        generated = generated_in.get((generator, code.key, year), 0)
         stated = f"{generated} {code.unit} generated in {year}"
         if generated * 1000 > permit.yearly_capacity * (1000 + tolerance):
             yield judge.failed(
@@ -572,6 +578,15 @@ def generator_declared_the_code(case: CaseFile, judge: Judge) -> Iterator[Findin
                 lot.evidence,
                 permit.evidence,
             )
+
+
+def generated_by_year(case: CaseFile) -> dict[tuple[str, str, int], int]:
+    """What each generator generated of each code each calendar year: (generator, code, year) -> quantity."""
+    generated: dict[tuple[str, str, int], int] = defaultdict(int)
+    for lot in case.lots:
+        if lot.origin in GENERATED:
+            generated[(lot.generator or lot.holder, lot.code_key, lot.created_at.year)] += lot.quantity
+    return generated
 
 
 @check("VN-HW-03")
@@ -601,39 +616,61 @@ def storage_beyond_a_year_reported(case: CaseFile, judge: Judge) -> Iterator[Fin
 
 
 @check("VN-HW-04")
-@each_transfer(hazardous=True, returns=True)
-def receiver_permit_covers_hazardous_waste(
-    case: CaseFile, judge: Judge, t: Transfer, code: WasteCode
-) -> Finding:
+def receiver_permit_covers_hazardous_waste(case: CaseFile, judge: Judge) -> Iterator[Finding]:
     """The receiver's environmental permit covers code and operation on the dispatch date, and what was sent
     under it that calendar year (UTC, as the chain counts it), this transfer included, stays within its
     yearly capacity. Only the transfers in the case file are counted."""
-    permit = receiver_permit(case, judge, t, code, t.dispatched_at, "dispatch")
-    if isinstance(permit, Finding):
-        return permit
-    year = t.dispatched_at.year
-    drawn = sum(
-        other.quantity
-        for other in case.transfers
-        if other.permit_id == t.permit_id
-        and other.dispatched_at.year == year
-        and dispatch_order(other) <= dispatch_order(t)
-    )
-    if drawn > permit.yearly_capacity:
-        return judge.failed(
+
+    @functools.cache
+    def sent() -> SentUnderPermits:  # once for the case, when a hazardous transfer first needs it
+        return SentUnderPermits(case.transfers)
+
+    @each_transfer(hazardous=True, returns=True)
+    def judge_one(case: CaseFile, judge: Judge, t: Transfer, code: WasteCode) -> Finding:
+        permit = receiver_permit(case, judge, t, code, t.dispatched_at, "dispatch")
+        if isinstance(permit, Finding):
+            return permit
+        year, drawn = t.dispatched_at.year, sent().up_to(t)
+        if drawn > permit.yearly_capacity:
+            return judge.failed(
+                subject(t),
+                f"with this transfer {drawn} {code.unit} was sent under the receiver's permit {permit.number} "
+                f"in {year}, beyond its yearly capacity of {permit.yearly_capacity}",
+                t.evidence,
+                permit.evidence,
+            )
+        return judge.passed(
             subject(t),
-            f"with this transfer {drawn} {code.unit} was sent under the receiver's permit {permit.number} in "
-            f"{year}, beyond its yearly capacity of {permit.yearly_capacity}",
+            f"{permitted(case, t, permit, code, t.dispatched_at, 'dispatch')}; {drawn} {code.unit} of its "
+            f"yearly capacity of {permit.yearly_capacity} used in {year} with this transfer",
             t.evidence,
             permit.evidence,
         )
-    return judge.passed(
-        subject(t),
-        f"{permitted(case, t, permit, code, t.dispatched_at, 'dispatch')}; {drawn} {code.unit} of its yearly "
-        f"capacity of {permit.yearly_capacity} used in {year} with this transfer",
-        t.evidence,
-        permit.evidence,
-    )
+
+    yield from judge_one(case, judge)
+
+
+class SentUnderPermits:
+    """What was sent under each permit each calendar year (UTC), in the order the chain recorded the
+    dispatches: summed once for a case, rather than over all of its transfers for each of them."""
+
+    def __init__(self, transfers: tuple[Transfer, ...]) -> None:
+        by_permit: dict[tuple[str | None, int], list[Transfer]] = defaultdict(list)
+        for t in transfers:
+            by_permit[(t.permit_id, t.dispatched_at.year)].append(t)
+        # For each permit and year: its transfers' dispatch orders, sorted, and the running totals.
+        self.orders: dict[tuple[str | None, int], list[tuple[datetime, int, int, str]]] = {}
+        self.totals: dict[tuple[str | None, int], list[int]] = {}
+        for key, sent in by_permit.items():
+            sent.sort(key=dispatch_order)
+            self.orders[key] = [dispatch_order(t) for t in sent]
+            self.totals[key] = list(accumulate(t.quantity for t in sent))
+
+    def up_to(self, t: Transfer) -> int:
+        """What was sent under `t`'s permit in its year by the transfers recorded up to `t`, `t` included."""
+        key = (t.permit_id, t.dispatched_at.year)
+        count = bisect_right(self.orders.get(key, []), dispatch_order(t))
+        return self.totals[key][count - 1] if count else 0
 
 
 @check("VN-HW-05")
@@ -827,41 +864,52 @@ def signatures_in_order_and_on_time(case: CaseFile, judge: Judge, t: Transfer, c
 
 
 @check("VN-HW-10")
-@each_transfer(hazardous=True)
-def received_matches_the_manifest(
-    case: CaseFile, judge: Judge, t: Transfer, code: WasteCode
-) -> Finding | None:
+def received_matches_the_manifest(case: CaseFile, judge: Judge) -> Iterator[Finding]:
     """What the receiver measured (accepted and refused) against what was shipped, within the pack's
     tolerance; the lot its receipt opened carries the shipped code."""
-    tolerance = judge.param("tolerance")
-    if t.received_quantity is None:
-        return None
-    opened = sorted((lot for lot in case.lots if lot.source_transfer == t.id), key=lambda lot: lot.id)
-    evidence = (t.evidence, *(lot.evidence for lot in opened))
-    for lot in opened:
-        if lot.code_key != t.code_key:
-            other = case.code(lot.code_key)
+
+    @functools.cache
+    def opened_by() -> dict[str, list[Lot]]:  # once for the case, when a hazardous receipt first needs it
+        lots: dict[str, list[Lot]] = defaultdict(list)
+        for lot in case.lots:
+            if lot.source_transfer is not None:
+                lots[lot.source_transfer].append(lot)
+        return lots
+
+    @each_transfer(hazardous=True)
+    def judge_one(case: CaseFile, judge: Judge, t: Transfer, code: WasteCode) -> Finding | None:
+        tolerance = judge.param("tolerance")
+        if t.received_quantity is None:
+            return None
+        opened = sorted(opened_by().get(t.id, ()), key=lambda lot: lot.id)
+        evidence = (t.evidence, *(lot.evidence for lot in opened))
+        for lot in opened:
+            if lot.code_key != t.code_key:
+                other = case.code(lot.code_key)
+                return judge.failed(
+                    subject(t),
+                    f"shipped as {label(code)}, it was received into lot {lot.id} as "
+                    f"{label(other) if other else lot.code_key}",
+                    *evidence,
+                )
+        measured = t.received_quantity + t.rejected_quantity
+        delta = measured - t.quantity
+        stated = f"the receiver measured {measured} {code.unit} against {t.quantity} {code.unit} shipped"
+        if abs(delta) * 1000 > t.quantity * tolerance:
             return judge.failed(
                 subject(t),
-                f"shipped as {label(code)}, it was received into lot {lot.id} as "
-                f"{label(other) if other else lot.code_key}",
+                f"{stated}: a difference of {abs(delta)} {code.unit}, beyond the tolerance of {tolerance} per "
+                "mille",
                 *evidence,
             )
-    measured = t.received_quantity + t.rejected_quantity
-    delta = measured - t.quantity
-    stated = f"the receiver measured {measured} {code.unit} against {t.quantity} {code.unit} shipped"
-    if abs(delta) * 1000 > t.quantity * tolerance:
-        return judge.failed(
+        opened_lot = "carries the same code" if opened else "is not in the case file"
+        return judge.passed(
             subject(t),
-            f"{stated}: a difference of {abs(delta)} {code.unit}, beyond the tolerance of {tolerance} per mille",
+            f"{stated}, within the tolerance of {tolerance} per mille; the lot its receipt opened {opened_lot}",
             *evidence,
         )
-    opened_lot = "carries the same code" if opened else "is not in the case file"
-    return judge.passed(
-        subject(t),
-        f"{stated}, within the tolerance of {tolerance} per mille; the lot its receipt opened {opened_lot}",
-        *evidence,
-    )
+
+    yield from judge_one(case, judge)
 
 
 @check("VN-HW-12")
