@@ -216,7 +216,9 @@ class Notifier:
                     .order_by(ChainEvent.block_number, ChainEvent.log_index)
                     .limit(EVENTS_PER_SCAN)
                 ).all()
-                rows = [row for event in events for row in self._deliveries(session, event)]
+                listening = _listening(session)
+                # No one subscribed (the usual case, and all of a bulk load): nothing to work out per event.
+                rows = [row for event in events for row in self._deliveries(session, event, listening)]
                 queued += _insert_new(session, rows)
                 if events:
                     checkpoint.block_number, checkpoint.log_index = (
@@ -228,9 +230,11 @@ class Notifier:
                     log.info("queued %d webhook deliveries", queued)
                 return queued
 
-    def _deliveries(self, session: Session, event: ChainEvent) -> list[dict[str, Any]]:
+    def _deliveries(
+        self, session: Session, event: ChainEvent, listening: dict[str, list[WebhookSubscription]]
+    ) -> list[dict[str, Any]]:
         change = CHANGES.get(event.event)
-        if change is None:
+        if change is None or not listening:
             return []
         args = event.args
         transfer_id = args[change.transfer]
@@ -246,16 +250,12 @@ class Notifier:
         if not parties:
             return []
         status = change.status if isinstance(change.status, str) else change.status(args, transfer)
-        # A suspended party is told nothing more: it may no longer read its transfers either.
-        suspended = select(Participant.address).where(Participant.status != "active")
-        subscriptions = session.scalars(
-            select(WebhookSubscription).where(
-                WebhookSubscription.party.in_(parties),
-                WebhookSubscription.party.not_in(suspended),
-                WebhookSubscription.deleted_at.is_(None),
-                WebhookSubscription.after_block < event.block_number,
-            )
-        )
+        subscriptions = [
+            subscription
+            for party in sorted(parties)
+            for subscription in listening.get(party, ())
+            if subscription.after_block < event.block_number
+        ]
         now = _now()
         rows = []
         for subscription in subscriptions:
@@ -402,6 +402,21 @@ class Notifier:
                 return
             wait = backoff_seconds(failures, settings, random.random())
             delivery.next_attempt_at = _now() + timedelta(seconds=wait)
+
+
+def _listening(session: Session) -> dict[str, list[WebhookSubscription]]:
+    """The live subscriptions, by party, read once a scan (there are few, and a scan has hundreds of
+    events). A suspended party is told nothing more: it may no longer read its transfers either."""
+    suspended = select(Participant.address).where(Participant.status != "active")
+    subscriptions = session.scalars(
+        select(WebhookSubscription)
+        .where(WebhookSubscription.deleted_at.is_(None), WebhookSubscription.party.not_in(suspended))
+        .order_by(WebhookSubscription.id)
+    )
+    by_party: dict[str, list[WebhookSubscription]] = {}
+    for subscription in subscriptions:
+        by_party.setdefault(subscription.party, []).append(subscription)
+    return by_party
 
 
 def _insert_new(session: Session, rows: list[dict[str, Any]]) -> int:

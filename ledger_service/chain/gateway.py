@@ -179,7 +179,7 @@ def _unsupported(exc: Web3RPCError) -> bool:
     error = cast(Mapping[str, Any], exc.rpc_response or {}).get("error") or {}
     code = error.get("code") if isinstance(error, Mapping) else None
     text = str(exc).lower()
-    return code == -32601 or "not supported" in text or "does not exist" in text or "not found" in text
+    return code == -32601 or "method not found" in text or "not supported" in text or "does not exist" in text
 
 
 def _checksummed(address: str) -> ChecksumAddress:
@@ -220,6 +220,11 @@ class ChainGateway:
         self._errors = self._error_table(self.artifact)
         self._ledger_functions = {
             item["name"]: cast(ABIFunction, item) for item in self.artifact.abi if item["type"] == "function"
+        }
+        # Each ledger function's selector and argument types, for calldata encoded without web3.
+        self._encodings = {
+            name: (function_abi_to_4byte_selector(abi), get_abi_input_types(abi))
+            for name, abi in self._ledger_functions.items()
         }
         self._events = _event_table(self.artifact)
         self._decoders: dict[bytes, _EventDecoder] = {}
@@ -504,26 +509,30 @@ class ChainGateway:
 
     @classmethod
     def _abi_struct(
-        cls, statement: Statement, fields: tuple[tuple[str, str], ...], message: dict[str, Any]
+        cls,
+        statement: Statement,
+        fields: tuple[tuple[str, str], ...],
+        message: dict[str, Any],
+        raw_addresses: bool = False,
     ) -> list[Any]:
-        return [cls._abi_field(statement, typ, message[name]) for name, typ in fields]
+        return [cls._abi_field(statement, typ, message[name], raw_addresses) for name, typ in fields]
 
     @classmethod
-    def _abi_field(cls, statement: Statement, typ: str, value: Any) -> Any:
+    def _abi_field(cls, statement: Statement, typ: str, value: Any, raw_addresses: bool = False) -> Any:
         if typ.endswith("[]"):
-            return [cls._abi_field(statement, typ[:-2], item) for item in value]
+            return [cls._abi_field(statement, typ[:-2], item, raw_addresses) for item in value]
         if typ in dict(statement.structs):
-            return tuple(cls._abi_struct(statement, statement.struct_fields(typ), value))
-        return cls._abi_value(typ, value)
+            return tuple(cls._abi_struct(statement, statement.struct_fields(typ), value, raw_addresses))
+        return cls._abi_value(typ, value, raw_addresses)
 
     @staticmethod
-    def _abi_value(typ: str, value: Any) -> Any:
+    def _abi_value(typ: str, value: Any, raw_addresses: bool = False) -> Any:
         if typ.startswith(("uint", "int")):
             return int(value)
         if typ == "bytes32":
             return bytes.fromhex(value[2:])
         if typ == "address":
-            return checksummed(value)
+            return bytes.fromhex(checksummed(value)[2:]) if raw_addresses else checksummed(value)
         return value
 
     @staticmethod
@@ -594,9 +603,10 @@ class ChainGateway:
         """The calldata of the ledger's call recording a dispatch or a receipt (statement_call's), encoded
         straight from the function's ABI: web3 matches and re-validates every argument of a call it builds,
         which takes ten times as long, and a batch encodes up to 64 of them."""
-        abi = self._ledger_functions[FUNCTIONS[statement.primary_type]]
-        args = (tuple(self._abi_struct(statement, statement.fields, message)), signature)
-        return function_abi_to_4byte_selector(abi) + abi_encode(get_abi_input_types(abi), args)
+        selector, types = self._encodings[FUNCTIONS[statement.primary_type]]
+        # Addresses as their 20 bytes: eth_abi would otherwise check each one's checksum (a keccak) again.
+        args = (tuple(self._abi_struct(statement, statement.fields, message, raw_addresses=True)), signature)
+        return selector + abi_encode(types, args)
 
     def simulate_batch(self, batch: bytes) -> tuple[int, list[bool]]:
         """A gas limit for the recordBatch call `batch`, and which of its items the ledger would record now
