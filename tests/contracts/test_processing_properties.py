@@ -23,7 +23,10 @@ from processing_statements import (
 from typed_statements import RECEIVER, SHIPPER, SLAG, CatalogueCode, code_key, new_party, plain, reverts
 
 EXAMPLES = settings(
-    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=30,
+    deadline=None,
+    # data_too_large: hypothesis 6.27 (brownie's) now and then overruns its example buffer (test_properties.py).
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.data_too_large],
 )
 KG = GRAMS_PER_KILOGRAM
 GENERATED = (5_000, 3_000)  # kg of slag in the firm's two generated lots

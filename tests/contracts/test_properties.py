@@ -29,8 +29,12 @@ from typed_statements import (
 )
 
 # deadline=None: each example sends transactions, whose latency is not the property under test.
+# data_too_large: hypothesis 6.27 (brownie's) now and then overruns its example buffer on lists of 64-bit
+# quantities, and fails the run for it (it did in CI once) although every example it tried passed.
 EXAMPLES = settings(
-    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.data_too_large],
 )
 
 
