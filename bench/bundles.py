@@ -25,17 +25,10 @@ from pathlib import Path
 import httpx
 from ingest import (  # bench/ingest.py, and the parties and stack of the service tests through it
     ANVIL_MAY_STILL_WRITE,
-    Party,
-    deploy_stack,
-    free_port,
     register_lot,
-    served_api,
-    sign_in,
+    running_stack,
     through_batches,
-    trading_pair,
 )
-
-from ledger_service import devstack
 
 BATCH = 256
 
@@ -60,26 +53,18 @@ def main() -> None:
     print("|---:|---:|---:|---|---:|---:|---:|", flush=True)
     with tempfile.TemporaryDirectory(ignore_cleanup_errors=ANVIL_MAY_STILL_WRITE) as tmp:
         data = Path(tmp)
-        with devstack.running_anvil(data / "chain", free_port(), say=lambda _line: None) as rpc:
-            regulator = Party("regulator")
-            database_url = f"sqlite:///{data / 'ledger.db'}"
-            deploy_stack(data, rpc, database_url, regulator)
-            with (
-                served_api(data, rpc, database_url) as base,
-                httpx.Client(base_url=base, timeout=1800) as client,
-            ):
-                client.headers.update(sign_in(client, regulator))
-                shipper, receiver = trading_pair(client, regulator)
-                for size in sizes:
-                    lot = register_lot(client, shipper, quantity=10 * size)["id"]
-                    through_batches(client, shipper, receiver, size, BATCH)  # 10 a transfer: the lot whole
-                    verify_seconds, report = timed_get(client, f"/verification/lots/{lot}")
-                    bundle_seconds, bundle = timed_get(client, f"/verification/lots/{lot}/bundle")
-                    print(
-                        f"| {size:,} | {verify_seconds:.2f} | {len(report.content):,} | {report.json()['verdict']} "
-                        f"| {bundle_seconds:.2f} | {len(bundle.content):,} | {len(bundle.content) // size:,} |",
-                        flush=True,  # a row as soon as it is measured: the largest takes minutes
-                    )
+        with running_stack(data, timeout=1800) as stack:
+            client, shipper, receiver = stack.client, stack.shipper, stack.receiver
+            for size in sizes:
+                lot = register_lot(client, shipper, quantity=10 * size)["id"]
+                through_batches(client, shipper, receiver, size, BATCH)  # 10 a transfer: the lot whole
+                verify_seconds, report = timed_get(client, f"/verification/lots/{lot}")
+                bundle_seconds, bundle = timed_get(client, f"/verification/lots/{lot}/bundle")
+                print(
+                    f"| {size:,} | {verify_seconds:.2f} | {len(report.content):,} | {report.json()['verdict']} "
+                    f"| {bundle_seconds:.2f} | {len(bundle.content):,} | {len(bundle.content) // size:,} |",
+                    flush=True,  # a row as soon as it is measured: the largest takes minutes
+                )
 
 
 if __name__ == "__main__":

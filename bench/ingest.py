@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -151,6 +152,32 @@ def _wait_until_up(base: str, server: subprocess.Popen[bytes], log: Path) -> Non
     raise SystemExit("the service did not answer /health within 60 s")
 
 
+@dataclass(frozen=True)
+class Stack:
+    base: str  # the API's URL
+    database_url: str
+    client: httpx.Client  # signed in as the founding regulator
+    shipper: Party  # registered, holding a generated lot
+    receiver: Party  # registered, with a permit for it
+
+
+@contextlib.contextmanager
+def running_stack(data: Path, timeout: float = 300) -> Iterator[Stack]:
+    """anvil, the contracts and the service (served_api) with their files in `data`, and a trading pair
+    registered through the API."""
+    with devstack.running_anvil(data / "chain", free_port(), say=lambda _line: None) as rpc:
+        regulator = Party("regulator")
+        database_url = f"sqlite:///{data / 'ledger.db'}"
+        deploy_stack(data, rpc, database_url, regulator)
+        with (
+            served_api(data, rpc, database_url) as base,
+            httpx.Client(base_url=base, timeout=timeout) as client,
+        ):
+            client.headers.update(sign_in(client, regulator))
+            shipper, receiver = trading_pair(client, regulator)
+            yield Stack(base, database_url, client, shipper, receiver)
+
+
 def load_chain(data: Path, rpc: str, pairs: int, size: int) -> Settings:
     """A stack deployed on the node at `rpc` (its files in `data`) with `pairs` pairs recorded through the
     batch endpoint, `size` statements a request; the service is stopped again."""
@@ -219,21 +246,13 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(ignore_cleanup_errors=ANVIL_MAY_STILL_WRITE) as tmp:
         data = Path(tmp)
-        with devstack.running_anvil(data / "chain", free_port(), say=lambda _line: None) as rpc:
-            regulator = Party("regulator")
-            database_url = f"sqlite:///{data / 'ledger.db'}"
-            deploy_stack(data, rpc, database_url, regulator)
-            with (
-                served_api(data, rpc, database_url) as base,
-                httpx.Client(base_url=base, timeout=300) as client,
-            ):
-                client.headers.update(sign_in(client, regulator))
-                shipper, receiver = trading_pair(client, regulator)
-                before = row_counts(database_url)
-                batched = through_batches(client, shipper, receiver, args.pairs, args.batch)
-                records = rows_added(database_url, before)
-                register_lot(client, shipper)  # a fresh lot for the one-at-a-time run
-                single = one_at_a_time(client, shipper, receiver, args.single)
+        with running_stack(data) as stack:
+            client, shipper, receiver = stack.client, stack.shipper, stack.receiver
+            before = row_counts(stack.database_url)
+            batched = through_batches(client, shipper, receiver, args.pairs, args.batch)
+            records = rows_added(stack.database_url, before)
+            register_lot(client, shipper)  # a fresh lot for the one-at-a-time run
+            single = one_at_a_time(client, shipper, receiver, args.single)
         requests = 2 * math.ceil(args.pairs / args.batch)
         inserted = ceiling(records, requests, data)
     written = sum(len(rows) for rows in records.values())

@@ -37,18 +37,11 @@ from pathlib import Path
 import httpx
 from ingest import (  # bench/ingest.py, and the parties and stack of the service tests through it
     ANVIL_MAY_STILL_WRITE,
-    Party,
-    deploy_stack,
-    free_port,
     plain,
-    served_api,
-    sign_in,
+    running_stack,
     signed_dispatches,
     through_batches,
-    trading_pair,
 )
-
-from ledger_service import devstack
 
 
 async def run_clients(
@@ -148,60 +141,52 @@ def main() -> None:
     rates = [float(rate) for rate in args.rates.split(",")]
     with tempfile.TemporaryDirectory(ignore_cleanup_errors=ANVIL_MAY_STILL_WRITE) as tmp:
         data = Path(tmp)
-        with devstack.running_anvil(data / "chain", free_port(), say=lambda _line: None) as rpc:
-            regulator = Party("regulator")
-            database_url = f"sqlite:///{data / 'ledger.db'}"
-            deploy_stack(data, rpc, database_url, regulator)
-            with served_api(data, rpc, database_url) as base:
-                with httpx.Client(base_url=base, timeout=120) as http:
-                    http.headers.update(sign_in(http, regulator))
-                    shipper, receiver = trading_pair(http, regulator)
-                    through_batches(http, shipper, receiver, args.pairs, 64)
-                    ids = [t["id"] for t in http.get("/transfers", params={"limit": 50}).json()["items"]]
-                    reads = [
-                        ("GET /transfers?limit=50", "/transfers?limit=50"),
-                        ("GET /transfers/{id}", None),
-                        ("GET /lots/{id}/lineage/graph", f"/lots/{shipper.lot_id}/lineage/graph"),
-                    ]
-                    read_work = [
-                        [
-                            (name, path or f"/transfers/{ids[(c + r) % len(ids)]}", None)
-                            for r in range(args.requests)
-                            for name, path in [reads[(c + r) % len(reads)]]
-                        ]
-                        for c in range(args.clients)
-                    ]
-                    signed = signed_dispatches(http, shipper, receiver, args.clients * args.submissions)
-                    submit_work = [
-                        [
-                            ("POST /transfers", "/transfers", plain(d))
-                            for d in signed[c * args.submissions : (c + 1) * args.submissions]
-                        ]
-                        for c in range(args.clients)
-                    ]
-                    rotation = [
-                        read
-                        for transfer_id in ids
-                        for read in (
-                            reads[0],
-                            ("GET /transfers/{id}", f"/transfers/{transfer_id}"),
-                            reads[2],
-                        )
-                    ]
-                    headers = dict(http.headers)
-                # Each client's first reads open its connection and find the service cold (the graph not
-                # drawn yet, statements not compiled): reported apart, as what a first visitor sees.
-                warm_up = asyncio.run(run_clients(base, headers, [work[:3] for work in read_work]))
-                at_rates = {
-                    rate: asyncio.run(at_rate(base, headers, args.clients, rate, args.seconds, rotation))
-                    for rate in rates
-                }
-                reads_latency, reads_errors, reads_seconds = asyncio.run(
-                    run_clients(base, headers, read_work)
+        with running_stack(data, timeout=120) as stack:
+            base, http, shipper, receiver = stack.base, stack.client, stack.shipper, stack.receiver
+            through_batches(http, shipper, receiver, args.pairs, 64)
+            ids = [t["id"] for t in http.get("/transfers", params={"limit": 50}).json()["items"]]
+            reads = [
+                ("GET /transfers?limit=50", "/transfers?limit=50"),
+                ("GET /transfers/{id}", None),
+                ("GET /lots/{id}/lineage/graph", f"/lots/{shipper.lot_id}/lineage/graph"),
+            ]
+            read_work = [
+                [
+                    (name, path or f"/transfers/{ids[(c + r) % len(ids)]}", None)
+                    for r in range(args.requests)
+                    for name, path in [reads[(c + r) % len(reads)]]
+                ]
+                for c in range(args.clients)
+            ]
+            signed = signed_dispatches(http, shipper, receiver, args.clients * args.submissions)
+            submit_work = [
+                [
+                    ("POST /transfers", "/transfers", plain(d))
+                    for d in signed[c * args.submissions : (c + 1) * args.submissions]
+                ]
+                for c in range(args.clients)
+            ]
+            rotation = [
+                read
+                for transfer_id in ids
+                for read in (
+                    reads[0],
+                    ("GET /transfers/{id}", f"/transfers/{transfer_id}"),
+                    reads[2],
                 )
-                submit_latency, submit_errors, submit_seconds = asyncio.run(
-                    run_clients(base, headers, submit_work)
-                )
+            ]
+            headers = dict(http.headers)
+            # Each client's first reads open its connection and find the service cold (the graph not
+            # drawn yet, statements not compiled): reported apart, as what a first visitor sees.
+            warm_up = asyncio.run(run_clients(base, headers, [work[:3] for work in read_work]))
+            at_rates = {
+                rate: asyncio.run(at_rate(base, headers, args.clients, rate, args.seconds, rotation))
+                for rate in rates
+            }
+            reads_latency, reads_errors, reads_seconds = asyncio.run(run_clients(base, headers, read_work))
+            submit_latency, submit_errors, submit_seconds = asyncio.run(
+                run_clients(base, headers, submit_work)
+            )
             log = (data / "service.log").read_text()
             failures = [line for line in log.splitlines() if "Error" in line or "error" in line]
     print(
