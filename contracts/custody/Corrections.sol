@@ -30,13 +30,13 @@ abstract contract Corrections is Returns {
         "string reason,uint256 nonce,uint256 deadline)"
     );
 
-    /// @dev What a correction puts into effect, fixed when its proposal was checked: the transfer, its
-    /// parties and the shipper's lot (proven from the dispatch), the party that must countersign, the deltas
-    /// and the deadline. The countersignature names it again, checked against its hash.
+    /// @dev What a correction puts into effect, fixed when its proposal was checked: the transfer, the shipper's
+    /// lot (proven from the dispatch; zero when the quantity shipped is not corrected), the party that must
+    /// countersign, the deltas and the deadline. The countersignature names it again, checked against its hash.
+    /// No holder is named: a lot's holder never changes, and the proposal proved the shipper holds `lotId` and
+    /// the receiver the transfer's own lot.
     struct CorrectionEffect {
         bytes32 transferId;
-        address shipper;
-        address receiver;
         bytes32 lotId;
         address counterparty;
         int64 shippedDelta;
@@ -122,8 +122,8 @@ abstract contract Corrections is Returns {
 
         delete _pendingCorrections[correctionId];
         // Shipping more takes more from the shipper's lot: the opposite sign of the lot's change.
-        if (e.shippedDelta != 0) _moveLot(e.lotId, e.shipper, -int256(e.shippedDelta));
-        if (e.receivedDelta != 0) _moveLot(e.transferId, e.receiver, e.receivedDelta);
+        if (e.shippedDelta != 0) _correctLot(e.lotId, -int256(e.shippedDelta));
+        if (e.receivedDelta != 0) _correctLot(e.transferId, e.receivedDelta);
         emit TransferCorrected(correctionId, e.transferId, e.counterparty);
     }
 
@@ -143,10 +143,10 @@ abstract contract Corrections is Returns {
     {
         TransferStatus status = _transfers[c.transferId].status;
         if (status == TransferStatus.None) revert UnknownTransfer(c.transferId);
-        (e.shipper, e.receiver, e.lotId) = _dispatchParties(c.transferId, dispatchEncoding);
+        (address shipper, address receiver, bytes32 lotId) = _dispatchParties(c.transferId, dispatchEncoding);
         address proposer = c.proposer;
-        if (proposer == e.shipper) e.counterparty = e.receiver;
-        else if (proposer == e.receiver) e.counterparty = e.shipper;
+        if (proposer == shipper) e.counterparty = receiver;
+        else if (proposer == receiver) e.counterparty = shipper;
         else revert NotTransferParty(c.transferId, proposer);
         if (c.shippedDelta == 0 && c.receivedDelta == 0 && c.documentHash == bytes32(0)) {
             revert EmptyCorrection(c.transferId);
@@ -156,22 +156,18 @@ abstract contract Corrections is Returns {
         }
         _requireActive(proposer, 0);
         _requireActive(e.counterparty, 0);
+        // The shipper's lot only where it moves: a zero word is the cheaper calldata for the countersignature.
+        if (c.shippedDelta != 0) e.lotId = lotId;
         (e.transferId, e.shippedDelta, e.receivedDelta, e.deadline) = (c.transferId, c.shippedDelta, c.receivedDelta, c.deadline);
     }
 
-    function _moveLot(bytes32 lotId, address holder, int256 change) private {
-        // Both magnitudes fit 64 bits: a delta is an int64, and -type(int64).min is computed in 256 bits.
-        if (change > 0) _addToLot(lotId, holder, uint64(uint256(change)));
-        else _takeFromLot(lotId, holder, uint64(uint256(-change)));
-    }
-
-    /// @dev keccak256(abi.encode(e)) of a calldata effect, hashed where it lies: its eight words are its ABI
+    /// @dev keccak256(abi.encode(e)) of a calldata effect, hashed where it lies: its six words are its ABI
     /// encoding (a word with dirty high bits hashes differently from the proposal's and is refused).
     function _hashEffect(CorrectionEffect calldata e) private pure returns (bytes32 effectHash) {
         assembly ("memory-safe") {
             let words := mload(0x40)
-            calldatacopy(words, e, 256)
-            effectHash := keccak256(words, 256)
+            calldatacopy(words, e, 192)
+            effectHash := keccak256(words, 192)
         }
     }
 

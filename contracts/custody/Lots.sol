@@ -115,18 +115,22 @@ abstract contract Lots is Permits, ILotCustody {
         _lots[lotId] = Lot({holder: holder, balance: quantity, codeId: codeId});
     }
 
-    /// @dev Puts `quantity` back into a lot `holder` holds (an agreed correction); its balance stays a quantity.
-    function _addToLot(bytes32 lotId, address holder, uint64 quantity) internal {
-        _checkQuantity(quantity); // so that the sum below cannot overflow 64 bits
+    /// @dev Moves an agreed correction's `change` into (positive) or out of (negative) lot `lotId`. No holder is
+    /// checked: the correction's proposal proved who holds the lot, and a lot's holder never changes. The
+    /// balance stays a quantity: never below zero, never above _MAX_QUANTITY.
+    function _correctLot(bytes32 lotId, int256 change) internal {
         Lot storage target = _lots[lotId];
-        (address current, uint64 balance) = (target.holder, target.balance);
-        if (current == address(0)) revert UnknownLot(lotId);
-        if (current != holder) revert NotLotHolder(lotId, holder);
-        if (uint256(balance) + quantity > _MAX_QUANTITY) revert QuantityTooLarge(balance + quantity, _MAX_QUANTITY);
-        // Cannot overflow: bounded by _MAX_QUANTITY just above.
+        uint64 balance = target.balance;
+        int256 corrected;
+        // Cannot overflow: the balance is below 2^56 and a correction's change an int64, far inside int256.
         unchecked {
-            target.balance = balance + quantity;
+            corrected = int256(uint256(balance)) + change;
         }
+        // The magnitude of a negative int64 change fits 64 bits (-type(int64).min is computed in 256 bits).
+        if (corrected < 0) revert InsufficientLotBalance(lotId, balance, uint64(uint256(-change)));
+        if (corrected > int256(uint256(_MAX_QUANTITY))) revert QuantityTooLarge(uint64(uint256(corrected)), _MAX_QUANTITY);
+        // Cannot truncate: 0 <= corrected <= _MAX_QUANTITY, checked just above.
+        target.balance = uint64(uint256(corrected));
     }
 
     // --- hooks of the processing module --------------------------------------------------------------------

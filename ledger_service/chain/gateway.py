@@ -579,8 +579,6 @@ class ChainGateway:
             e = countersign["effect"]
             effect = (
                 bytes.fromhex(e["transferId"][2:]),
-                e["shipper"],
-                e["receiver"],
                 bytes.fromhex(e["lotId"][2:]),
                 e["counterparty"],
                 int(e["shippedDelta"]),

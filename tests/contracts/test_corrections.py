@@ -236,13 +236,14 @@ def test_wrong_dispatch_encoding(ledger, relayer, receiver, received, correction
 def test_countersignature_names_the_proposed_effect(
     ledger, relayer, shipper, receiver, received, correction, propose
 ):
-    # The proposal fixed what the correction changes, with the parties and the shipper's lot proven from the
-    # dispatch; a countersignature naming another lot, swapped parties or another delta is refused.
+    # The proposal fixed what the correction changes, with the counterparty and the shipper's lot proven from
+    # the dispatch; a countersignature naming another lot, no lot, the proposer as the counterparty or another
+    # delta is refused.
     message = correction(received.digest, shipper, shipped=-100)
     _, statement = propose(received, message, shipper)
     signature = sign(receiver, ledger, "Correction", message).signature
     effect = correction_effect(received.message, message)
-    for i, value in [(3, b"\x42" * 32), (1, receiver.address), (5, -10_000)]:
+    for i, value in [(1, b"\x42" * 32), (1, ZERO_BYTES32), (2, shipper.address), (3, -10_000)]:
         altered = effect[:i] + (value,) + effect[i + 1 :]
         with reverts("WrongCorrectionEffect", statement.digest):
             ledger.countersignCorrection(statement.digest, altered, signature, {"from": relayer})

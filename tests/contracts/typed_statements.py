@@ -514,14 +514,12 @@ def reverts(name, *args):
 
 def correction_effect(dispatch, correction):
     """What a countersignature names: the correction's effect as its proposal fixed it, from the dispatch's
-    and the correction's messages (the ledger's CorrectionEffect)."""
+    and the correction's messages (the ledger's CorrectionEffect; the shipper's lot only if it moves)."""
     shipper, receiver = dispatch["shipper"], dispatch["receiver"]
     counterparty = receiver if correction["proposer"] == shipper else shipper
     return (
         correction["transferId"],
-        shipper,
-        receiver,
-        dispatch["lotId"],
+        dispatch["lotId"] if correction["shippedDelta"] else ZERO_BYTES32,
         counterparty,
         correction["shippedDelta"],
         correction["receivedDelta"],

@@ -197,12 +197,11 @@ def countersign_correction(
 
 
 def _effect(transfer: Transfer, correction: Correction, message: dict[str, Any]) -> dict[str, Any]:
-    """What the correction puts into effect, as the ledger fixed it at the proposal (CorrectionEffect)."""
+    """What the correction puts into effect, as the ledger fixed it at the proposal (CorrectionEffect): the
+    shipper's lot only when the quantity shipped is corrected."""
     return {
         "transferId": transfer.id,
-        "shipper": transfer.shipper,
-        "receiver": transfer.receiver,
-        "lotId": transfer.lot_id,
+        "lotId": transfer.lot_id if int(message["shippedDelta"]) else "0x" + "00" * 32,
         "counterparty": correction.counterparty,
         "shippedDelta": str(message["shippedDelta"]),
         "receivedDelta": str(message["receivedDelta"]),
